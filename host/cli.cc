@@ -1,0 +1,490 @@
+#include "host/cli.h"
+
+#include <canopy/version.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "host/cross_validation.h"
+#include "host/forest_trainer.h"
+#include "host/metrics.h"
+#include "host/model_ops.h"
+#include "host/params.h"
+#include "host/training_data.h"
+#include "io/data_source.h"
+#include "io/hdf5_data.h"
+#include "io/inspect.h"
+#include "io/model_file.h"
+#include "io/model_json.h"
+#include "io/predictions.h"
+#include "io/synth.h"
+#include "kernels/device.h"
+
+namespace canopy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string kebab(std::string s) {
+  for (char& c : s)
+    if (c == '_') c = '-';
+  return s;
+}
+
+// Options shared by the commands that read a dataset.
+struct DataArgs {
+  std::string path, label, features = "/X", weight_column;
+  void add(CLI::App* app, bool required_data = true) {
+    auto* o = app->add_option("--data", path, "CSV or HDF5 file");
+    if (required_data) o->required();
+    app->add_option("--label", label, "label column name (CSV, HDF5 columns) or dataset path (HDF5 /X + /y)");
+    app->add_option("--features", features, "HDF5 2-D feature dataset path")->capture_default_str();
+    app->add_option("--weight-column", weight_column, "column holding sample weights");
+  }
+  Dataset read(bool require_label) const {
+    ReadOptions o;
+    o.label = label;
+    o.features = features;
+    o.weight_column = weight_column;
+    o.require_label = require_label;
+    return read_dataset(path, o);
+  }
+};
+
+// Every parameter of the table as a flag, plus --no-bootstrap and --oob-score.
+struct ParamArgs {
+  ParamValues values;
+  std::map<std::string, std::string> raw;
+  bool no_bootstrap = false, oob = false;
+  std::string device = "auto";
+  std::string task = "auto";
+  bool no_tracking = false;
+  std::string tracking_uri, experiment;
+
+  void add(CLI::App* app) {
+    for (const ParamSpec& p : param_table()) {
+      std::string names = "--" + kebab(p.name);
+      if (*p.spark_alias && std::string(p.spark_alias) != p.name) names += ",--" + std::string(p.spark_alias);
+      if (std::string(p.name) == "oob_score") continue;  // the --oob-score flag below
+      app->add_option(names, raw[p.name], std::string(p.help) + " (default " + p.default_value + ")");
+    }
+    app->add_flag("--no-bootstrap", no_bootstrap, "train every tree on all rows (bootstrap=false)");
+    app->add_flag("--oob-score", oob, "compute the out-of-bag score (oob_score=true)");
+    app->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    app->add_option("--task", task, "auto, classification or regression")->capture_default_str();
+    app->add_flag("--no-tracking", no_tracking, "do not record the run");
+    app->add_option("--tracking-uri", tracking_uri, "run store: sqlite:///PATH or http://HOST:PORT");
+    app->add_option("--experiment", experiment, "experiment name for the run record");
+  }
+  ParamValues collect() {
+    ParamValues v;
+    for (const auto& [k, x] : raw)
+      if (!x.empty()) v[k] = x;
+    if (no_bootstrap) v["bootstrap"] = "false";
+    if (oob) v["oob_score"] = "true";
+    return v;
+  }
+  TaskChoice task_choice() const {
+    if (task == "auto") return TaskChoice::kAuto;
+    if (task == "classification") return TaskChoice::kClassification;
+    if (task == "regression") return TaskChoice::kRegression;
+    throw ParamError("invalid value \"" + task + "\" for --task: expected auto, classification or regression");
+  }
+};
+
+// The tree backend for --device: the CPU, or a clear error while the CUDA
+// backend is not part of this build.
+std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet) {
+  DeviceChoice choice = select_device(spec);
+  if (choice.backend == Backend::kCuda)
+    throw std::runtime_error("--device " + spec +
+                             ": the CUDA tree backend is not available in this build of canopy; use --device cpu");
+  if (!choice.notice.empty() && !quiet && spec != "cpu") std::cerr << choice.notice << "\n";
+  return make_cpu_tree_backend();
+}
+
+void set_threads(int32_t threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+// A one-line progress bar on stderr, only when stderr is a terminal.
+ProgressFn progress_bar(const char* what) {
+  if (!isatty(STDERR_FILENO)) return {};
+  return [what](int64_t done, int64_t total) {
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / std::max<int64_t>(1, total));
+    std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld trees", what, filled, "##############################",
+                 width - filled, "", static_cast<long long>(done), static_cast<long long>(total));
+    if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
+    std::fflush(stderr);
+  };
+}
+
+nlohmann::ordered_json metrics_json(const MetricList& m) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : m) j[k] = std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+  return j;
+}
+
+nlohmann::ordered_json cv_json(const CvResult& r) {
+  nlohmann::ordered_json j;
+  j["folds"] = r.folds;
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
+  for (std::size_t i = 0; i < r.mean.size(); ++i) {
+    nlohmann::ordered_json e;
+    e["mean"] = r.mean[i].second;
+    e["std"] = r.std[i].second;
+    nlohmann::ordered_json per = nlohmann::ordered_json::array();
+    for (const auto& f : r.per_fold) per.push_back(std::isfinite(f[i].second) ? nlohmann::ordered_json(f[i].second)
+                                                                               : nlohmann::ordered_json(nullptr));
+    e["per_fold"] = per;
+    if (!std::isfinite(r.mean[i].second)) e["mean"] = nullptr, e["std"] = nullptr;
+    m[r.mean[i].first] = e;
+  }
+  j["metrics"] = m;
+  return j;
+}
+
+void print_cv(const CvResult& r) {
+  std::printf("%d-fold cross-validation:\n", r.folds);
+  for (std::size_t i = 0; i < r.mean.size(); ++i)
+    std::printf("  %-18s %.4f +/- %.4f\n", r.mean[i].first.c_str(), r.mean[i].second, r.std[i].second);
+}
+
+void print_metrics(const MetricList& m) {
+  for (const auto& [k, v] : m) std::printf("  %-18s %.4f\n", k.c_str(), v);
+}
+
+struct TrainArgs {
+  DataArgs data;
+  ParamArgs params;
+  std::string out;
+  int32_t cv_folds = 0;
+  uint64_t shuffle_seed = 0;
+  bool shuffle = false, json = false;
+};
+
+int cmd_train(TrainArgs& a) {
+  const auto t0 = Clock::now();
+  Dataset d = a.data.read(true);
+  const double t_load = seconds_since(t0);
+  ParamValues values = a.params.collect();
+  const TaskChoice choice = a.params.task_choice();
+  const Task task = choice == TaskChoice::kAuto ? infer_task(d)
+                    : choice == TaskChoice::kClassification ? Task::kClassification
+                                                            : Task::kRegression;
+  ForestParams p = resolve_params(values, task);
+  set_threads(p.threads);
+  auto backend = make_backend(a.params.device, a.json);
+  const auto t1 = Clock::now();
+  TrainingData td = prepare_training_data(d, choice, p.max_bins);
+  (void)p.features_per_node(task, static_cast<int32_t>(td.n_features()));
+  const double t_bin = seconds_since(t1);
+
+  std::vector<ForestRequest> requests;
+  std::vector<int32_t> folds;
+  FoldOptions fo;
+  if (a.cv_folds > 0) {
+    fo.folds = a.cv_folds;
+    fo.shuffle = a.shuffle;
+    fo.shuffle_seed = a.shuffle_seed;
+    folds = assign_folds(td.n_rows(), fo, task == Task::kClassification ? &td.class_id : nullptr);
+    for (int32_t f = 0; f < fo.folds; ++f) {
+      ForestRequest r{p, std::vector<uint8_t>(td.n_rows())};
+      for (std::size_t i = 0; i < td.n_rows(); ++i) r.train_mask[i] = folds[i] != f;
+      requests.push_back(std::move(r));
+    }
+  }
+  requests.push_back(ForestRequest{p, {}});
+  const auto t2 = Clock::now();
+  auto forests = train_forests(td, requests, *backend, a.json ? ProgressFn{} : progress_bar("training"));
+  const double t_train = seconds_since(t2);
+
+  CvResult cv;
+  if (a.cv_folds > 0) {
+    cv.folds = fo.folds;
+    for (int32_t f = 0; f < fo.folds; ++f) {
+      std::vector<uint8_t> held(td.n_rows());
+      for (std::size_t i = 0; i < td.n_rows(); ++i) held[i] = folds[i] == f;
+      cv.per_fold.push_back(evaluate_forest(td, forests[f].nodes, held));
+    }
+    summarise_folds(cv);
+  }
+  TrainedForest& full = forests.back();
+  const double oob = full.oob_score;
+  const bool has_oob = p.oob_score;
+  Model model = make_model(td, std::move(full), effective_params(values, task));
+  save_model(model, a.out);
+
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["model"] = a.out;
+    j["task"] = task_name(task);
+    j["rows"] = td.n_rows();
+    j["features"] = td.n_features();
+    if (task == Task::kClassification) j["classes"] = td.class_labels;
+    j["trees"] = model.forest.n_trees();
+    j["nodes"] = model.forest.n_nodes();
+    if (has_oob) j["oob_score"] = oob;
+    if (a.cv_folds > 0) j["cv"] = cv_json(cv);
+    j["timing"] = {{"load_s", t_load}, {"bin_s", t_bin}, {"train_s", t_train}};
+    j["params"] = nlohmann::ordered_json::parse(model.params_json);
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("canopy %s: %s on %s (%zu rows, %zu features%s)\n", CANOPY_VERSION, task_name(task), d.source.c_str(),
+              td.n_rows(), td.n_features(),
+              task == Task::kClassification ? (", " + std::to_string(td.n_classes) + " classes").c_str() : "");
+  std::printf("trained %zu trees (%zu nodes) on %s in %.2fs (load %.2fs, binning %.2fs)\n", model.forest.n_trees(),
+              model.forest.n_nodes(), backend->name(), t_train, t_load, t_bin);
+  if (a.cv_folds > 0) print_cv(cv);
+  if (has_oob) std::printf("out-of-bag score: %.4f (%s)\n", oob, task == Task::kClassification ? "accuracy" : "r2");
+  std::printf("model saved to %s\n", a.out.c_str());
+  return 0;
+}
+
+struct CvArgs {
+  DataArgs data;
+  ParamArgs params;
+  int32_t folds = 5;
+  int64_t shuffle_seed = -1;
+  bool json = false;
+};
+
+int cmd_cv(CvArgs& a) {
+  Dataset d = a.data.read(true);
+  ParamValues values = a.params.collect();
+  const TaskChoice choice = a.params.task_choice();
+  const Task task = choice == TaskChoice::kAuto ? infer_task(d)
+                    : choice == TaskChoice::kClassification ? Task::kClassification
+                                                            : Task::kRegression;
+  ForestParams p = resolve_params(values, task);
+  set_threads(p.threads);
+  auto backend = make_backend(a.params.device, a.json);
+  TrainingData td = prepare_training_data(d, choice, p.max_bins);
+  FoldOptions fo;
+  fo.folds = a.folds;
+  fo.shuffle = a.shuffle_seed >= 0;
+  fo.shuffle_seed = a.shuffle_seed >= 0 ? static_cast<uint64_t>(a.shuffle_seed) : 0;
+  const auto t0 = Clock::now();
+  CvResult r = cross_validate(td, p, fo, *backend, a.json ? ProgressFn{} : progress_bar("cross-validating"));
+  const double secs = seconds_since(t0);
+  if (a.json) {
+    nlohmann::ordered_json j = cv_json(r);
+    j["task"] = task_name(task);
+    j["fit_seconds"] = secs;
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("%s on %s (%zu rows, %zu features), %lld trees per fold, %.2fs\n", task_name(task), d.source.c_str(),
+              td.n_rows(), td.n_features(), static_cast<long long>(p.n_estimators), secs);
+  print_cv(r);
+  return 0;
+}
+
+Dataset read_for_model(const DataArgs& a, const Model& m, bool need_label) {
+  DataArgs x = a;
+  if (x.label.empty()) x.label = m.label_name;
+  return x.read(need_label);
+}
+
+int cmd_evaluate(const std::string& model_path, const DataArgs& data, bool json) {
+  Model m = load_model(model_path);
+  Dataset d = read_for_model(data, m, true);
+  MetricList metrics = evaluate_model(m, d);
+  if (json) {
+    nlohmann::ordered_json j;
+    j["metrics"] = metrics_json(metrics);
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("%s model on %s (%zu rows):\n", task_name(m.task), d.source.c_str(), d.n_rows());
+  print_metrics(metrics);
+  return 0;
+}
+
+int cmd_predict(const std::string& model_path, const DataArgs& data, const std::string& out, bool proba) {
+  Model m = load_model(model_path);
+  Dataset d = read_for_model(data, m, false);
+  const std::vector<double> pred = predict_model(m, d);
+  const std::size_t n = d.n_rows();
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> cols;
+  if (m.task == Task::kRegression) {
+    names.push_back("prediction");
+    cols.push_back(pred);
+    write_predictions(out, names, cols, nullptr, "");
+  } else {
+    const int nc = static_cast<int>(m.class_labels.size());
+    std::vector<int32_t> cls = argmax_classes(pred, nc);
+    std::vector<std::string> labels(n);
+    for (std::size_t r = 0; r < n; ++r) labels[r] = m.class_labels[cls[r]];
+    if (proba) {
+      for (int c = 0; c < nc; ++c) {
+        names.push_back("proba_" + m.class_labels[c]);
+        std::vector<double> col(n);
+        for (std::size_t r = 0; r < n; ++r) col[r] = pred[r * nc + c];
+        cols.push_back(std::move(col));
+      }
+    }
+    write_predictions(out, names, cols, &labels, "prediction");
+  }
+  std::fprintf(stderr, "wrote %zu predictions to %s\n", n, out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"canopy: random forests on NVIDIA GPUs and CPUs"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
+
+  TrainArgs train;
+  auto* c_train = app.add_subcommand("train", "train a forest and save the model");
+  train.data.add(c_train);
+  train.params.add(c_train);
+  c_train->add_option("--out", train.out, "model file to write (HDF5)")->required();
+  c_train->add_option("--cv", train.cv_folds, "also report K-fold cross-validated metrics (same batch)");
+  c_train->add_option("--shuffle-seed", train.shuffle_seed, "shuffle rows before making CV folds")
+      ->each([&](const std::string&) { train.shuffle = true; });
+  c_train->add_flag("--json", train.json, "print one JSON object on stdout");
+
+  CvArgs cv;
+  auto* c_cv = app.add_subcommand("cv", "k-fold cross-validation");
+  cv.data.add(c_cv);
+  cv.params.add(c_cv);
+  c_cv->add_option("--folds", cv.folds, "number of folds")->capture_default_str();
+  c_cv->add_option("--shuffle-seed", cv.shuffle_seed, "shuffle rows with this seed before making folds");
+  c_cv->add_flag("--json", cv.json, "print one JSON object on stdout");
+
+  std::string model_path, out_path;
+  DataArgs eval_data;
+  bool eval_json = false;
+  auto* c_eval = app.add_subcommand("evaluate", "metrics of a model on labelled data");
+  c_eval->add_option("--model", model_path, "model file")->required();
+  eval_data.add(c_eval);
+  c_eval->add_flag("--json", eval_json, "print one JSON object on stdout");
+
+  DataArgs pred_data;
+  bool proba = false;
+  auto* c_pred = app.add_subcommand("predict", "predict with a model");
+  c_pred->add_option("--model", model_path, "model file")->required();
+  pred_data.add(c_pred);
+  c_pred->add_option("--out", out_path, "predictions file (.csv or .h5)")->required();
+  c_pred->add_flag("--proba", proba, "also write class probabilities");
+
+  auto* c_model = app.add_subcommand("model", "model file operations");
+  c_model->require_subcommand(1);
+  std::string export_format = "json";
+  auto* c_export = c_model->add_subcommand("export", "write a model in another format");
+  c_export->add_option("model", model_path, "model file")->required();
+  c_export->add_option("--format", export_format, "json")->capture_default_str();
+  c_export->add_option("--out", out_path, "output file")->required();
+
+  std::string inspect_path, inspect_label;
+  bool inspect_json = false;
+  auto* c_inspect = app.add_subcommand("inspect", "summarise a CSV or HDF5 data file");
+  c_inspect->add_option("file", inspect_path, "data file")->required();
+  c_inspect->add_option("--label", inspect_label, "label column (shows the label distribution)");
+  c_inspect->add_flag("--json", inspect_json, "print JSON");
+
+  std::string conv_in, conv_out, conv_label;
+  auto* c_convert = app.add_subcommand("convert", "convert a CSV file to HDF5 (group of columns)");
+  c_convert->add_option("input", conv_in, "CSV file")->required();
+  c_convert->add_option("output", conv_out, "HDF5 file")->required();
+  c_convert->add_option("--label", conv_label, "label column (kept as text when not numeric)");
+
+  SynthSpec synth;
+  std::string synth_out;
+  auto* c_synth = app.add_subcommand("synth", "generate synthetic data (HDF5) for benchmarks");
+  c_synth->add_option("--task", synth.task, "classification or regression")->capture_default_str();
+  c_synth->add_option("--rows", synth.rows, "rows")->required();
+  c_synth->add_option("--features", synth.features, "features")->required();
+  c_synth->add_option("--classes", synth.classes, "classes (classification)")->capture_default_str();
+  c_synth->add_option("--informative", synth.informative, "informative features (default: a third)");
+  c_synth->add_option("--missing", synth.missing_fraction, "fraction of values set missing")->capture_default_str();
+  c_synth->add_option("--seed", synth.seed, "seed")->capture_default_str();
+  c_synth->add_option("--out", synth_out, "output HDF5 file")->required();
+
+  bool devices_json = false;
+  auto* c_devices = app.add_subcommand("devices", "list CUDA devices");
+  c_devices->add_flag("--json", devices_json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (version) {
+      std::printf("canopy %s (commit %s, CUDA backend %s)\n", CANOPY_VERSION, CANOPY_GIT_COMMIT,
+#ifdef CANOPY_WITH_CUDA
+                  "compiled in"
+#else
+                  "not compiled"
+#endif
+      );
+      return 0;
+    }
+    if (c_train->parsed()) return cmd_train(train);
+    if (c_cv->parsed()) return cmd_cv(cv);
+    if (c_eval->parsed()) return cmd_evaluate(model_path, eval_data, eval_json);
+    if (c_pred->parsed()) return cmd_predict(model_path, pred_data, out_path, proba);
+    if (c_export->parsed()) {
+      if (export_format != "json")
+        throw ParamError("invalid value \"" + export_format + "\" for --format: expected json");
+      export_model_json(load_model(model_path), out_path);
+      return 0;
+    }
+    if (c_inspect->parsed()) {
+      ReadOptions o;
+      o.label = inspect_label;
+      o.require_label = !inspect_label.empty();
+      DataSummary s = summarize(read_dataset(inspect_path, o));
+      s.path = inspect_path;
+      if (inspect_json)
+        std::cout << summary_json(s).dump() << "\n";
+      else
+        std::cout << summary_text(s);
+      return 0;
+    }
+    if (c_convert->parsed()) {
+      ReadOptions o;
+      o.label = conv_label;
+      o.require_label = !conv_label.empty();
+      Dataset d = read_dataset(conv_in, o);
+      write_hdf5_columns(conv_out, d);
+      std::fprintf(stderr, "wrote %zu rows x %zu columns to %s\n", d.n_rows(),
+                   d.n_features() + (d.has_label() ? 1 : 0), conv_out.c_str());
+      return 0;
+    }
+    if (c_synth->parsed()) {
+      const auto t0 = Clock::now();
+      write_synthetic_hdf5(synth, synth_out);
+      std::fprintf(stderr, "wrote %lld x %d %s data to %s in %.2fs\n", static_cast<long long>(synth.rows),
+                   synth.features, synth.task.c_str(), synth_out.c_str(), seconds_since(t0));
+      return 0;
+    }
+    if (c_devices->parsed()) {
+      const auto devices = list_devices();
+      std::cout << (devices_json ? describe_devices_json(devices) : describe_devices(devices)) << "\n";
+      return 0;
+    }
+    std::cout << app.help();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "canopy: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace canopy

@@ -1,0 +1,118 @@
+#include "host/cross_validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "host/metrics.h"
+#include "kernels/predict.h"
+#include "kernels/rng.h"
+
+namespace canopy {
+namespace {
+
+// Rows in a seeded random order (sorted by a counter-based key).
+std::vector<uint32_t> shuffled(std::vector<uint32_t> rows, uint64_t seed) {
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Philox4 w = philox(seed, kStreamFolds, rows[i], 0, 0);
+    keyed[i] = {(static_cast<uint64_t>(w.v[0]) << 32) | w.v[1], rows[i]};
+  }
+  std::sort(keyed.begin(), keyed.end());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = keyed[i].second;
+  return rows;
+}
+
+}  // namespace
+
+std::vector<int32_t> assign_folds(std::size_t n, const FoldOptions& opt, const std::vector<int32_t>* classes) {
+  if (opt.folds < 2) throw std::invalid_argument("--folds must be at least 2, got " + std::to_string(opt.folds));
+  if (static_cast<std::size_t>(opt.folds) > n)
+    throw std::invalid_argument("--folds " + std::to_string(opt.folds) + " exceeds the " + std::to_string(n) +
+                                " rows of the data");
+  std::vector<int32_t> fold(n, 0);
+  std::vector<uint32_t> all(n);
+  std::iota(all.begin(), all.end(), 0u);
+  if (opt.shuffle) all = shuffled(all, opt.shuffle_seed);
+  if (classes && opt.stratify) {
+    const int32_t nc = *std::max_element(classes->begin(), classes->end()) + 1;
+    std::vector<std::vector<uint32_t>> by_class(nc);
+    for (uint32_t r : all) by_class[(*classes)[r]].push_back(r);
+    int64_t next = 0;
+    for (const auto& rows : by_class)
+      for (uint32_t r : rows) fold[r] = static_cast<int32_t>(next++ % opt.folds);
+    return fold;
+  }
+  std::size_t pos = 0;
+  for (int32_t f = 0; f < opt.folds; ++f) {
+    const std::size_t size = n / opt.folds + (static_cast<std::size_t>(f) < n % opt.folds ? 1 : 0);
+    for (std::size_t i = 0; i < size; ++i) fold[all[pos++]] = f;
+  }
+  return fold;
+}
+
+MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows) {
+  const Dataset& d = *data.dataset;
+  std::vector<uint32_t> idx;
+  for (std::size_t r = 0; r < data.n_rows(); ++r)
+    if (rows.empty() || rows[r]) idx.push_back(static_cast<uint32_t>(r));
+  std::vector<std::vector<float>> cols(d.n_features(), std::vector<float>(idx.size()));
+  for (std::size_t f = 0; f < cols.size(); ++f)
+    for (std::size_t i = 0; i < idx.size(); ++i) cols[f][i] = d.columns[f][idx[i]];
+  std::vector<const float*> ptr(cols.size());
+  for (std::size_t f = 0; f < cols.size(); ++f) ptr[f] = cols[f].data();
+  const int32_t no = forest.n_outputs;
+  std::vector<double> pred(idx.size() * no);
+  predict_cpu(forest, ColumnsView{ptr.data(), idx.size(), cols.size()}, 0, forest.n_trees(), pred.data());
+  std::vector<double> weight;
+  if (!d.sample_weight.empty())
+    for (uint32_t r : idx) weight.push_back(d.sample_weight[r]);
+  if (data.task == Task::kClassification) {
+    std::vector<int32_t> y(idx.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.class_id[idx[i]];
+    return metric_list(classification_metrics(y, pred, no, weight));
+  }
+  std::vector<double> y(idx.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.y[idx[i]];
+  return metric_list(regression_metrics(y, pred, weight));
+}
+
+void summarise_folds(CvResult& r) {
+  r.mean.clear();
+  r.std.clear();
+  if (r.per_fold.empty()) return;
+  for (std::size_t m = 0; m < r.per_fold[0].size(); ++m) {
+    double sum = 0;
+    for (const auto& f : r.per_fold) sum += f[m].second;
+    const double mean = sum / static_cast<double>(r.per_fold.size());
+    double var = 0;
+    for (const auto& f : r.per_fold) var += (f[m].second - mean) * (f[m].second - mean);
+    r.mean.push_back({r.per_fold[0][m].first, mean});
+    r.std.push_back({r.per_fold[0][m].first, std::sqrt(var / static_cast<double>(r.per_fold.size()))});
+  }
+}
+
+CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
+                        TreeBackend& backend, const ProgressFn& progress) {
+  const auto folds = assign_folds(data.n_rows(), opt,
+                                  data.task == Task::kClassification ? &data.class_id : nullptr);
+  std::vector<ForestRequest> requests(opt.folds);
+  for (int32_t f = 0; f < opt.folds; ++f) {
+    requests[f].params = params;
+    requests[f].train_mask.resize(data.n_rows());
+    for (std::size_t r = 0; r < data.n_rows(); ++r) requests[f].train_mask[r] = folds[r] != f;
+  }
+  const auto forests = train_forests(data, requests, backend, progress);
+  CvResult result;
+  result.folds = opt.folds;
+  for (int32_t f = 0; f < opt.folds; ++f) {
+    std::vector<uint8_t> held_out(data.n_rows());
+    for (std::size_t r = 0; r < data.n_rows(); ++r) held_out[r] = folds[r] == f;
+    result.per_fold.push_back(evaluate_forest(data, forests[f].nodes, held_out));
+  }
+  summarise_folds(result);
+  return result;
+}
+
+}  // namespace canopy

@@ -1,0 +1,43 @@
+#pragma once
+// k-fold cross-validation. Folds are tree jobs whose held-out rows get weight
+// 0 (DESIGN principle 5): every fold trains on the same binned data in one batch.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "host/forest_trainer.h"
+
+namespace canopy {
+
+struct FoldOptions {
+  int32_t folds = 5;
+  bool shuffle = false;
+  uint64_t shuffle_seed = 0;
+  bool stratify = true;  // classification only
+};
+
+// Fold index of each row. Stratified folds deal each class's rows round-robin
+// (continuing across classes so fold sizes differ by at most one); plain folds
+// are contiguous blocks of the (optionally shuffled) row order.
+std::vector<int32_t> assign_folds(std::size_t n_rows, const FoldOptions& opt, const std::vector<int32_t>* classes);
+
+using MetricList = std::vector<std::pair<std::string, double>>;
+
+struct CvResult {
+  int32_t folds = 0;
+  std::vector<MetricList> per_fold;
+  MetricList mean, std;  // std: population standard deviation over folds
+  std::vector<double> fit_seconds;
+};
+
+// Metrics of a forest's predictions on the rows flagged in `rows` (all when empty).
+MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows);
+
+CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
+                        TreeBackend& backend, const ProgressFn& progress = {});
+
+// Mean and population std of each metric across folds (same names and order).
+void summarise_folds(CvResult& r);
+
+}  // namespace canopy

@@ -1,0 +1,278 @@
+#include "host/forest_trainer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "host/grower.h"
+#include "host/metrics.h"
+#include "kernels/predict.h"
+#include "kernels/rng.h"
+
+namespace canopy {
+
+std::vector<uint32_t> bootstrap_multiplicity(uint64_t seed, uint32_t tree, const std::vector<uint32_t>& train_rows,
+                                             int64_t draws, std::size_t n_rows) {
+  std::vector<uint32_t> m(n_rows, 0);
+  const uint32_t n = static_cast<uint32_t>(train_rows.size());
+  Philox4 words{};
+  for (int64_t d = 0; d < draws; ++d) {
+    if (d % 4 == 0)
+      words = philox(seed, kStreamBootstrap, tree, static_cast<uint32_t>(d / 4), static_cast<uint32_t>(d >> 34));
+    ++m[train_rows[bounded(words.v[d % 4], n)]];
+  }
+  return m;
+}
+
+namespace {
+
+struct RequestInfo {
+  std::vector<uint32_t> train_rows;    // training rows with positive weight
+  int64_t n_train = 0;
+  std::vector<int64_t> class_quantum;  // "balanced": fixed per request
+  GrowLimits limits;                   // gain_to_decrease filled per tree
+  int32_t features_per_node = 1;
+};
+
+// Integer class weights n / (C * n_c), scaled so the largest is kWeightQuantum.
+std::vector<int64_t> balanced_quantum(const std::vector<double>& class_counts) {
+  const double c = static_cast<double>(class_counts.size());
+  double total = 0, max_w = 0;
+  for (double n : class_counts) total += n;
+  std::vector<double> w(class_counts.size(), 0);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    w[i] = class_counts[i] > 0 ? total / (c * class_counts[i]) : 0;
+    max_w = std::max(max_w, w[i]);
+  }
+  std::vector<int64_t> q(w.size(), 0);
+  for (std::size_t i = 0; i < w.size(); ++i)
+    q[i] = w[i] > 0 ? std::max<int64_t>(1, std::llround(w[i] / max_w * kWeightQuantum)) : 0;
+  return q;
+}
+
+RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
+  RequestInfo info;
+  const std::size_t n = data.n_rows();
+  for (std::size_t r = 0; r < n; ++r) {
+    if (!req.train_mask.empty() && !req.train_mask[r]) continue;
+    if (!data.row_quantum.empty() && data.row_quantum[r] == 0) continue;
+    info.train_rows.push_back(static_cast<uint32_t>(r));
+  }
+  info.n_train = static_cast<int64_t>(info.train_rows.size());
+  if (info.n_train == 0) throw DataError("no training rows with positive weight");
+  const ForestParams& p = req.params;
+  if (p.class_weight == "balanced") {
+    std::vector<double> counts(data.n_classes, 0);
+    for (uint32_t r : info.train_rows) counts[data.class_id[r]] += 1;
+    info.class_quantum = balanced_quantum(counts);
+  }
+  info.limits.max_depth = p.max_depth;
+  info.limits.min_samples_split = p.min_samples_split_count(info.n_train);
+  info.limits.min_samples_leaf = p.min_samples_leaf_count(info.n_train);
+  info.limits.min_impurity_decrease = p.min_impurity_decrease;
+  info.features_per_node = p.features_per_node(data.task, static_cast<int32_t>(data.n_features()));
+  return info;
+}
+
+JobSpec make_job(const TrainingData& data, const ForestRequest& req, const RequestInfo& info, uint32_t tree) {
+  const ForestParams& p = req.params;
+  JobSpec job;
+  job.seed = p.seed;
+  job.tree_index = tree;
+  job.features_per_node = info.features_per_node;
+  job.min_samples_leaf = info.limits.min_samples_leaf;
+  job.criterion = p.criterion;
+  if (p.bootstrap) {
+    job.multiplicity = bootstrap_multiplicity(p.seed, tree, info.train_rows, p.draws(info.n_train), data.n_rows());
+  } else {
+    job.multiplicity.assign(data.n_rows(), 0);
+    for (uint32_t r : info.train_rows) job.multiplicity[r] = 1;
+  }
+  if (p.class_weight == "balanced") {
+    job.class_quantum = info.class_quantum;
+  } else if (p.class_weight == "balanced_subsample") {
+    std::vector<double> counts(data.n_classes, 0);
+    for (std::size_t r = 0; r < job.multiplicity.size(); ++r) counts[data.class_id[r]] += job.multiplicity[r];
+    job.class_quantum = balanced_quantum(counts);
+  }
+  return job;
+}
+
+// Converts a split gain into scikit-learn's weighted impurity decrease: divide
+// by the tree's total sample weight (and the squared fixed-point scale).
+double gain_to_decrease(const TrainingData& data, const BatchData& batch, const JobSpec& job) {
+  int64_t w = 0;
+  const auto& m = job.multiplicity;
+  for (std::size_t r = 0; r < m.size(); ++r) {
+    if (!m[r]) continue;
+    int64_t x = m[r];
+    if (batch.row_quantum) x *= batch.row_quantum[r];
+    if (!job.class_quantum.empty()) x *= job.class_quantum[data.class_id[r]];
+    w += x;
+  }
+  const double unit = batch.layout.regression() ? data.y_scale * data.y_scale : 1.0;
+  return 1.0 / (static_cast<double>(w) * unit);
+}
+
+void append_tree(const TrainingData& data, const StatsLayout& lay, const GrownTree& t, ForestNodes& f) {
+  const int32_t k = lay.n_channels;
+  const int32_t no = data.n_outputs();
+  const double unit = data.row_quantum.empty() ? 1.0 : 1.0 / data.weight_scale;
+  for (std::size_t i = 0; i < t.n_nodes(); ++i) {
+    const int64_t* s = &t.stats[i * k];
+    const int32_t feat = t.feature[i];
+    f.feature.push_back(feat);
+    f.threshold.push_back(feat >= 0 ? data.cuts.threshold(feat, t.bin[i]) : 0.0f);
+    f.left_child.push_back(t.left_child[i]);
+    f.default_left.push_back(t.default_left[i]);
+    f.n_samples.push_back(lay.count(s));
+    const double w = static_cast<double>(lay.weight(s));
+    f.weight.push_back(lay.count_channel >= 0 ? w * unit : w);
+    if (lay.regression()) {
+      f.value.push_back(static_cast<float>(static_cast<double>(s[1]) / w / data.y_scale + data.y_center));
+    } else {
+      for (int32_t c = 0; c < no; ++c) f.value.push_back(static_cast<float>(static_cast<double>(s[c]) / w));
+    }
+  }
+  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+}
+
+void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t>>& in_bag, const ForestRequest& req,
+                 TrainedForest& out) {
+  const std::size_t n = data.n_rows();
+  const int32_t no = data.n_outputs();
+  const Dataset& d = *data.dataset;
+  std::vector<const float*> cols(d.n_features());
+  for (std::size_t f = 0; f < cols.size(); ++f) cols[f] = d.columns[f].data();
+  out.oob_prediction.assign(n * no, std::numeric_limits<double>::quiet_NaN());
+  std::vector<int32_t> n_oob(n, 0);
+  const ForestNodes& forest = out.nodes;
+#pragma omp parallel for schedule(dynamic, 256)
+  for (std::size_t r = 0; r < n; ++r) {
+    if (!req.train_mask.empty() && !req.train_mask[r]) continue;
+    std::vector<double> acc(no, 0.0);
+    int32_t cnt = 0;
+    auto row = [&](int32_t f) { return cols[f][r]; };
+    for (std::size_t t = 0; t < forest.n_trees(); ++t) {
+      if (in_bag[t][r]) continue;
+      const int64_t base = forest.tree_offsets[t];
+      const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
+                                            forest.left_child.data() + base, forest.default_left.data() + base, row);
+      for (int32_t o = 0; o < no; ++o) acc[o] += forest.value[leaf * no + o];
+      ++cnt;
+    }
+    n_oob[r] = cnt;
+    if (cnt > 0)
+      for (int32_t o = 0; o < no; ++o) out.oob_prediction[r * no + o] = acc[o] / cnt;
+  }
+  std::vector<double> proba, y_pred, y_true, weight;
+  std::vector<int32_t> cls;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (n_oob[r] == 0) continue;
+    if (data.task == Task::kClassification) {
+      cls.push_back(data.class_id[r]);
+      proba.insert(proba.end(), &out.oob_prediction[r * no], &out.oob_prediction[r * no] + no);
+    } else {
+      y_true.push_back(data.y[r]);
+      y_pred.push_back(out.oob_prediction[r]);
+    }
+    if (!d.sample_weight.empty()) weight.push_back(d.sample_weight[r]);
+  }
+  out.oob_rows = static_cast<int64_t>(data.task == Task::kClassification ? cls.size() : y_true.size());
+  if (out.oob_rows == 0) {
+    out.oob_score = std::numeric_limits<double>::quiet_NaN();
+  } else if (data.task == Task::kClassification) {
+    out.oob_score = classification_metrics(cls, proba, no, weight).accuracy;
+  } else {
+    out.oob_score = regression_metrics(y_true, y_pred, weight).r2;
+  }
+}
+
+}  // namespace
+
+std::vector<TrainedForest> train_forests(const TrainingData& data, const std::vector<ForestRequest>& requests,
+                                         TreeBackend& backend, const ProgressFn& progress) {
+  const StatsLayout lay =
+      StatsLayout::make(data.task == Task::kClassification ? data.n_classes : 0,
+                        !data.row_quantum.empty() ||
+                            std::any_of(requests.begin(), requests.end(),
+                                        [](const ForestRequest& r) { return r.params.class_weight != "none"; }));
+  BatchData batch;
+  batch.bins = &data.bins;
+  batch.cuts = &data.cuts;
+  batch.layout = lay;
+  batch.class_id = data.class_id.empty() ? nullptr : data.class_id.data();
+  batch.y_fixed = data.y_fixed.empty() ? nullptr : data.y_fixed.data();
+  batch.row_quantum = data.row_quantum.empty() ? nullptr : data.row_quantum.data();
+
+  std::vector<RequestInfo> infos;
+  struct TreeRef {
+    std::size_t request;
+    uint32_t tree;
+  };
+  std::vector<TreeRef> all;
+  for (std::size_t q = 0; q < requests.size(); ++q) {
+    infos.push_back(request_info(data, requests[q]));
+    for (int64_t t = 0; t < requests[q].params.n_estimators; ++t) all.push_back({q, static_cast<uint32_t>(t)});
+  }
+  std::vector<std::vector<GrownTree>> grown(requests.size());
+  std::vector<std::vector<std::vector<uint8_t>>> in_bag(requests.size());
+  for (std::size_t q = 0; q < requests.size(); ++q) {
+    grown[q].resize(requests[q].params.n_estimators);
+    if (requests[q].params.oob_score) in_bag[q].resize(requests[q].params.n_estimators);
+  }
+
+  // Batch size: enough jobs to keep every core busy, bounded by memory
+  // (about 12 bytes per row per job while a batch is alive).
+  const std::size_t threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+  const std::size_t by_memory = std::max<std::size_t>(1, (std::size_t(3) << 30) / (12 * std::max<std::size_t>(1, data.n_rows())));
+  const std::size_t batch_size = std::max<std::size_t>(1, std::min(std::max<std::size_t>(4 * threads, 16), by_memory));
+
+  for (std::size_t b0 = 0; b0 < all.size(); b0 += batch_size) {
+    const std::size_t b1 = std::min(all.size(), b0 + batch_size);
+    std::vector<JobSpec> jobs(b1 - b0);
+    std::vector<GrowLimits> limits(b1 - b0);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::size_t i = b0; i < b1; ++i) {
+      const TreeRef& ref = all[i];
+      jobs[i - b0] = make_job(data, requests[ref.request], infos[ref.request], ref.tree);
+      if (requests[ref.request].params.oob_score) {
+        std::vector<uint8_t> bag(data.n_rows());
+        for (std::size_t r = 0; r < bag.size(); ++r) bag[r] = jobs[i - b0].multiplicity[r] > 0;
+        in_bag[ref.request][ref.tree] = std::move(bag);
+      }
+      limits[i - b0] = infos[ref.request].limits;
+      limits[i - b0].gain_to_decrease = gain_to_decrease(data, batch, jobs[i - b0]);
+    }
+    std::vector<GrownTree> out;
+    grow_batch(backend, batch, jobs, limits, out);
+    for (std::size_t i = b0; i < b1; ++i) grown[all[i].request][all[i].tree] = std::move(out[i - b0]);
+    if (progress) progress(static_cast<int64_t>(b1), static_cast<int64_t>(all.size()));
+  }
+
+  std::vector<TrainedForest> result(requests.size());
+  const std::size_t nf = data.n_features();
+  for (std::size_t q = 0; q < requests.size(); ++q) {
+    TrainedForest& tf = result[q];
+    tf.nodes.n_outputs = data.n_outputs();
+    tf.importances.assign(nf, 0.0);
+    for (const GrownTree& t : grown[q]) {
+      append_tree(data, lay, t, tf.nodes);
+      double sum = 0;
+      for (double v : t.importance) sum += v;
+      if (sum > 0)
+        for (std::size_t f = 0; f < nf; ++f) tf.importances[f] += t.importance[f] / sum;
+    }
+    double total = 0;
+    for (double v : tf.importances) total += v;
+    if (total > 0)
+      for (double& v : tf.importances) v /= total;
+    std::vector<GrownTree>().swap(grown[q]);
+    if (requests[q].params.oob_score) compute_oob(data, in_bag[q], requests[q], tf);
+  }
+  return result;
+}
+
+}  // namespace canopy

@@ -1,0 +1,43 @@
+#include "kernels/bin.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace canopy {
+
+float BinCuts::threshold(std::size_t f, uint32_t t) const {
+  // Value bin t (1-based) is the last one on the left: v <= c_{t-1}.
+  if (t >= n_cuts(f) + 1) return std::numeric_limits<float>::infinity();
+  return cuts(f)[t - 1];
+}
+
+uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v) {
+  if (std::isnan(v)) return 0;
+  // Number of cuts strictly below v.
+  const float* it = std::lower_bound(cuts, cuts + n_cuts, v);
+  return static_cast<uint8_t>(1 + (it - cuts));
+}
+
+void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                     BinnedMatrix& out) {
+  const std::size_t nf = columns.size();
+  const std::size_t nr = nf ? columns[0].size() : 0;
+  out.n_rows = nr;
+  out.n_features = nf;
+  out.bins.assign(nr * nf, 0);
+  constexpr std::size_t kRowBlock = 4096;
+  const std::size_t n_blocks = (nr + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel for schedule(static)
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    const std::size_t r0 = b * kRowBlock, r1 = std::min(nr, r0 + kRowBlock);
+    for (std::size_t f = 0; f < nf; ++f) {
+      const float* c = cuts.cuts(f);
+      const uint32_t m = cuts.n_cuts(f);
+      const float* col = columns[f].data();
+      for (std::size_t r = r0; r < r1; ++r) out.bins[r * nf + f] = bin_value(c, m, col[r]);
+    }
+  }
+}
+
+}  // namespace canopy

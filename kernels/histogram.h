@@ -1,0 +1,60 @@
+#pragma once
+// Histogram building: integer statistics per (feature, bin) of a node's rows.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/bin.h"
+#include "kernels/split_math.h"
+
+namespace canopy {
+
+// One in-bag row of a tree job and its bootstrap multiplicity (>= 1).
+struct RowEntry {
+  uint32_t row;
+  uint32_t mult;
+};
+
+// Per-row training targets and weights, shared by every job of a batch.
+struct RowTargets {
+  const StatsLayout* layout = nullptr;
+  const int32_t* class_id = nullptr;       // classification
+  const int64_t* y_fixed = nullptr;        // regression, fixed point
+  const int64_t* row_quantum = nullptr;    // integer sample weight per row; null = 1
+  const int64_t* class_quantum = nullptr;  // integer class weight of the job; null = 1
+
+  int64_t weight(uint32_t row, uint32_t mult) const {
+    int64_t w = mult;
+    if (row_quantum) w *= row_quantum[row];
+    if (class_quantum) w *= class_quantum[class_id[row]];
+    return w;
+  }
+  // Adds one row's statistics to the n_channels values at `s`.
+  void add(int64_t* s, uint32_t row, uint32_t mult) const {
+    const int64_t w = weight(row, mult);
+    if (layout->regression()) {
+      s[0] += w;
+      s[1] += w * y_fixed[row];
+    } else {
+      s[class_id[row]] += w;
+    }
+    if (layout->count_channel >= 0) s[layout->count_channel] += mult;
+  }
+};
+
+// The features a histogram covers: feature j of the list is features[j], its
+// bins start at bin offset offsets[j] (offsets has n + 1 entries).
+struct FeatureSet {
+  const int32_t* features;
+  const uint32_t* offsets;
+  int32_t n;
+  std::size_t total_bins() const { return offsets[n]; }
+};
+
+// hist[(offsets[j] + bin) * n_channels + c] += statistics of entries[0, n).
+void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, const RowEntry* entries,
+                              std::size_t n, const FeatureSet& fs, int64_t* hist);
+
+// Statistics of a set of rows (the node totals).
+void accumulate_totals_cpu(const RowTargets& t, const RowEntry* entries, std::size_t n, int64_t* totals);
+
+}  // namespace canopy

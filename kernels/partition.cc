@@ -1,0 +1,23 @@
+#include "kernels/partition.h"
+
+#include <algorithm>
+
+namespace canopy {
+
+std::size_t partition_rows_cpu(const BinnedMatrix& bins, int32_t feature, int32_t bin, bool missing_left,
+                               RowEntry* entries, std::size_t n, RowEntry* scratch) {
+  const std::size_t nf = bins.n_features;
+  const uint8_t* base = bins.bins.data() + feature;
+  std::size_t nl = 0, nr = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const RowEntry e = entries[i];
+    if (goes_left(base[static_cast<std::size_t>(e.row) * nf], bin, missing_left))
+      entries[nl++] = e;
+    else
+      scratch[nr++] = e;
+  }
+  std::copy(scratch, scratch + nr, entries + nl);
+  return nl;
+}
+
+}  // namespace canopy

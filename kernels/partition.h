@@ -1,0 +1,22 @@
+#pragma once
+// Row partitioning: after a node splits, its rows are reordered so the rows of
+// the left child come first. Stable, so the order inside each child is fixed.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/bin.h"
+#include "kernels/histogram.h"
+
+namespace canopy {
+
+// Goes left when the row's bin b satisfies: b == 0 ? missing_left : b <= bin.
+inline bool goes_left(uint8_t b, int32_t bin, bool missing_left) {
+  return b == 0 ? missing_left : static_cast<int32_t>(b) <= bin;
+}
+
+// Partitions entries[0, n) in place using `scratch` (n entries); returns the
+// number of entries that went left.
+std::size_t partition_rows_cpu(const BinnedMatrix& bins, int32_t feature, int32_t bin, bool missing_left,
+                               RowEntry* entries, std::size_t n, RowEntry* scratch);
+
+}  // namespace canopy

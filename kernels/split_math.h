@@ -1,0 +1,126 @@
+#pragma once
+// Split gain and node statistics shared by the CPU and CUDA backends
+// (DESIGN principle 2). Everything here is compiled from this one source for
+// host and device, uses only IEEE-exact operations (+ - * / and comparisons;
+// no library transcendental functions, no FMA contraction), and therefore
+// rounds identically on both backends.
+//
+// Statistics are integers. A node's (or bin's) statistics are `n_channels`
+// int64 values:
+//   classification: channels [0, n_classes) = weighted class counts;
+//   regression:     channel 0 = weight, channel 1 = weight * y in fixed point;
+//   when the training is weighted (sample or class weights) one more channel
+//   holds the plain sample count (sum of bootstrap multiplicities) that
+//   min_samples_leaf is checked against; unweighted, the count is the weight.
+#include <cstdint>
+
+#include "kernels/host_device.h"
+
+namespace canopy {
+
+enum class Criterion : int32_t { kGini = 0, kEntropy = 1, kSquaredError = 2 };
+
+struct StatsLayout {
+  int32_t n_classes = 0;       // 0 for regression
+  int32_t n_channels = 0;
+  int32_t count_channel = -1;  // -1: the count equals the weight
+
+  static StatsLayout make(int32_t n_classes, bool weighted) {
+    StatsLayout l;
+    l.n_classes = n_classes;
+    int32_t base = n_classes > 0 ? n_classes : 2;
+    l.count_channel = weighted ? base : -1;
+    l.n_channels = base + (weighted ? 1 : 0);
+    return l;
+  }
+  CANOPY_HD bool regression() const { return n_classes == 0; }
+  CANOPY_HD int64_t weight(const int64_t* s) const {
+    if (n_classes == 0) return s[0];
+    int64_t w = 0;
+    for (int32_t c = 0; c < n_classes; ++c) w += s[c];
+    return w;
+  }
+  CANOPY_HD int64_t count(const int64_t* s) const {
+    return count_channel >= 0 ? s[count_channel] : weight(s);
+  }
+};
+
+// log2(x) for x > 0 from exact operations only: x = m * 2^e with m in
+// [sqrt(1/2), sqrt(2)), ln(m) = 2 atanh(z), z = (m-1)/(m+1), |z| < 0.1716.
+CANOPY_HD double exact_log2(double x) {
+  int e = 0;
+  double m = x;
+  while (m >= 1.4142135623730951) { m *= 0.5; ++e; }
+  while (m < 0.7071067811865476) { m *= 2.0; --e; }
+  double z = (m - 1.0) / (m + 1.0);
+  double z2 = z * z;
+  double term = z, sum = 0.0;
+  for (int k = 1; k <= 41; k += 2) {  // |z|^43 < 2^-109: far below double precision
+    sum += term / k;
+    term *= z2;
+  }
+  return static_cast<double>(e) + (2.0 * sum) * 1.4426950408889634;
+}
+
+CANOPY_HD double xlog2x(double x) { return x > 0.0 ? x * exact_log2(x) : 0.0; }
+
+// Purity score of a node's class counts: larger is purer; the impurity
+// decrease of a split (in weight units) is score(L) + score(R) - score(P).
+//   gini:    sum_c n_c^2 / n        ( = n - n * gini )
+//   entropy: sum_c n_c log2 n_c - n log2 n   ( = -n * entropy in bits )
+CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64_t* s) {
+  double w = static_cast<double>(lay.weight(s));
+  if (w <= 0.0) return 0.0;
+  double acc = 0.0;
+  if (crit == Criterion::kGini) {
+    for (int32_t c = 0; c < lay.n_classes; ++c) {
+      double n = static_cast<double>(s[c]);
+      acc += n * n;
+    }
+    return acc / w;
+  }
+  for (int32_t c = 0; c < lay.n_classes; ++c) acc += xlog2x(static_cast<double>(s[c]));
+  return acc - xlog2x(w);
+}
+
+// Impurity decrease of splitting `parent` into `left` and `right`, in weight
+// units (regression: weight * (fixed-point y)^2 units). Regression uses the
+// form wL wR / wP (mean_L - mean_R)^2, which is exactly 0 when the means agree.
+CANOPY_HD double split_gain(Criterion crit, const StatsLayout& lay, const int64_t* left,
+                            const int64_t* right, const int64_t* parent, double parent_score) {
+  if (lay.regression()) {
+    double wl = static_cast<double>(left[0]), wr = static_cast<double>(right[0]);
+    double ml = static_cast<double>(left[1]) / wl, mr = static_cast<double>(right[1]) / wr;
+    double d = ml - mr;
+    return (wl * wr / (wl + wr)) * (d * d);
+  }
+  (void)parent;
+  return class_score(crit, lay, left) + class_score(crit, lay, right) - parent_score;
+}
+
+// The smallest gain a classification split must exceed, relative to the
+// parent weight: below it the "gain" is floating-point noise.
+constexpr double kMinRelativeClassGain = 1e-13;
+
+// Candidate order for ties (DESIGN principle 2): higher gain wins; equal gains
+// go to the lowest feature, then the lowest bin, then missing-left before
+// missing-right.
+struct SplitChoice {
+  double gain = 0.0;
+  int32_t feature = -1;      // -1: no valid split
+  int32_t bin = 0;           // left = value bins 1..bin
+  int32_t missing_left = 0;  // 1: the missing bin goes left
+  int32_t default_left = 0;  // stored direction for missing values at predict time
+
+  CANOPY_HD bool valid() const { return feature >= 0; }
+  CANOPY_HD bool better_than(const SplitChoice& o) const {
+    if (!o.valid()) return valid();
+    if (!valid()) return false;
+    if (gain != o.gain) return gain > o.gain;
+    if (feature != o.feature) return feature < o.feature;
+    if (bin != o.bin) return bin < o.bin;
+    return missing_left > o.missing_left;
+  }
+};
+
+}  // namespace canopy

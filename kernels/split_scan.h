@@ -1,0 +1,81 @@
+#pragma once
+// The split scan over one feature, shared by every backend and by the dense
+// (histogram) and sparse (sorted small node) paths on the CPU.
+#include <cstdint>
+
+#include "kernels/host_device.h"
+#include "kernels/split_math.h"
+
+namespace canopy {
+
+struct ScanNode {
+  const StatsLayout* layout;
+  Criterion criterion;
+  const int64_t* total;    // the node's statistics
+  double parent_score;     // class_score(total) (classification; unused for regression)
+  double min_gain;         // a split must have gain > min_gain
+  int64_t min_leaf_count;  // each child needs at least this many samples
+};
+
+// Scans the value bins of `feature`. `missing` holds the statistics of the
+// missing bin (bin 0); `values` holds `n_entries` groups of n_channels
+// statistics in ascending bin order, group j describing bin `bin_of(j)`:
+// bin_ids[j] when bin_ids is given (sparse path: only non-empty bins), else
+// j + 1 (dense path: every value bin). `left` and `alt` are scratch arrays of
+// n_channels. Updates `best` under the SplitChoice order.
+CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
+                            const int64_t* values, const int32_t* bin_ids, int32_t n_entries,
+                            int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best) {
+  const StatsLayout& lay = *node.layout;
+  const int32_t k = lay.n_channels;
+  const bool has_missing = lay.weight(missing) > 0;
+  for (int32_t c = 0; c < k; ++c) left[c] = 0;
+  for (int32_t j = 0; j < n_entries; ++j) {
+    const int64_t* g = values + static_cast<int64_t>(j) * k;
+    if (lay.weight(g) == 0) continue;  // an empty bin repeats the previous partition
+    for (int32_t c = 0; c < k; ++c) left[c] += g[c];
+    const int32_t bin = bin_ids ? bin_ids[j] : j + 1;
+    // Missing left first (it wins ties), then missing right.
+    for (int32_t variant = has_missing ? 0 : 1; variant < 2; ++variant) {
+      const int64_t* l = left;
+      if (variant == 0) {
+        for (int32_t c = 0; c < k; ++c) alt[c] = left[c] + missing[c];
+        l = alt;
+      }
+      for (int32_t c = 0; c < k; ++c) right[c] = node.total[c] - l[c];
+      const int64_t wl = lay.weight(l), wr = lay.weight(right);
+      if (wl <= 0 || wr <= 0) continue;
+      const int64_t cl = lay.count(l), cr = lay.count(right);
+      if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
+      const double gain = split_gain(node.criterion, lay, l, right, node.total, node.parent_score);
+      if (!(gain > node.min_gain)) continue;
+      SplitChoice cand;
+      cand.gain = gain;
+      cand.feature = feature;
+      cand.bin = bin;
+      cand.missing_left = variant == 0 ? 1 : 0;
+      cand.default_left = has_missing ? cand.missing_left : (cl >= cr ? 1 : 0);
+      if (cand.better_than(best)) best = cand;
+    }
+  }
+}
+
+// Statistics of the node needed before scanning.
+CANOPY_HD ScanNode make_scan_node(const StatsLayout* lay, Criterion crit, const int64_t* total,
+                                  int64_t min_leaf_count) {
+  ScanNode n;
+  n.layout = lay;
+  n.criterion = crit;
+  n.total = total;
+  n.min_leaf_count = min_leaf_count;
+  if (lay->regression()) {
+    n.parent_score = 0.0;
+    n.min_gain = 0.0;
+  } else {
+    n.parent_score = class_score(crit, *lay, total);
+    n.min_gain = kMinRelativeClassGain * static_cast<double>(lay->weight(total));
+  }
+  return n;
+}
+
+}  // namespace canopy

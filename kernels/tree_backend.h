@@ -1,0 +1,74 @@
+#pragma once
+// The interface between the level loop (host/grower) and a compute backend.
+// The host owns the trees (node statistics, structure, stopping rules); the
+// backend owns the rows of every tree job and the histograms, and answers two
+// questions per level: "what is the best split of each frontier node?" and
+// "apply these splits". The CPU backend lives in tree_backend_cpu.cc; a CUDA
+// backend implements the same interface with device-resident data.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/bin.h"
+#include "kernels/split_math.h"
+
+namespace canopy {
+
+// Training data shared by every job of a batch. Pointers stay valid for the batch.
+struct BatchData {
+  const BinnedMatrix* bins = nullptr;
+  const BinCuts* cuts = nullptr;
+  StatsLayout layout;
+  const int32_t* class_id = nullptr;     // classification: class of each row
+  const int64_t* y_fixed = nullptr;      // regression: fixed-point target of each row
+  const int64_t* row_quantum = nullptr;  // integer sample weight per row; null = all 1
+};
+
+// One tree to grow (DESIGN principle 5): its own rows, weights and parameters.
+struct JobSpec {
+  uint64_t seed = 0;
+  uint32_t tree_index = 0;          // RNG key of the tree
+  int32_t features_per_node = 1;
+  int64_t min_samples_leaf = 1;
+  Criterion criterion = Criterion::kGini;
+  std::vector<uint32_t> multiplicity;   // per row; 0 = not in this tree's sample
+  std::vector<int64_t> class_quantum;   // integer class weights; empty = all 1
+};
+
+// A node the backend must search, identified for the feature-sampling RNG.
+struct FrontierNode {
+  int32_t job;
+  int32_t node;  // tree-local, level-order index
+};
+
+class TreeBackend {
+ public:
+  virtual ~TreeBackend() = default;
+  virtual const char* name() const = 0;
+
+  // Starts a batch. Takes the jobs (their multiplicity vectors are consumed)
+  // and writes each job's root statistics to root_stats (n_jobs x n_channels).
+  // The frontier is then every root, in job order.
+  virtual void begin(const BatchData& data, std::vector<JobSpec>& jobs,
+                     std::vector<int64_t>& root_stats) = 0;
+
+  // Drops the frontier nodes whose keep flag is 0 (used for the roots).
+  virtual void restrict_frontier(const std::vector<uint8_t>& keep) = 0;
+
+  // For every frontier node (given in frontier order with its statistics,
+  // n_channels each), the best split and the statistics of its left child.
+  virtual void find_splits(const std::vector<FrontierNode>& frontier, const std::vector<int64_t>& node_stats,
+                           std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) = 0;
+
+  // Applies the host's decisions: frontier node i splits when split[i].valid().
+  // The next frontier is, in order, the children (left then right) of the split
+  // nodes whose keep flag (keep_children[2i], keep_children[2i+1]) is set.
+  virtual void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep_children) = 0;
+
+  // Ends the batch and releases its memory.
+  virtual void end() = 0;
+};
+
+std::unique_ptr<TreeBackend> make_cpu_tree_backend();
+
+}  // namespace canopy

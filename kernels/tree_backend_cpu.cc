@@ -1,0 +1,383 @@
+// CPU tree backend: OpenMP over frontier nodes (many nodes) or over row blocks
+// of one node (few, large nodes). Integer statistics make every result
+// independent of the thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include "kernels/feature_sampling.h"
+#include "kernels/histogram.h"
+#include "kernels/partition.h"
+#include "kernels/split_scan.h"
+#include "kernels/tree_backend.h"
+
+namespace canopy {
+namespace {
+
+// Tuning of the CPU backend (measured on a 2-core x86 machine).
+struct CpuPolicy {
+  // Nodes with at most this many rows are searched by sorting their rows per
+  // feature instead of filling a histogram.
+  static constexpr std::size_t kSparseMaxRows = 48;
+  // Row-parallel histogram chunk.
+  static constexpr std::size_t kRowChunk = 16384;
+  // A node keeps its histogram for the subtraction trick when it has at least
+  // this many rows per histogram bin (building would cost more than subtracting).
+  static constexpr double kRetainRowsPerBin = 1.0;
+};
+
+struct Job {
+  JobSpec spec;
+  std::vector<RowEntry> entries;
+  bool subtract = false;  // histogram all features and derive siblings by subtraction
+  RowTargets targets;
+};
+
+struct Slot {
+  int32_t job = 0;
+  int32_t node = 0;
+  std::size_t begin = 0, end = 0;
+  int32_t parent_hist = -1;  // index into parent_hists_, -1 when none
+  int32_t sibling = -1;      // frontier index of the sibling, -1 when none
+  std::size_t size() const { return end - begin; }
+};
+
+struct Scratch {
+  std::vector<int64_t> hist, hist2;
+  std::vector<int32_t> feats, perm;
+  std::vector<uint32_t> offsets;
+  std::vector<int64_t> left, alt, right, missing, groups;
+  std::vector<int32_t> group_bins;
+  std::vector<std::pair<uint8_t, uint32_t>> keyed;
+  std::vector<RowEntry> part;
+};
+
+class CpuTreeBackend final : public TreeBackend {
+ public:
+  const char* name() const override { return "cpu"; }
+
+  void begin(const BatchData& data, std::vector<JobSpec>& specs, std::vector<int64_t>& root_stats) override {
+    data_ = data;
+    const int32_t k = data.layout.n_channels;
+    const std::size_t nf = data.bins->n_features;
+    all_offsets_.assign(nf + 1, 0);
+    for (std::size_t f = 0; f < nf; ++f) all_offsets_[f + 1] = all_offsets_[f] + data.cuts->n_bins(f);
+    all_features_.resize(nf);
+    std::iota(all_features_.begin(), all_features_.end(), 0);
+    jobs_.clear();
+    jobs_.resize(specs.size());
+    root_stats.assign(specs.size() * k, 0);
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t j = 0; j < specs.size(); ++j) {
+      Job& job = jobs_[j];
+      job.spec = std::move(specs[j]);
+      const auto& mult = job.spec.multiplicity;
+      std::size_t n_in = 0;
+      for (uint32_t m : mult) n_in += m > 0;
+      job.entries.reserve(n_in);
+      for (std::size_t r = 0; r < mult.size(); ++r)
+        if (mult[r] > 0) job.entries.push_back({static_cast<uint32_t>(r), mult[r]});
+      std::vector<uint32_t>().swap(job.spec.multiplicity);
+      job.subtract = 2 * static_cast<std::size_t>(job.spec.features_per_node) > nf;
+      job.targets.layout = &data_.layout;
+      job.targets.class_id = data.class_id;
+      job.targets.y_fixed = data.y_fixed;
+      job.targets.row_quantum = data.row_quantum;
+      job.targets.class_quantum = job.spec.class_quantum.empty() ? nullptr : job.spec.class_quantum.data();
+      accumulate_totals_cpu(job.targets, job.entries.data(), job.entries.size(), &root_stats[j * k]);
+    }
+    slots_.clear();
+    for (std::size_t j = 0; j < jobs_.size(); ++j) {
+      Slot s;
+      s.job = static_cast<int32_t>(j);
+      s.end = jobs_[j].entries.size();
+      slots_.push_back(s);
+    }
+    parent_hists_.clear();
+    hists_.assign(slots_.size(), {});
+    scratch_.resize(std::max(1, omp_get_max_threads()));
+  }
+
+  void restrict_frontier(const std::vector<uint8_t>& keep) override {
+    std::vector<Slot> next;
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (keep[i]) {
+        Slot s = slots_[i];
+        s.parent_hist = -1;
+        s.sibling = -1;
+        next.push_back(s);
+      }
+    slots_.swap(next);
+    parent_hists_.clear();
+    hists_.assign(slots_.size(), {});
+  }
+
+  void find_splits(const std::vector<FrontierNode>& frontier, const std::vector<int64_t>& node_stats,
+                   std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) override {
+    if (frontier.size() != slots_.size()) throw std::logic_error("cpu backend: frontier size mismatch");
+    const int32_t k = data_.layout.n_channels;
+    best.assign(slots_.size(), SplitChoice{});
+    left_stats.assign(slots_.size() * k, 0);
+    hists_.assign(slots_.size(), {});
+    for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].node = frontier[i].node;
+
+    // Work units: a sibling pair sharing a retained parent histogram, or one node.
+    std::vector<std::pair<int32_t, int32_t>> units;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (s.sibling >= 0 && s.parent_hist >= 0) {
+        if (s.sibling > static_cast<int32_t>(i)) units.push_back({static_cast<int32_t>(i), s.sibling});
+      } else {
+        units.push_back({static_cast<int32_t>(i), -1});
+      }
+    }
+    const int threads = std::max(1, omp_get_max_threads());
+    auto run_unit = [&](const std::pair<int32_t, int32_t>& u, Scratch& sc, bool row_parallel) {
+      if (u.second < 0)
+        search_single(u.first, node_stats, best, left_stats, sc, row_parallel);
+      else
+        search_pair(u.first, u.second, node_stats, best, left_stats, sc, row_parallel);
+    };
+    if (units.size() >= 2 * static_cast<std::size_t>(threads) || threads == 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+      for (std::size_t u = 0; u < units.size(); ++u) run_unit(units[u], scratch_[omp_get_thread_num()], false);
+    } else {
+      for (const auto& u : units) run_unit(u, scratch_[0], true);
+    }
+    parent_hists_.clear();
+  }
+
+  void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep) override {
+    const std::size_t n = slots_.size();
+    std::vector<std::size_t> mid(n, 0);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!split[i].valid()) continue;
+      const Slot& s = slots_[i];
+      Job& job = jobs_[s.job];
+      Scratch& sc = scratch_[omp_get_thread_num()];
+      if (sc.part.size() < s.size()) sc.part.resize(s.size());
+      mid[i] = s.begin + partition_rows_cpu(*data_.bins, split[i].feature, split[i].bin,
+                                            split[i].missing_left != 0, job.entries.data() + s.begin,
+                                            s.size(), sc.part.data());
+    }
+    std::vector<Slot> next;
+    std::vector<std::vector<int64_t>> next_parents;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!split[i].valid()) continue;
+      const Slot& s = slots_[i];
+      const bool kl = keep[2 * i] != 0, kr = keep[2 * i + 1] != 0;
+      int32_t parent = -1;
+      if (kl && kr && !hists_[i].empty()) {
+        parent = static_cast<int32_t>(next_parents.size());
+        next_parents.push_back(std::move(hists_[i]));
+      }
+      const int32_t first = static_cast<int32_t>(next.size());
+      if (kl) next.push_back(Slot{s.job, 0, s.begin, mid[i], parent, kr ? first + 1 : -1});
+      if (kr) next.push_back(Slot{s.job, 0, mid[i], s.end, parent, kl ? first : -1});
+    }
+    slots_.swap(next);
+    parent_hists_.swap(next_parents);
+    hists_.assign(slots_.size(), {});
+  }
+
+  void end() override {
+    jobs_.clear();
+    slots_.clear();
+    hists_.clear();
+    parent_hists_.clear();
+  }
+
+ private:
+  // Fills fs for the sampled features of slot i; hist_all: the histogram will cover every feature.
+  void sampled_features(const Slot& s, Scratch& sc) {
+    const Job& job = jobs_[s.job];
+    const int32_t nf = static_cast<int32_t>(data_.bins->n_features);
+    const int32_t kf = std::min(job.spec.features_per_node, nf);
+    sc.feats.resize(kf);
+    sc.perm.resize(nf);
+    sample_features(job.spec.seed, job.spec.tree_index, static_cast<uint32_t>(s.node), nf, kf, sc.perm.data(),
+                    sc.feats.data());
+  }
+
+  FeatureSet compact_set(Scratch& sc) {
+    sc.offsets.assign(sc.feats.size() + 1, 0);
+    for (std::size_t j = 0; j < sc.feats.size(); ++j)
+      sc.offsets[j + 1] = sc.offsets[j] + data_.cuts->n_bins(sc.feats[j]);
+    return FeatureSet{sc.feats.data(), sc.offsets.data(), static_cast<int32_t>(sc.feats.size())};
+  }
+  FeatureSet all_set() const {
+    return FeatureSet{all_features_.data(), all_offsets_.data(), static_cast<int32_t>(all_features_.size())};
+  }
+
+  void build_hist(const Job& job, const Slot& s, const FeatureSet& fs, std::vector<int64_t>& out,
+                  bool row_parallel) {
+    const int32_t k = data_.layout.n_channels;
+    const std::size_t len = fs.total_bins() * k;
+    out.assign(len, 0);
+    const RowEntry* e = job.entries.data() + s.begin;
+    const std::size_t n = s.size();
+    const std::size_t chunks = (n + CpuPolicy::kRowChunk - 1) / CpuPolicy::kRowChunk;
+    if (!row_parallel || chunks < 2) {
+      accumulate_histogram_cpu(*data_.bins, job.targets, e, n, fs, out.data());
+      return;
+    }
+    const int threads = std::max(1, omp_get_max_threads());
+    std::vector<std::vector<int64_t>> partial(threads);
+#pragma omp parallel
+    {
+      const int t = omp_get_thread_num();
+      partial[t].assign(len, 0);
+#pragma omp for schedule(static)
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const std::size_t r0 = c * CpuPolicy::kRowChunk, r1 = std::min(n, r0 + CpuPolicy::kRowChunk);
+        accumulate_histogram_cpu(*data_.bins, job.targets, e + r0, r1 - r0, fs, partial[t].data());
+      }
+#pragma omp for schedule(static)
+      for (std::size_t i = 0; i < len; ++i) {
+        int64_t sum = 0;
+        for (int p = 0; p < threads; ++p) sum += partial[p][i];
+        out[i] = sum;
+      }
+    }
+  }
+
+  // Scans the sampled features (sc.feats) in a histogram laid out by `fs`.
+  SplitChoice scan_hist(const Job& job, const int64_t* hist, const FeatureSet& fs, const int64_t* total,
+                        Scratch& sc) {
+    const int32_t k = data_.layout.n_channels;
+    ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
+    sc.left.resize(k);
+    sc.alt.resize(k);
+    sc.right.resize(k);
+    SplitChoice best;
+    // fs lists features ascending; sc.feats is an ascending subset of it.
+    int32_t j = 0;
+    for (int32_t f : sc.feats) {
+      while (fs.features[j] != f) ++j;
+      const int64_t* h = hist + static_cast<std::size_t>(fs.offsets[j]) * k;
+      const int32_t n_value_bins = static_cast<int32_t>(fs.offsets[j + 1] - fs.offsets[j]) - 1;
+      scan_feature(node, f, h, h + k, nullptr, n_value_bins, sc.left.data(), sc.alt.data(), sc.right.data(),
+                   best);
+    }
+    return best;
+  }
+
+  void left_from_hist(const int64_t* hist, const FeatureSet& fs, const SplitChoice& c, int64_t* left) {
+    const int32_t k = data_.layout.n_channels;
+    int32_t j = 0;
+    while (fs.features[j] != c.feature) ++j;
+    const int64_t* h = hist + static_cast<std::size_t>(fs.offsets[j]) * k;
+    for (int32_t b = c.missing_left ? 0 : 1; b <= c.bin; ++b)
+      for (int32_t ch = 0; ch < k; ++ch) left[ch] += h[b * k + ch];
+  }
+
+  // Small nodes: per feature, sort the rows by bin and scan the non-empty bins.
+  SplitChoice scan_sparse(const Job& job, const Slot& s, const int64_t* total, int64_t* left_out, Scratch& sc) {
+    const int32_t k = data_.layout.n_channels;
+    ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
+    sc.left.resize(k);
+    sc.alt.resize(k);
+    sc.right.resize(k);
+    sc.missing.resize(k);
+    const RowEntry* e = job.entries.data() + s.begin;
+    const std::size_t n = s.size();
+    const std::size_t nf = data_.bins->n_features;
+    SplitChoice best;
+    for (int32_t f : sc.feats) {
+      sc.keyed.clear();
+      for (std::size_t i = 0; i < n; ++i)
+        sc.keyed.push_back({data_.bins->bins[static_cast<std::size_t>(e[i].row) * nf + f], static_cast<uint32_t>(i)});
+      std::sort(sc.keyed.begin(), sc.keyed.end());
+      std::fill(sc.missing.begin(), sc.missing.end(), 0);
+      sc.groups.clear();
+      sc.group_bins.clear();
+      for (const auto& [b, i] : sc.keyed) {
+        int64_t* g;
+        if (b == 0) {
+          g = sc.missing.data();
+        } else {
+          if (sc.group_bins.empty() || sc.group_bins.back() != b) {
+            sc.group_bins.push_back(b);
+            sc.groups.resize(sc.groups.size() + k, 0);
+          }
+          g = sc.groups.data() + sc.groups.size() - k;
+        }
+        job.targets.add(g, e[i].row, e[i].mult);
+      }
+      scan_feature(node, f, sc.missing.data(), sc.groups.data(), sc.group_bins.data(),
+                   static_cast<int32_t>(sc.group_bins.size()), sc.left.data(), sc.alt.data(), sc.right.data(),
+                   best);
+    }
+    if (best.valid()) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const uint8_t b = data_.bins->bins[static_cast<std::size_t>(e[i].row) * nf + best.feature];
+        if (goes_left(b, best.bin, best.missing_left != 0)) job.targets.add(left_out, e[i].row, e[i].mult);
+      }
+    }
+    return best;
+  }
+
+  bool retain(const Job& job, const Slot& s) const {
+    return job.subtract &&
+           static_cast<double>(s.size()) >= CpuPolicy::kRetainRowsPerBin * static_cast<double>(all_offsets_.back());
+  }
+
+  void search_single(int32_t i, const std::vector<int64_t>& stats, std::vector<SplitChoice>& best,
+                     std::vector<int64_t>& left, Scratch& sc, bool row_parallel) {
+    const int32_t k = data_.layout.n_channels;
+    const Slot& s = slots_[i];
+    const Job& job = jobs_[s.job];
+    const int64_t* total = &stats[static_cast<std::size_t>(i) * k];
+    sampled_features(s, sc);
+    const bool keep = retain(job, s);
+    if (!keep && s.size() <= CpuPolicy::kSparseMaxRows) {
+      best[i] = scan_sparse(job, s, total, &left[static_cast<std::size_t>(i) * k], sc);
+      return;
+    }
+    const FeatureSet fs = job.subtract ? all_set() : compact_set(sc);
+    std::vector<int64_t>& h = keep ? hists_[i] : sc.hist;
+    build_hist(job, s, fs, h, row_parallel);
+    best[i] = scan_hist(job, h.data(), fs, total, sc);
+    if (best[i].valid()) left_from_hist(h.data(), fs, best[i], &left[static_cast<std::size_t>(i) * k]);
+  }
+
+  void search_pair(int32_t a, int32_t b, const std::vector<int64_t>& stats, std::vector<SplitChoice>& best,
+                   std::vector<int64_t>& left, Scratch& sc, bool row_parallel) {
+    const int32_t k = data_.layout.n_channels;
+    if (slots_[b].size() < slots_[a].size()) std::swap(a, b);  // a: the smaller child
+    const Slot& sa = slots_[a];
+    const Slot& sb = slots_[b];
+    const Job& job = jobs_[sa.job];
+    const FeatureSet fs = all_set();
+    std::vector<int64_t>& parent = parent_hists_[sa.parent_hist];
+    std::vector<int64_t>& ha = retain(job, sa) ? hists_[a] : sc.hist;
+    build_hist(job, sa, fs, ha, row_parallel);
+    for (std::size_t x = 0; x < parent.size(); ++x) parent[x] -= ha[x];  // parent becomes b's histogram
+    for (int32_t i : {a, b}) {
+      const std::vector<int64_t>& h = (i == a) ? ha : parent;
+      sampled_features(slots_[i], sc);
+      const int64_t* total = &stats[static_cast<std::size_t>(i) * k];
+      best[i] = scan_hist(job, h.data(), fs, total, sc);
+      if (best[i].valid()) left_from_hist(h.data(), fs, best[i], &left[static_cast<std::size_t>(i) * k]);
+    }
+    if (retain(job, sb)) hists_[b] = std::move(parent);
+  }
+
+  BatchData data_;
+  std::vector<Job> jobs_;
+  std::vector<Slot> slots_;
+  std::vector<std::vector<int64_t>> hists_;         // retained histograms of the frontier
+  std::vector<std::vector<int64_t>> parent_hists_;  // retained histograms of the previous level
+  std::vector<int32_t> all_features_;
+  std::vector<uint32_t> all_offsets_;
+  std::vector<Scratch> scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<TreeBackend> make_cpu_tree_backend() { return std::make_unique<CpuTreeBackend>(); }
+
+}  // namespace canopy

@@ -1,0 +1,805 @@
+// Model files (io/model_file.h) and the JSON export (io/model_json.h).
+#include "io/model_file.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/model_json.h"
+#include "test_util.h"
+
+namespace canopy {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Appends one node to `f` (tree-local left child index; -1 for a leaf).
+void add_node(ForestNodes& f, int32_t feature, float threshold, int32_t left, uint8_t default_left,
+              int64_t n_samples, double weight, std::vector<float> value) {
+  f.feature.push_back(feature);
+  f.threshold.push_back(threshold);
+  f.left_child.push_back(left);
+  f.default_left.push_back(default_left);
+  f.n_samples.push_back(n_samples);
+  f.weight.push_back(weight);
+  f.value.insert(f.value.end(), value.begin(), value.end());
+}
+
+// 4 features, 3 classes, 2 trees (5 and 3 nodes); tree 1 splits at +inf.
+Model small_classifier() {
+  Model m;
+  m.task = Task::kClassification;
+  m.feature_names = {"sepal length (cm)", "sepal width (cm)", "petal length (cm)",
+                     "p\xc3\xa9tale \"width\""};
+  m.class_labels = {"setosa", "versicolor", "virginica"};
+  m.label_name = "species";
+  m.feature_importances = {0.1, 0.0, 0.55, 0.35};
+  m.params_json = R"({"n_estimators":2,"max_depth":3,"criterion":"gini","max_features":"sqrt"})";
+  m.data_fingerprint = "9f86d081884c7d65";
+  m.canopy_version = "0.1.0";
+  m.n_train_rows = 150;
+  ForestNodes& f = m.forest;
+  f.n_outputs = 3;
+  f.tree_offsets = {0};
+  add_node(f, 2, 2.45f, 1, 1, 150, 150.0, {1.f / 3, 1.f / 3, 1.f / 3});
+  add_node(f, -1, 0.f, -1, 0, 50, 50.0, {1.f, 0.f, 0.f});
+  add_node(f, 3, 1.75f, 3, 0, 100, 100.0, {0.f, 0.5f, 0.5f});
+  add_node(f, -1, 0.f, -1, 0, 54, 54.0, {0.f, 0.9074074f, 0.0925926f});
+  add_node(f, -1, 0.f, -1, 0, 46, 46.0, {0.f, 0.0217391f, 0.9782609f});
+  f.tree_offsets.push_back(5);
+  add_node(f, 0, std::numeric_limits<float>::infinity(), 1, 0, 150, 149.5, {0.3f, 0.3f, 0.4f});
+  add_node(f, -1, 0.f, -1, 0, 140, 140.25, {0.25f, 0.35f, 0.4f});
+  add_node(f, -1, 0.f, -1, 0, 10, 9.25, {1e-7f, 0.5f, 0.4999999f});
+  f.tree_offsets.push_back(8);
+  return m;
+}
+
+// 3 features, one tree of 7 nodes, no class labels, no importances.
+Model small_regressor() {
+  Model m;
+  m.task = Task::kRegression;
+  m.feature_names = {"age", "bmi", "bp"};
+  m.label_name = "progression";
+  m.params_json = R"({"n_estimators":1,"criterion":"squared_error"})";
+  m.data_fingerprint = "abc";
+  m.canopy_version = "0.1.0-dev";
+  m.n_train_rows = 442;
+  ForestNodes& f = m.forest;
+  f.n_outputs = 1;
+  f.tree_offsets = {0};
+  add_node(f, 1, 0.0056f, 1, 1, 442, 442.0, {152.13348f});
+  add_node(f, 2, -0.0172f, 3, 0, 263, 263.0, {118.7f});
+  add_node(f, 0, 0.0090f, 5, 1, 179, 179.0, {200.1f});
+  add_node(f, -1, 0.f, -1, 0, 150, 150.0, {100.5f});
+  add_node(f, -1, 0.f, -1, 0, 113, 113.0, {143.0f});
+  add_node(f, -1, 0.f, -1, 0, 90, 90.0, {180.25f});
+  add_node(f, -1, 0.f, -1, 0, 89, 89.0, {220.0f});
+  f.tree_offsets.push_back(7);
+  return m;
+}
+
+template <typename T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+void expect_same_model(const Model& a, const Model& b) {
+  EXPECT_EQ(a.task, b.task);
+  EXPECT_EQ(a.feature_names, b.feature_names);
+  EXPECT_EQ(a.class_labels, b.class_labels);
+  EXPECT_EQ(a.label_name, b.label_name);
+  EXPECT_TRUE(same_bits(a.feature_importances, b.feature_importances));
+  EXPECT_EQ(a.params_json, b.params_json);
+  EXPECT_EQ(a.data_fingerprint, b.data_fingerprint);
+  EXPECT_EQ(a.canopy_version, b.canopy_version);
+  EXPECT_EQ(a.n_train_rows, b.n_train_rows);
+  EXPECT_EQ(a.forest.n_outputs, b.forest.n_outputs);
+  EXPECT_EQ(a.forest.tree_offsets, b.forest.tree_offsets);
+  EXPECT_EQ(a.forest.feature, b.forest.feature);
+  EXPECT_TRUE(same_bits(a.forest.threshold, b.forest.threshold));
+  EXPECT_EQ(a.forest.left_child, b.forest.left_child);
+  EXPECT_EQ(a.forest.default_left, b.forest.default_left);
+  EXPECT_EQ(a.forest.n_samples, b.forest.n_samples);
+  EXPECT_TRUE(same_bits(a.forest.weight, b.forest.weight));
+  EXPECT_TRUE(same_bits(a.forest.value, b.forest.value));
+}
+
+// The message of the ModelError thrown by load_model(path) ("" if none).
+std::string load_error(const std::string& path) {
+  try {
+    load_model(path);
+  } catch (const ModelError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// --- patching saved files with the HDF5 API --------------------------------
+
+struct File {
+  hid_t id;
+  explicit File(const std::string& path) : id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {
+    EXPECT_GE(id, 0) << path;
+  }
+  ~File() { H5Fclose(id); }
+};
+
+void patch_int_attr(const std::string& path, const char* name, int64_t v) {
+  File f(path);
+  hid_t a = H5Aopen(f.id, name, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &v), 0);
+  H5Aclose(a);
+}
+
+void patch_string_attr(const std::string& path, const char* name, const std::string& v) {
+  File f(path);
+  hid_t a = H5Aopen(f.id, name, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  hid_t t = H5Aget_type(a);
+  const char* p = v.c_str();
+  EXPECT_GE(H5Awrite(a, t, &p), 0);
+  H5Tclose(t);
+  H5Aclose(a);
+}
+
+void patch_int32_dataset(const std::string& path, const char* name,
+                         const std::vector<int32_t>& v) {
+  File f(path);
+  hid_t d = H5Dopen2(f.id, name, H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  EXPECT_GE(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), 0);
+  H5Dclose(d);
+}
+
+void flip_bytes(const std::string& path, std::size_t offset, std::size_t count) {
+  std::string bytes = test::read_file(path);
+  ASSERT_LE(offset + count, bytes.size());
+  for (std::size_t i = 0; i < count; ++i) bytes[offset + i] = static_cast<char>(~bytes[offset + i]);
+  test::write_file(path, bytes);
+}
+
+std::vector<std::string> dir_entries(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Row x → averaged leaf values (the reference semantics of the node arrays).
+std::vector<double> predict_row(const Model& m, const std::vector<float>& x) {
+  const ForestNodes& f = m.forest;
+  std::vector<double> out(f.n_outputs, 0.0);
+  for (std::size_t t = 0; t < f.n_trees(); ++t) {
+    int64_t b = f.tree_offsets[t], i = 0;
+    while (f.feature[b + i] >= 0) {
+      float v = x[f.feature[b + i]];
+      bool left = std::isnan(v) ? f.default_left[b + i] != 0 : v <= f.threshold[b + i];
+      i = f.left_child[b + i] + (left ? 0 : 1);
+    }
+    for (int j = 0; j < f.n_outputs; ++j) out[j] += f.value[(b + i) * f.n_outputs + j];
+  }
+  for (auto& v : out) v /= static_cast<double>(f.n_trees());
+  return out;
+}
+
+bool have_h5py() {
+  return std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") == 0;
+}
+
+class ModelFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = test::temp_dir(); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string dir_;
+};
+
+// --- round trips -------------------------------------------------------------
+
+TEST_F(ModelFileTest, ClassificationRoundTrip) {
+  Model m = small_classifier();
+  save_model(m, path("m.h5"));
+  Model back = load_model(path("m.h5"));
+  expect_same_model(m, back);
+  EXPECT_TRUE(std::isinf(back.forest.threshold[5]));
+}
+
+TEST_F(ModelFileTest, RegressionRoundTrip) {
+  Model m = small_regressor();
+  save_model(m, path("r.h5"));
+  expect_same_model(m, load_model(path("r.h5")));
+}
+
+TEST_F(ModelFileTest, EmptyForestAndEmptyStringsRoundTrip) {
+  Model m;
+  m.task = Task::kRegression;
+  m.forest.n_outputs = 2;
+  save_model(m, path("e.h5"));
+  Model back = load_model(path("e.h5"));
+  expect_same_model(m, back);
+  EXPECT_EQ(back.forest.n_trees(), 0u);
+}
+
+TEST_F(ModelFileTest, SaveReplacesExistingFileAndLeavesNoTemporary) {
+  save_model(small_regressor(), path("m.h5"));
+  save_model(small_classifier(), path("m.h5"));
+  expect_same_model(small_classifier(), load_model(path("m.h5")));
+  EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"m.h5"});
+}
+
+TEST_F(ModelFileTest, SameModelGivesByteIdenticalFiles) {
+  Model m = small_classifier();
+  save_model(m, path("a.h5"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a timestamp would differ
+  save_model(m, path("b.h5"));
+  std::string a = test::read_file(path("a.h5")), b = test::read_file(path("b.h5"));
+  EXPECT_GT(a.size(), 0u);
+  EXPECT_TRUE(a == b) << "files differ";
+  save_model(m, path("a.h5"));  // overwriting gives the same bytes too
+  EXPECT_TRUE(test::read_file(path("a.h5")) == a);
+}
+
+TEST_F(ModelFileTest, ChecksumDependsOnEveryPart) {
+  Model m = small_classifier();
+  const std::string c = model_checksum(m);
+  EXPECT_EQ(c.size(), 16u);
+  EXPECT_EQ(c, model_checksum(small_classifier()));
+  Model a = m;
+  a.forest.value[7] = std::nextafter(a.forest.value[7], 2.f);
+  EXPECT_NE(model_checksum(a), c);
+  Model b = m;
+  b.feature_names[0] += "x";
+  EXPECT_NE(model_checksum(b), c);
+  Model d = m;
+  d.params_json += " ";
+  EXPECT_NE(model_checksum(d), c);
+  Model e = m;
+  e.forest.default_left[0] = 0;
+  EXPECT_NE(model_checksum(e), c);
+}
+
+// --- JSON ----------------------------------------------------------------------
+
+TEST_F(ModelFileTest, JsonIsCanonicalAndComplete) {
+  Model m = small_classifier();
+  std::string j1 = model_to_json(m), j2 = model_to_json(small_classifier());
+  EXPECT_EQ(j1, j2);
+  export_model_json(m, path("m.json"));
+  EXPECT_EQ(test::read_file(path("m.json")), j1);
+  EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"m.json"});
+
+  auto doc = nlohmann::ordered_json::parse(j1);
+  std::vector<std::string> keys;
+  for (auto it = doc.begin(); it != doc.end(); ++it) keys.push_back(it.key());
+  std::vector<std::string> expected = {
+      "format",        "format_version", "canopy_version",   "task",          "label_name",
+      "n_features",    "n_outputs",      "n_trees",          "n_nodes",       "n_train_rows",
+      "data_fingerprint", "checksum",    "feature_names",    "class_labels",
+      "feature_importances", "params",   "trees"};
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(doc["format"], "canopy-forest");
+  EXPECT_EQ(doc["format_version"], 1);
+  EXPECT_EQ(doc["task"], "classification");
+  EXPECT_EQ(doc["feature_names"][3], "p\xc3\xa9tale \"width\"");
+  EXPECT_EQ(doc["class_labels"].size(), 3u);
+  EXPECT_EQ(doc["params"]["max_features"], "sqrt");
+  EXPECT_EQ(doc["params"].begin().key(), "n_estimators");  // params keep their order
+  EXPECT_EQ(doc["checksum"], model_checksum(m));
+  ASSERT_EQ(doc["trees"].size(), 2u);
+  ASSERT_EQ(doc["trees"][0].size(), 5u);
+  const auto& root = doc["trees"][0][0];
+  EXPECT_EQ(root["id"], 0);
+  EXPECT_EQ(root["feature"], 2);
+  EXPECT_EQ(root["left"], 1);
+  EXPECT_EQ(root["right"], 2);
+  EXPECT_EQ(root["default_left"], true);
+  EXPECT_EQ(root["n_samples"], 150);
+  EXPECT_EQ(root["value"].size(), 3u);
+  const auto& leaf = doc["trees"][0][1];
+  EXPECT_EQ(leaf["leaf"], true);
+  EXPECT_FALSE(leaf.contains("feature"));
+  EXPECT_EQ(doc["trees"][1][0]["threshold"], "inf");
+  EXPECT_TRUE(doc["trees"][1][0]["weight"].is_number_float());
+  EXPECT_TRUE(contains(j1, "\"threshold\": 2.45,")) << "float32 printed in shortest form";
+  EXPECT_TRUE(contains(j1, "\"weight\": 150.0,"));
+
+  // Every float32 reads back exactly (parsed as double, rounded to float).
+  const ForestNodes& f = m.forest;
+  for (std::size_t t = 0; t < f.n_trees(); ++t)
+    for (int64_t i = 0; i < f.tree_offsets[t + 1] - f.tree_offsets[t]; ++i) {
+      const auto& node = doc["trees"][t][i];
+      std::size_t g = f.tree_offsets[t] + i;
+      for (int k = 0; k < f.n_outputs; ++k)
+        EXPECT_EQ(static_cast<float>(node["value"][k].get<double>()), f.value[g * 3 + k]);
+      if (node.contains("threshold") && node["threshold"].is_number()) {
+        EXPECT_EQ(static_cast<float>(node["threshold"].get<double>()), f.threshold[g]);
+      }
+    }
+}
+
+TEST_F(ModelFileTest, JsonFloatsRoundTripExactly) {
+  Model m;
+  m.task = Task::kRegression;
+  m.forest.n_outputs = 1;
+  m.forest.tree_offsets = {0};
+  uint32_t state = 12345;
+  std::vector<float> values;
+  for (int i = 0; i < 20000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    uint32_t bits = state;
+    float v;
+    std::memcpy(&v, &bits, 4);
+    if (!std::isfinite(v)) v = 1.0f;
+    values.push_back(v);
+    add_node(m.forest, -1, 0.f, -1, 0, 1, 1.0 / (i + 1), {v});
+    m.forest.tree_offsets.push_back(m.forest.n_nodes());
+  }
+  values.push_back(16777216.f);
+  add_node(m.forest, -1, 0.f, -1, 0, 1, 1e300, {16777216.f});
+  m.forest.tree_offsets.push_back(m.forest.n_nodes());
+  auto doc = nlohmann::json::parse(model_to_json(m));
+  for (std::size_t t = 0; t < values.size(); ++t) {
+    const auto& node = doc["trees"][t][0];
+    ASSERT_EQ(static_cast<float>(node["value"][0].get<double>()), values[t]) << t;
+    ASSERT_EQ(node["weight"].get<double>(), m.forest.weight[t]) << t;
+  }
+}
+
+TEST_F(ModelFileTest, JsonRejectsBadParams) {
+  Model m = small_regressor();
+  m.params_json = "{not json";
+  EXPECT_THROW(model_to_json(m), ModelError);
+}
+
+// --- refusing bad files ---------------------------------------------------------
+
+TEST_F(ModelFileTest, MissingFile) {
+  std::string p = path("x.h5");
+  EXPECT_EQ(load_error(p), "cannot open model " + p + ": No such file or directory");
+}
+
+TEST_F(ModelFileTest, PlainTextFile) {
+  std::string p = path("x.h5");
+  test::write_file(p, "feature,label\n1,2\n");
+  EXPECT_EQ(load_error(p), p + " is not a canopy model file (not HDF5)");
+  test::write_file(p, "");
+  EXPECT_EQ(load_error(p), p + " is not a canopy model file (not HDF5)");
+}
+
+TEST_F(ModelFileTest, HDF5FileThatIsNotAModel) {
+  std::string p = path("data.h5");
+  hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  H5Fclose(f);
+  EXPECT_EQ(load_error(p), p + " is not a canopy model file (no 'format' attribute)");
+}
+
+TEST_F(ModelFileTest, TruncatedFile) {
+  std::string p = path("m.h5");
+  save_model(small_classifier(), p);
+  std::string bytes = test::read_file(p);
+  test::write_file(p, bytes.substr(0, bytes.size() / 2));
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file")) << err;
+}
+
+// A forest big enough that the middle of the file is compressed node data.
+Model medium_forest(int n_trees, int nodes_per_tree, int n_outputs) {
+  Model m;
+  m.task = Task::kClassification;
+  m.forest.n_outputs = n_outputs;
+  for (int j = 0; j < 16; ++j) m.feature_names.push_back("f" + std::to_string(j));
+  m.feature_importances.assign(16, 1.0 / 16);
+  for (int k = 0; k < n_outputs; ++k) m.class_labels.push_back("c" + std::to_string(k));
+  m.canopy_version = "0.1.0";
+  m.params_json = "{}";
+  m.n_train_rows = 1000000;
+  ForestNodes& f = m.forest;
+  const std::size_t n = static_cast<std::size_t>(n_trees) * nodes_per_tree;
+  f.feature.reserve(n);
+  f.threshold.reserve(n);
+  f.left_child.reserve(n);
+  f.default_left.reserve(n);
+  f.n_samples.reserve(n);
+  f.weight.reserve(n);
+  f.value.reserve(n * n_outputs);
+  uint64_t state = 42;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>(state >> 33);
+  };
+  f.tree_offsets = {0};
+  for (int t = 0; t < n_trees; ++t) {
+    const int internal = (nodes_per_tree - 1) / 2;  // complete binary tree, level order
+    for (int i = 0; i < nodes_per_tree; ++i) {
+      const bool is_internal = i < internal;
+      f.feature.push_back(is_internal ? static_cast<int32_t>(next() % 16) : -1);
+      f.threshold.push_back(is_internal ? static_cast<float>(next() % 100000) / 997.f : 0.f);
+      f.left_child.push_back(is_internal ? 2 * i + 1 : -1);
+      f.default_left.push_back(is_internal ? next() % 2 : 0);
+      int64_t ns = 1000000 >> std::min(20, static_cast<int>(std::log2(i + 1)));
+      f.n_samples.push_back(ns);
+      f.weight.push_back(static_cast<double>(ns) + 0.5 * (next() % 3));
+      float rest = 1.f;
+      for (int k = 0; k + 1 < n_outputs; ++k) {
+        float p = rest * static_cast<float>(next() % 1000) / 1000.f;
+        f.value.push_back(p);
+        rest -= p;
+      }
+      f.value.push_back(rest);
+    }
+    f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+  }
+  return m;
+}
+
+TEST_F(ModelFileTest, FlippedBytesInTheMiddle) {
+  std::string p = path("m.h5");
+  Model m = medium_forest(4, 50001, 2);
+  save_model(m, p);
+  ASSERT_EQ(load_model(p).forest.n_nodes(), m.forest.n_nodes());
+  std::size_t size = fs::file_size(p);
+  flip_bytes(p, size / 2, 16);
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file")) << err;
+}
+
+TEST_F(ModelFileTest, CorruptionHDF5CannotSeeIsCaughtByTheChecksum) {
+  std::string p = path("m.h5");
+  save_model(small_classifier(), p);
+  haddr_t offset;
+  {  // feature_importances is stored contiguous and uncompressed
+    File f(p);
+    hid_t d = H5Dopen2(f.id, "/feature_importances", H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    offset = H5Dget_offset(d);
+    H5Dclose(d);
+  }
+  ASSERT_NE(offset, HADDR_UNDEF);
+  flip_bytes(p, offset + 3, 1);
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file: checksum mismatch")) << err;
+}
+
+TEST_F(ModelFileTest, NewerFormatVersion) {
+  std::string p = path("m.h5");
+  save_model(small_classifier(), p);
+  patch_int_attr(p, "format_version", 3);
+  EXPECT_EQ(load_error(p),
+            p + " was written by a newer canopy (format version 3; this build reads up to 1)");
+}
+
+TEST_F(ModelFileTest, WrongFormatString) {
+  std::string p = path("m.h5");
+  save_model(small_classifier(), p);
+  patch_string_attr(p, "format", "sklearn-pickle");
+  EXPECT_EQ(load_error(p), p + " is not a canopy model file (format is 'sklearn-pickle', "
+                               "expected 'canopy-forest')");
+}
+
+TEST_F(ModelFileTest, MissingDataset) {
+  std::string p = path("m.h5");
+  save_model(small_classifier(), p);
+  {
+    File f(p);
+    ASSERT_GE(H5Ldelete(f.id, "/nodes/feature", H5P_DEFAULT), 0);
+  }
+  EXPECT_EQ(load_error(p), p + ": corrupt model file: dataset /nodes/feature missing");
+}
+
+TEST_F(ModelFileTest, WrongValueShape) {
+  std::string p = path("m.h5");
+  Model m = small_classifier();
+  save_model(m, p);
+  {
+    File f(p);
+    ASSERT_GE(H5Ldelete(f.id, "/nodes/value", H5P_DEFAULT), 0);
+    hsize_t dims[2] = {8, 2};
+    hid_t s = H5Screate_simple(2, dims, nullptr);
+    hid_t d = H5Dcreate2(f.id, "/nodes/value", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    std::vector<float> v(16, 0.5f);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(d);
+    H5Sclose(s);
+  }
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file: /nodes/value has shape (8, 2), expected "
+                                "(n_nodes, n_outputs) = (8, 3)"))
+      << err;
+}
+
+// The structural checks run after the checksum, so these tests patch both.
+TEST_F(ModelFileTest, LeftChildOutOfRange) {
+  std::string p = path("m.h5");
+  Model m = small_classifier();
+  save_model(m, p);
+  m.forest.left_child[2] = 99;
+  patch_int32_dataset(p, "/nodes/left_child", m.forest.left_child);
+  patch_string_attr(p, "checksum", model_checksum(m));
+  std::string err = load_error(p);
+  EXPECT_EQ(err, p + ": corrupt model file: tree 0 node 2: left_child 99 out of range (the tree "
+                     "has 5 nodes; both children must come after their parent)");
+}
+
+TEST_F(ModelFileTest, FeatureIndexOutOfRange) {
+  std::string p = path("m.h5");
+  Model m = small_classifier();
+  save_model(m, p);
+  m.forest.feature[5] = 4;
+  patch_int32_dataset(p, "/nodes/feature", m.forest.feature);
+  patch_string_attr(p, "checksum", model_checksum(m));
+  EXPECT_EQ(load_error(p), p + ": corrupt model file: tree 1 node 0: feature index 4 out of "
+                               "range (n_features = 4)");
+}
+
+TEST_F(ModelFileTest, ChecksumMismatchAfterPatchingAnArray) {
+  std::string p = path("m.h5");
+  Model m = small_classifier();
+  save_model(m, p);
+  m.forest.left_child[2] = 99;
+  patch_int32_dataset(p, "/nodes/left_child", m.forest.left_child);
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file: checksum mismatch")) << err;
+}
+
+std::string validate_error(const Model& m) {
+  try {
+    validate_model(m);
+  } catch (const ModelError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ValidateModel, FindsEachInconsistency) {
+  EXPECT_EQ(validate_error(small_classifier()), "");
+  EXPECT_EQ(validate_error(small_regressor()), "");
+  {
+    Model m = small_classifier();
+    m.forest.tree_offsets = {0, 5, 5, 8};
+    EXPECT_TRUE(contains(validate_error(m), "tree_offsets is not increasing at tree 1"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.tree_offsets = {0, 5, 7};
+    EXPECT_TRUE(contains(validate_error(m), "tree_offsets ends at 7 but there are 8 nodes"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.tree_offsets = {1, 5, 8};
+    EXPECT_TRUE(contains(validate_error(m), "tree_offsets[0] is 1"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.left_child[0] = 0;  // a cycle
+    EXPECT_TRUE(contains(validate_error(m), "tree 0 node 0: left_child 0 out of range"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.left_child[2] = 1;  // points back up / shares a child
+    EXPECT_TRUE(contains(validate_error(m), "tree 0 node 2: left_child 1 out of range"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.left_child[1] = 3;  // a leaf with a child
+    EXPECT_TRUE(contains(validate_error(m), "tree 0 node 1: leaf (feature -1) has left_child 3"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.feature[0] = -2;
+    EXPECT_TRUE(contains(validate_error(m), "feature index -2 out of range"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.threshold[2] = std::nanf("");
+    EXPECT_TRUE(contains(validate_error(m), "tree 0 node 2: threshold is NaN"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.value.pop_back();
+    EXPECT_TRUE(contains(validate_error(m), "value has 23 entries"));
+  }
+  {
+    Model m = small_classifier();
+    m.forest.weight.pop_back();
+    EXPECT_TRUE(contains(validate_error(m), "weight has 7 entries, expected 8"));
+  }
+  {
+    Model m = small_classifier();
+    m.class_labels.pop_back();
+    EXPECT_TRUE(contains(validate_error(m), "class_labels has 2 entries but n_outputs is 3"));
+  }
+  {
+    Model m = small_regressor();
+    m.class_labels = {"a"};
+    EXPECT_TRUE(contains(validate_error(m), "a regression model has class labels"));
+  }
+  {
+    Model m = small_regressor();
+    m.feature_importances = {1.0};
+    EXPECT_TRUE(contains(validate_error(m), "feature_importances has 1 entries, expected 3"));
+  }
+  {
+    // Tree 0 of the regressor re-laid so that node 6 is unreachable.
+    Model m = small_regressor();
+    m.forest.feature[2] = -1;
+    m.forest.left_child[2] = -1;
+    EXPECT_TRUE(contains(validate_error(m), "tree 0 node 5 is not reachable from the root"));
+  }
+}
+
+// --- saving ----------------------------------------------------------------------
+
+TEST_F(ModelFileTest, FailedSaveLeavesNothingBehind) {
+  std::string p = path("no_such_dir/m.h5");
+  try {
+    save_model(small_classifier(), p);
+    FAIL() << "expected ModelError";
+  } catch (const ModelError& e) {
+    EXPECT_TRUE(contains(e.what(), "cannot save model to " + p)) << e.what();
+    EXPECT_TRUE(contains(e.what(), "No such file or directory")) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(p));
+  EXPECT_TRUE(dir_entries(dir_).empty());
+
+  // The rename fails (the target is a non-empty directory): the temporary goes.
+  fs::create_directories(path("taken/sub"));
+  EXPECT_THROW(save_model(small_classifier(), path("taken")), ModelError);
+  EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"taken"});
+}
+
+TEST_F(ModelFileTest, InvalidModelIsNotSavedAndOldFileSurvives) {
+  std::string p = path("m.h5");
+  save_model(small_regressor(), p);
+  std::string before = test::read_file(p);
+  Model bad = small_classifier();
+  bad.forest.left_child[0] = 7;
+  try {
+    save_model(bad, p);
+    FAIL() << "expected ModelError";
+  } catch (const ModelError& e) {
+    EXPECT_TRUE(contains(e.what(), "cannot save model to " + p + ": tree 0 node 0: left_child 7"))
+        << e.what();
+  }
+  EXPECT_EQ(test::read_file(p), before);
+  EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"m.h5"});
+}
+
+// --- large forests and h5py -------------------------------------------------------
+
+TEST_F(ModelFileTest, LargeForestIsQuickAndReadableByH5py) {
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  Model m = medium_forest(50, 100001, 2);  // 5,000,050 nodes
+  std::string p = path("big.h5");
+  auto t0 = clock::now();
+  save_model(m, p);
+  auto t1 = clock::now();
+  Model back = load_model(p);
+  auto t2 = clock::now();
+  std::printf("[ timing   ] %zu nodes: save %.2f s, load %.2f s, file %.1f MB\n",
+              m.forest.n_nodes(), secs(t1 - t0), secs(t2 - t1),
+              static_cast<double>(fs::file_size(p)) / 1e6);
+  expect_same_model(m, back);
+
+  if (!have_h5py()) GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
+  std::string out = path("h5py.txt");
+  std::string cmd = "/usr/bin/python3 -c \"import h5py; f=h5py.File('" + p +
+                    "', 'r'); print(f['nodes/feature'].shape, f['nodes/value'].shape, "
+                    "f.attrs['format'], f.attrs['n_trees'])\" >" + out + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
+  EXPECT_EQ(test::read_file(out), "(5000050,) (5000050, 2) canopy-forest 50\n");
+}
+
+// The snippet in docs/model-format.md, with a machine-readable last line.
+const char* kPythonPredict = R"PY(
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+off, feat, thr, left, dl, val = (f[k][:] for k in ("trees/offsets", "nodes/feature",
+    "nodes/threshold", "nodes/left_child", "nodes/default_left", "nodes/value"))
+def leaf(t, x):  # global index of the leaf that row x reaches in tree t
+    n = off[t]
+    while feat[n] >= 0:
+        v = x[feat[n]]
+        n = off[t] + left[n] + (0 if (dl[n] if np.isnan(v) else v <= thr[n]) else 1)
+    return n
+x = np.array([float(s) for s in sys.argv[2:]], dtype=np.float32)
+p = np.mean([val[leaf(t, x)].astype(np.float64) for t in range(len(off) - 1)], axis=0)
+print(" ".join(repr(float(v)) for v in p))
+)PY";
+
+TEST_F(ModelFileTest, PythonSnippetPredictsLikeTheNodeSemantics) {
+  if (!have_h5py()) GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
+  Model m = small_classifier();
+  std::string p = path("m.h5"), script = path("predict.py"), out = path("out.txt");
+  save_model(m, p);
+  test::write_file(script, kPythonPredict);
+  const std::vector<std::vector<float>> rows = {
+      {5.1f, 3.5f, 1.4f, 0.2f}, {std::nanf(""), 3.f, 5.f, 1.8f}, {6.f, 2.f, std::nanf(""), 1.f},
+      {6.f, 2.f, 4.f, std::nanf("")}};
+  for (const auto& row : rows) {
+    std::string cmd = "/usr/bin/python3 " + script + " " + p;
+    for (float v : row) cmd += std::isnan(v) ? " nan" : " " + std::to_string(v);
+    cmd += " >" + out + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
+    std::istringstream in(test::read_file(out));
+    std::vector<double> want = predict_row(m, row);
+    for (double w : want) {
+      double got = 0;
+      ASSERT_TRUE(in >> got) << test::read_file(out);
+      EXPECT_NEAR(got, w, 1e-12);
+    }
+  }
+}
+
+// The checksum definition in docs/model-format.md, as printed there.
+const char* kPythonChecksum = R"PY(
+import sys, h5py, numpy as np
+def canopy_checksum(path):
+    f, h = h5py.File(path, "r"), 0xcbf29ce484222325
+    def word(w):
+        nonlocal h
+        h = ((h ^ w) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    def field(b):
+        word(len(b))
+        for w in np.frombuffer(b + b"\0" * (-len(b) % 8), "<u8").tolist():
+            word(w)
+    a = f.attrs
+    for k in ("format", "format_version", "canopy_version", "task", "label_name", "n_features",
+              "n_outputs", "n_trees", "n_nodes", "n_train_rows", "data_fingerprint", "params"):
+        v = a[k]
+        field(v.encode() if isinstance(v, str) else int(v).to_bytes(8, "little", signed=True))
+    for k in ("feature_names", "class_labels"):
+        names = f[k].asstr()[:]
+        word(len(names))
+        for s in names:
+            field(s.encode())
+    for k, dt in (("feature_importances", "<f8"), ("trees/offsets", "<i8"),
+                  ("nodes/feature", "<i4"), ("nodes/threshold", "<f4"),
+                  ("nodes/left_child", "<i4"), ("nodes/default_left", "u1"),
+                  ("nodes/n_samples", "<i8"), ("nodes/weight", "<f8"), ("nodes/value", "<f4")):
+        field(np.ascontiguousarray(f[k][()], dtype=dt).tobytes())
+    return "%016x" % h == a["checksum"]
+print(canopy_checksum(sys.argv[1]))
+)PY";
+
+TEST_F(ModelFileTest, PythonChecksumFromTheDocsMatches) {
+  if (!have_h5py()) GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
+  Model empty;
+  empty.forest.n_outputs = 1;
+  std::string script = path("checksum.py"), out = path("out.txt");
+  test::write_file(script, kPythonChecksum);
+  int i = 0;
+  for (const Model& m : {small_classifier(), small_regressor(), empty}) {
+    std::string p = path("m" + std::to_string(i++) + ".h5");
+    save_model(m, p);
+    std::string cmd = "/usr/bin/python3 " + script + " " + p + " >" + out + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
+    EXPECT_EQ(test::read_file(out), "True\n") << p;
+  }
+}
+
+}  // namespace
+}  // namespace canopy

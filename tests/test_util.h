@@ -1,0 +1,28 @@
+#pragma once
+// Helpers shared by the test binaries.
+#include <string>
+
+namespace canopy::test {
+
+// Folder holding the example CSVs made by scripts/make_example_data.py
+// (diabetes.csv, breast_cancer.csv, iris.csv, wine.csv).
+std::string data_dir();
+std::string data_file(const std::string& name);
+
+// A fresh empty temporary directory, unique per call.
+std::string temp_dir();
+
+// Writes `text` to `path` (overwrites).
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+// Runs `canopy` with the given argument string through /bin/sh; returns the exit
+// code and captures stdout and stderr.
+struct CommandResult {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+CommandResult run_canopy(const std::string& args);
+
+}  // namespace canopy::test
