@@ -20,7 +20,9 @@ Model make_model(const TrainingData& data, TrainedForest&& forest, const std::ma
   m.forest = std::move(forest.nodes);
   m.feature_importances = std::move(forest.importances);
   nlohmann::ordered_json p = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : params) p[k] = v;
+  // Only what shapes the model: the thread count never changes it.
+  for (const auto& [k, v] : params)
+    if (k != "threads") p[k] = v;
   m.params_json = p.dump();
   m.data_fingerprint = data.fingerprint;
   m.canopy_version = CANOPY_VERSION;

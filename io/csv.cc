@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace canopy {
 namespace {
@@ -183,7 +184,11 @@ bool parse_number(const char* b, const char* e, T& out) {
   if (r.ptr != e) return false;
   if (r.ec == std::errc::result_out_of_range) {
     std::string copy(b, e);
-    out = static_cast<T>(std::strtod(copy.c_str(), nullptr));
+    if constexpr (std::is_same_v<T, float>) {
+      out = std::strtof(copy.c_str(), nullptr);
+    } else {
+      out = std::strtod(copy.c_str(), nullptr);
+    }
     return true;
   }
   return r.ec == std::errc();

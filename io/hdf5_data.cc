@@ -126,8 +126,9 @@ void read_rows(const DsInfo& info, hid_t mem_type, hsize_t start, hsize_t count,
   hsize_t off[2] = {start, 0};
   hsize_t cnt[2] = {count, info.rank == 2 ? info.dims[1] : 1};
   h5_check_status(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, cnt, nullptr), what);
-  hsize_t n = cnt[0] * cnt[1];
-  H5Handle mspace = h5_check(H5Screate_simple(1, &n, nullptr), H5Sclose, what);
+  // Memory space of the same shape as the selection: HDF5 then copies whole
+  // rows instead of iterating element by element.
+  H5Handle mspace = h5_check(H5Screate_simple(info.rank == 2 ? 2 : 1, cnt, nullptr), H5Sclose, what);
   h5_check_status(H5Dread(info.ds.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, out), what);
 }
 
@@ -514,14 +515,17 @@ Dataset read_hdf5(const std::string& path, const ReadOptions& opt) {
     }
     case Kind::kOther:
       throw DataError(path + ": " + absolute(features) + " is neither a dataset nor a group");
-    case Kind::kMissing:
+    case Kind::kMissing: {
       if (absolute(features) != "/X") {
         throw DataError(path + ": dataset " + quoted(absolute(features)) + " not found");
       }
-      if (!read_column_layout(file.get(), "/", path, opt, d)) {
+      H5Handle root = h5_check(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose,
+                               path + ": cannot open the root group");
+      if (!read_column_layout(root.get(), "/", path, opt, d)) {
         throw DataError(path + ": dataset \"/X\" not found, and the root group holds no 1-D datasets");
       }
       break;
+    }
   }
   return d;
 }

@@ -263,7 +263,7 @@ void write_hdf5(const Model& m, const std::string& file_name) {
   checked_status(H5Pset_obj_track_times(fcpl.get(), 0), "cannot disable time tracking");
   checked_status(H5Pset_attr_phase_change(fcpl.get(), 64, 32), "cannot set attribute storage");
   H5Id fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "cannot create property list"), H5Pclose);
-  checked_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18),
+  checked_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110),
                  "cannot set library version bounds");
 
   errno = 0;

@@ -14,9 +14,16 @@ float BinCuts::threshold(std::size_t f, uint32_t t) const {
 
 uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v) {
   if (std::isnan(v)) return 0;
-  // Number of cuts strictly below v.
-  const float* it = std::lower_bound(cuts, cuts + n_cuts, v);
-  return static_cast<uint8_t>(1 + (it - cuts));
+  // Number of cuts strictly below v (lower bound, written to compile to cmov).
+  const float* first = cuts;
+  uint32_t len = n_cuts;
+  while (len > 0) {
+    const uint32_t half = len >> 1;
+    const bool less = first[half] < v;
+    first = less ? first + half + 1 : first;
+    len = less ? len - half - 1 : half;
+  }
+  return static_cast<uint8_t>(1 + (first - cuts));
 }
 
 void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,

@@ -11,7 +11,7 @@ void predict_cpu(const ForestNodes& forest, const ColumnsView& x, std::size_t tr
   const double scale = tree_end > tree_begin ? 1.0 / static_cast<double>(tree_end - tree_begin) : 0.0;
   constexpr std::size_t kRowBlock = 256;
   const std::size_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (n * (tree_end - tree_begin) >= 65536)
   for (std::size_t b = 0; b < n_blocks; ++b) {
     const std::size_t r0 = b * kRowBlock, r1 = std::min(n, r0 + kRowBlock);
     std::fill(out + r0 * no, out + r1 * no, 0.0);

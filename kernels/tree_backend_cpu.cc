@@ -26,6 +26,9 @@ struct CpuPolicy {
   // A node keeps its histogram for the subtraction trick when it has at least
   // this many rows per histogram bin (building would cost more than subtracting).
   static constexpr double kRetainRowsPerBin = 1.0;
+  // Levels with fewer rows than this (over all frontier nodes) run on one
+  // thread: the fork/join would cost more than the work.
+  static constexpr std::size_t kMinParallelRows = 8192;
 };
 
 struct Job {
@@ -133,7 +136,10 @@ class CpuTreeBackend final : public TreeBackend {
         units.push_back({static_cast<int32_t>(i), -1});
       }
     }
-    const int threads = std::max(1, omp_get_max_threads());
+    std::size_t level_rows = 0;
+    for (const Slot& s : slots_) level_rows += s.size();
+    const bool parallel = level_rows >= CpuPolicy::kMinParallelRows;
+    const int threads = parallel ? std::max(1, omp_get_max_threads()) : 1;
     auto run_unit = [&](const std::pair<int32_t, int32_t>& u, Scratch& sc, bool row_parallel) {
       if (u.second < 0)
         search_single(u.first, node_stats, best, left_stats, sc, row_parallel);
@@ -141,7 +147,7 @@ class CpuTreeBackend final : public TreeBackend {
         search_pair(u.first, u.second, node_stats, best, left_stats, sc, row_parallel);
     };
     if (units.size() >= 2 * static_cast<std::size_t>(threads) || threads == 1) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
       for (std::size_t u = 0; u < units.size(); ++u) run_unit(units[u], scratch_[omp_get_thread_num()], false);
     } else {
       for (const auto& u : units) run_unit(u, scratch_[0], true);
@@ -152,7 +158,9 @@ class CpuTreeBackend final : public TreeBackend {
   void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep) override {
     const std::size_t n = slots_.size();
     std::vector<std::size_t> mid(n, 0);
-#pragma omp parallel for schedule(dynamic, 1)
+    std::size_t level_rows = 0;
+    for (const Slot& s : slots_) level_rows += s.size();
+#pragma omp parallel for schedule(dynamic, 1) if (level_rows >= CpuPolicy::kMinParallelRows)
     for (std::size_t i = 0; i < n; ++i) {
       if (!split[i].valid()) continue;
       const Slot& s = slots_[i];

@@ -1,0 +1,188 @@
+// End-to-end tests of train / cv / evaluate / predict / model export through
+// the real `canopy` binary on real data (scikit-learn's bundled datasets).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace canopy::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json run_json(const std::string& args) {
+  CommandResult r = run_canopy(args + " --json");
+  EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+  return json::parse(r.out);
+}
+
+std::string export_json(const std::string& model) {
+  const std::string out = model + ".json";
+  CommandResult r = run_canopy("model export " + model + " --format json --out " + out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return read_file(out);
+}
+
+TEST(Accuracy, DiabetesRegressionR2) {
+  json j = run_json("cv --data " + data_file("diabetes.csv") +
+                    " --label target --n-estimators 100 --folds 5 --shuffle-seed 0 --seed 0 --device cpu");
+  EXPECT_EQ(j["folds"], 5);
+  const double r2 = j["metrics"]["r2"]["mean"];
+  EXPECT_GE(r2, 0.40);
+  EXPECT_LE(r2, 0.45);
+  EXPECT_EQ(j["metrics"]["r2"]["per_fold"].size(), 5u);
+}
+
+TEST(Accuracy, BreastCancerAccuracyAndAuc) {
+  json j = run_json("cv --data " + data_file("breast_cancer.csv") +
+                    " --label diagnosis --n-estimators 100 --folds 5 --shuffle-seed 0 --seed 0 --device cpu");
+  EXPECT_GE(j["metrics"]["accuracy"]["mean"].get<double>(), 0.945);
+  EXPECT_GE(j["metrics"]["roc_auc"]["mean"].get<double>(), 0.985);
+}
+
+TEST(Accuracy, MultiClassIrisAndWine) {
+  json iris = run_json("cv --data " + data_file("iris.csv") + " --label species --shuffle-seed 0 --device cpu");
+  EXPECT_GE(iris["metrics"]["accuracy"]["mean"].get<double>(), 0.93);
+  json wine = run_json("cv --data " + data_file("wine.csv") + " --label target --shuffle-seed 0 --criterion entropy");
+  EXPECT_GE(wine["metrics"]["accuracy"]["mean"].get<double>(), 0.95);
+}
+
+// Same seed => byte-identical exported model for 1 and 2 threads and repeated runs.
+TEST(Determinism, ThreadsAndRepeatsGiveIdenticalModels) {
+  const std::string dir = temp_dir();
+  for (const std::string& spec : {std::string("breast_cancer.csv --label diagnosis"),
+                                  std::string("diabetes.csv --label target --max-features sqrt")}) {
+    std::string first;
+    int i = 0;
+    for (const char* threads : {"1", "2", "2", "1"}) {
+      const std::string model = dir + "/m" + std::to_string(i++) + ".h5";
+      CommandResult r = run_canopy("train --data " + data_file(spec) + " --n-estimators 20 --seed 7 --threads " +
+                                   threads + " --out " + model);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const std::string text = export_json(model);
+      if (first.empty()) first = text;
+      EXPECT_TRUE(text == first) << spec << " with " << threads << " threads";
+    }
+  }
+}
+
+// A forest trained alone equals the same forest trained in one batch with CV folds.
+TEST(Determinism, BatchCompositionDoesNotChangeTheModel) {
+  const std::string dir = temp_dir();
+  const std::string base = "train --data " + data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 3";
+  ASSERT_EQ(run_canopy(base + " --out " + dir + "/a.h5").exit_code, 0);
+  ASSERT_EQ(run_canopy(base + " --cv 3 --out " + dir + "/b.h5").exit_code, 0);
+  EXPECT_TRUE(export_json(dir + "/a.h5") == export_json(dir + "/b.h5"));
+}
+
+TEST(Determinism, DifferentSeedsGiveDifferentModels) {
+  const std::string dir = temp_dir();
+  const std::string base = "train --data " + data_file("breast_cancer.csv") + " --n-estimators 5";
+  ASSERT_EQ(run_canopy(base + " --seed 1 --out " + dir + "/a.h5").exit_code, 0);
+  ASSERT_EQ(run_canopy(base + " --seed 2 --out " + dir + "/b.h5").exit_code, 0);
+  EXPECT_FALSE(export_json(dir + "/a.h5") == export_json(dir + "/b.h5"));
+}
+
+TEST(TrainPredict, StringLabelsComeBackAndEvaluateMatchesCv) {
+  const std::string dir = temp_dir();
+  json t = run_json("train --data " + data_file("breast_cancer.csv") + " --label diagnosis --oob-score --out " + dir +
+                    "/m.h5");
+  EXPECT_EQ(t["task"], "classification");
+  EXPECT_EQ(t["classes"], json({"benign", "malignant"}));
+  EXPECT_GT(t["oob_score"].get<double>(), 0.93);
+  json e = run_json("evaluate --model " + dir + "/m.h5 --data " + data_file("breast_cancer.csv"));
+  EXPECT_GT(e["metrics"]["accuracy"].get<double>(), 0.99);  // training data
+  CommandResult p = run_canopy("predict --model " + dir + "/m.h5 --data " + data_file("breast_cancer.csv") +
+                               " --out " + dir + "/p.csv --proba");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string csv = read_file(dir + "/p.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "prediction,proba_benign,proba_malignant");
+  EXPECT_NE(csv.find("\nmalignant,"), std::string::npos);
+  EXPECT_NE(csv.find("\nbenign,"), std::string::npos);
+}
+
+TEST(TrainPredict, RegressionPredictionsToHdf5) {
+  const std::string dir = temp_dir();
+  ASSERT_EQ(run_canopy("train --data " + data_file("diabetes.csv") + " --label target --n-estimators 10 --out " + dir +
+                       "/m.h5").exit_code, 0);
+  CommandResult p = run_canopy("predict --model " + dir + "/m.h5 --data " + data_file("diabetes.csv") + " --out " +
+                               dir + "/p.h5");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_TRUE(fs::exists(dir + "/p.h5"));
+}
+
+// Bad input: a clear one-line cause, a non-zero exit code and no model left behind.
+struct BadCase {
+  std::string name, file_text, args, expected;
+};
+
+TEST(BadInput, ClearErrorsAndNoModelLeftBehind) {
+  const std::string dir = temp_dir();
+  const std::vector<BadCase> cases = {
+      {"ragged", "a,b,y\n1,2,0\n3,4\n5,6,1\n", "--label y", "line 3"},
+      {"nonnumeric", "a,b,y\n1,2,0\n3,abc,1\n", "--label y", "line 3"},
+      {"missing_label", "a,b,y\n1,2,0\n3,4,\n5,6,1\n", "--label y", "line 3"},
+      {"nan_label", "a,b,y\n1,2,0\n3,4,NaN\n5,6,1\n", "--label y", "line 3"},
+      {"empty", "", "--label y", "empty"},
+      {"single_class", "a,b,y\n1,2,0\n3,4,0\n5,6,0\n", "--label y --task classification", "single class"},
+      {"no_label_column", "a,b,y\n1,2,0\n3,4,1\n", "--label target", "\"target\""},
+      {"bad_param", "a,b,y\n1,2,0\n3,4,1\n", "--label y --max-depth -3", "max_depth"},
+      {"bad_features", "a,b,y\n1,2,0\n3,4,1\n", "--label y --max-features 1.5", "max_features"},
+      {"too_many_features", "a,b,y\n1,2,0\n3,4,1\n", "--label y --max-features 9", "max_features"},
+      {"bad_criterion", "a,b,y\n1,2,0\n3,4,1\n", "--label y --criterion mse --task classification", "criterion"},
+  };
+  for (const BadCase& c : cases) {
+    const std::string data = dir + "/" + c.name + ".csv", model = dir + "/" + c.name + ".h5";
+    write_file(data, c.file_text);
+    CommandResult r = run_canopy("train --data " + data + " " + c.args + " --out " + model);
+    EXPECT_NE(r.exit_code, 0) << c.name;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_FALSE(fs::exists(model)) << c.name;
+  }
+}
+
+TEST(BadInput, UnknownParameterIsAUsageError) {
+  CommandResult r = run_canopy("train --data x.csv --out m.h5 --n-trees 5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--n-trees"), std::string::npos) << r.err;
+}
+
+TEST(BadInput, MissingFilesAndHdf5Datasets) {
+  const std::string dir = temp_dir();
+  CommandResult r = run_canopy("train --data " + dir + "/nope.csv --out " + dir + "/m.h5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("nope.csv"), std::string::npos) << r.err;
+  ASSERT_EQ(run_canopy("convert " + data_file("iris.csv") + " " + dir + "/iris.h5 --label species").exit_code, 0);
+  r = run_canopy("train --data " + dir + "/iris.h5 --label nosuch --out " + dir + "/m.h5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("nosuch"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/m.h5"));
+  r = run_canopy("train --data " + dir + "/iris.h5 --label species --out " + dir + "/m.h5 --n-estimators 5");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(BadInput, WrongFeatureCountAndCorruptModel) {
+  const std::string dir = temp_dir();
+  ASSERT_EQ(run_canopy("train --data " + data_file("iris.csv") + " --label species --n-estimators 5 --out " + dir +
+                       "/m.h5").exit_code, 0);
+  write_file(dir + "/three.csv", "a,b,c\n1,2,3\n");
+  CommandResult r = run_canopy("predict --model " + dir + "/m.h5 --data " + dir + "/three.csv --out " + dir + "/p.csv");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("expects 4"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/p.csv"));
+  std::string bytes = read_file(dir + "/m.h5");
+  bytes.resize(bytes.size() / 2);
+  write_file(dir + "/bad.h5", bytes);
+  r = run_canopy("evaluate --model " + dir + "/bad.h5 --data " + data_file("iris.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("bad.h5"), std::string::npos) << r.err;
+  r = run_canopy("train --data " + data_file("iris.csv") + " --out " + dir + "/no/such/dir/m.h5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir + "/no/such/dir/m.h5"));
+}
+
+}  // namespace
+}  // namespace canopy::test
