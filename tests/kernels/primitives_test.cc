@@ -1,0 +1,183 @@
+// CPU primitives: bin assignment, shared gain math, feature sampling,
+// histogram and partition contracts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "kernels/bin.h"
+#include "kernels/feature_sampling.h"
+#include "kernels/histogram.h"
+#include "kernels/partition.h"
+#include "kernels/predict.h"
+#include "kernels/split_math.h"
+#include "kernels/split_scan.h"
+
+namespace canopy {
+namespace {
+
+TEST(Bin, MissingIsBinZeroAndBinsFollowCuts) {
+  const float cuts[] = {1.0f, 2.0f, 3.5f};
+  EXPECT_EQ(bin_value(cuts, 3, std::numeric_limits<float>::quiet_NaN()), 0);
+  EXPECT_EQ(bin_value(cuts, 3, -100.0f), 1);
+  EXPECT_EQ(bin_value(cuts, 3, 1.0f), 1);  // v <= c0 is bin 1
+  EXPECT_EQ(bin_value(cuts, 3, 1.5f), 2);
+  EXPECT_EQ(bin_value(cuts, 3, 2.0f), 2);
+  EXPECT_EQ(bin_value(cuts, 3, 3.6f), 4);
+  EXPECT_EQ(bin_value(cuts, 3, std::numeric_limits<float>::infinity()), 4);
+  EXPECT_EQ(bin_value(cuts, 0, 5.0f), 1);
+}
+
+// "bin <= t" must mean "v <= threshold(t)" for every value: the model
+// predicts on raw floats with the thresholds learned on bins.
+TEST(Bin, ThresholdsReproduceBinSplits) {
+  BinCuts c;
+  c.values = {-1.0f, 0.25f, 7.0f};
+  c.offsets = {0, 3};
+  for (float v : {-3.0f, -1.0f, -0.5f, 0.25f, 0.3f, 7.0f, 8.0f}) {
+    const uint8_t b = bin_value(c.cuts(0), c.n_cuts(0), v);
+    for (uint32_t t = 1; t <= c.n_cuts(0) + 1; ++t) EXPECT_EQ(b <= t, v <= c.threshold(0, t)) << v << " " << t;
+  }
+  EXPECT_TRUE(std::isinf(c.threshold(0, 4)));
+}
+
+TEST(SplitMath, ExactLog2MatchesLibm) {
+  for (double x : {1.0, 2.0, 3.0, 10.0, 1e-3, 12345.678, 1e15, 0.7071, 1.4142})
+    EXPECT_NEAR(exact_log2(x), std::log2(x), 4e-16 * std::max(1.0, std::fabs(std::log2(x)))) << x;
+  EXPECT_EQ(xlog2x(0.0), 0.0);
+}
+
+TEST(SplitMath, GiniEntropyAndSquaredErrorGains) {
+  const StatsLayout cls = StatsLayout::make(2, false);
+  const int64_t parent[] = {4, 4}, left[] = {4, 0}, right[] = {0, 4};
+  // Perfect split of 8 rows: gini decrease = 8 * 0.5 = 4; entropy decrease = 8 bits.
+  EXPECT_DOUBLE_EQ(split_gain(Criterion::kGini, cls, left, right, parent, class_score(Criterion::kGini, cls, parent)),
+                   4.0);
+  EXPECT_NEAR(split_gain(Criterion::kEntropy, cls, left, right, parent,
+                         class_score(Criterion::kEntropy, cls, parent)),
+              8.0, 1e-12);
+  const StatsLayout reg = StatsLayout::make(0, false);
+  const int64_t l[] = {2, 2 * 10}, r[] = {2, 2 * 20}, p[] = {4, 60};
+  // SSE reduction = wL wR / wP (mL - mR)^2 = 2*2/4 * 100.
+  EXPECT_DOUBLE_EQ(split_gain(Criterion::kSquaredError, reg, l, r, p, 0.0), 100.0);
+  const int64_t same_l[] = {3, 3 * 7}, same_r[] = {5, 5 * 7}, same_p[] = {8, 56};
+  EXPECT_EQ(split_gain(Criterion::kSquaredError, reg, same_l, same_r, same_p, 0.0), 0.0);
+}
+
+TEST(SplitScan, TieBreaksOnLowestFeatureThenBinAndLearnsMissingDirection) {
+  const StatsLayout lay = StatsLayout::make(2, false);
+  // Node: 2 class-0 rows in value bin 1, 2 class-1 rows in value bin 3, 1 class-1 missing.
+  const int64_t total[] = {2, 3};
+  const int64_t missing[] = {0, 1};
+  const int64_t values[] = {2, 0, 0, 0, 0, 2, 0, 0};  // bins 1..4
+  ScanNode node = make_scan_node(&lay, Criterion::kGini, total, 1);
+  int64_t a[2], b[2], c[2];
+  SplitChoice best;
+  scan_feature(node, 3, missing, values, nullptr, 4, a, b, c, best);
+  ASSERT_TRUE(best.valid());
+  EXPECT_EQ(best.feature, 3);
+  EXPECT_EQ(best.bin, 1);             // bins 2 (empty) repeats bin 1's partition: the lower bin wins
+  EXPECT_EQ(best.missing_left, 0);    // missing class-1 row belongs with the class-1 rows
+  EXPECT_EQ(best.default_left, 0);
+  SplitChoice same = best;
+  scan_feature(node, 1, missing, values, nullptr, 4, a, b, c, best);
+  EXPECT_EQ(best.feature, 1);  // equal gain on a lower feature wins
+  best = same;
+  scan_feature(node, 5, missing, values, nullptr, 4, a, b, c, best);
+  EXPECT_EQ(best.feature, 3);  // equal gain on a higher feature does not
+}
+
+TEST(SplitScan, MinSamplesLeafIsHonoured) {
+  const StatsLayout lay = StatsLayout::make(2, false);
+  const int64_t total[] = {1, 5}, missing[] = {0, 0};
+  const int64_t values[] = {1, 0, 0, 5};
+  int64_t a[2], b[2], c[2];
+  SplitChoice best;
+  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 2), 0, missing, values, nullptr, 2, a, b, c, best);
+  EXPECT_FALSE(best.valid());
+  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 1), 0, missing, values, nullptr, 2, a, b, c, best);
+  EXPECT_TRUE(best.valid());
+}
+
+TEST(FeatureSampling, DeterministicDistinctAndSorted) {
+  std::vector<int32_t> scratch(28), out(5), again(5);
+  std::set<std::vector<int32_t>> seen;
+  for (uint32_t node = 0; node < 50; ++node) {
+    sample_features(7, 3, node, 28, 5, scratch.data(), out.data());
+    sample_features(7, 3, node, 28, 5, scratch.data(), again.data());
+    EXPECT_EQ(out, again);
+    EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
+    EXPECT_EQ(std::set<int32_t>(out.begin(), out.end()).size(), 5u);
+    for (int32_t f : out) EXPECT_TRUE(f >= 0 && f < 28);
+    seen.insert(out);
+  }
+  EXPECT_GT(seen.size(), 40u);  // different nodes draw different sets
+  sample_features(7, 3, 0, 4, 9, scratch.data(), out.data());
+  EXPECT_EQ(std::vector<int32_t>(out.begin(), out.begin() + 4), (std::vector<int32_t>{0, 1, 2, 3}));
+}
+
+TEST(Histogram, SumsAreOrderFreeAndMatchTotals) {
+  BinnedMatrix bins;
+  bins.n_rows = 6;
+  bins.n_features = 2;
+  bins.bins = {1, 2, 2, 0, 1, 1, 3, 2, 2, 2, 1, 3};
+  const int32_t cls[] = {0, 1, 1, 0, 1, 0};
+  const StatsLayout lay = StatsLayout::make(2, false);
+  RowTargets t;
+  t.layout = &lay;
+  t.class_id = cls;
+  std::vector<RowEntry> e = {{0, 1}, {1, 2}, {2, 1}, {3, 1}, {4, 3}, {5, 1}};
+  const int32_t feats[] = {0, 1};
+  const uint32_t offs[] = {0, 4, 8};
+  FeatureSet fs{feats, offs, 2};
+  std::vector<int64_t> h1(16, 0), h2(16, 0), totals(2, 0);
+  accumulate_histogram_cpu(bins, t, e.data(), e.size(), fs, h1.data());
+  std::reverse(e.begin(), e.end());
+  accumulate_histogram_cpu(bins, t, e.data(), e.size(), fs, h2.data());
+  EXPECT_EQ(h1, h2);
+  accumulate_totals_cpu(t, e.data(), e.size(), totals.data());
+  for (int f = 0; f < 2; ++f) {
+    int64_t c0 = 0, c1 = 0;
+    for (int b = 0; b < 4; ++b) c0 += h1[(offs[f] + b) * 2], c1 += h1[(offs[f] + b) * 2 + 1];
+    EXPECT_EQ(c0, totals[0]);
+    EXPECT_EQ(c1, totals[1]);
+  }
+  EXPECT_EQ(h1[(0 + 1) * 2 + 0], 2);  // feature 0, bin 1, class 0: rows 0 and 5
+  EXPECT_EQ(h1[(4 + 0) * 2 + 1], 2);  // feature 1, missing bin, class 1: row 1 drawn twice
+}
+
+TEST(Partition, StableAndMissingFollowsDirection) {
+  BinnedMatrix bins;
+  bins.n_rows = 5;
+  bins.n_features = 1;
+  bins.bins = {2, 0, 1, 3, 0};
+  std::vector<RowEntry> e = {{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}}, scratch(5);
+  std::size_t nl = partition_rows_cpu(bins, 0, 2, true, e.data(), e.size(), scratch.data());
+  EXPECT_EQ(nl, 4u);
+  std::vector<uint32_t> order;
+  for (auto x : e) order.push_back(x.row);
+  EXPECT_EQ(order, (std::vector<uint32_t>{0, 1, 2, 4, 3}));
+}
+
+TEST(Predict, WalksThresholdsAndDefaultDirections) {
+  ForestNodes f;
+  f.n_outputs = 1;
+  f.feature = {0, -1, -1};
+  f.threshold = {0.5f, 0, 0};
+  f.left_child = {1, -1, -1};
+  f.default_left = {0, 0, 0};
+  f.n_samples = {2, 1, 1};
+  f.weight = {2, 1, 1};
+  f.value = {1.5f, 1.0f, 2.0f};
+  f.tree_offsets = {0, 3};
+  std::vector<float> col = {0.1f, 0.5f, 0.9f, std::numeric_limits<float>::quiet_NaN()};
+  const float* cols[] = {col.data()};
+  std::vector<double> out(4);
+  predict_cpu(f, ColumnsView{cols, 4, 1}, 0, 1, out.data());
+  EXPECT_EQ(out, (std::vector<double>{1.0, 1.0, 2.0, 2.0}));
+}
+
+}  // namespace
+}  // namespace canopy
