@@ -4,15 +4,11 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
-#include "host/cross_validation.h"
-#include "host/forest_trainer.h"
+#include "host/cli_common.h"
 #include "host/metrics.h"
 #include "host/model_ops.h"
 #include "host/params.h"
@@ -29,139 +25,6 @@
 namespace canopy {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string kebab(std::string s) {
-  for (char& c : s)
-    if (c == '_') c = '-';
-  return s;
-}
-
-// Options shared by the commands that read a dataset.
-struct DataArgs {
-  std::string path, label, features = "/X", weight_column;
-  void add(CLI::App* app, bool required_data = true) {
-    auto* o = app->add_option("--data", path, "CSV or HDF5 file");
-    if (required_data) o->required();
-    app->add_option("--label", label, "label column name (CSV, HDF5 columns) or dataset path (HDF5 /X + /y)");
-    app->add_option("--features", features, "HDF5 2-D feature dataset path")->capture_default_str();
-    app->add_option("--weight-column", weight_column, "column holding sample weights");
-  }
-  Dataset read(bool require_label) const {
-    ReadOptions o;
-    o.label = label;
-    o.features = features;
-    o.weight_column = weight_column;
-    o.require_label = require_label;
-    return read_dataset(path, o);
-  }
-};
-
-// Every parameter of the table as a flag, plus --no-bootstrap and --oob-score.
-struct ParamArgs {
-  ParamValues values;
-  std::map<std::string, std::string> raw;
-  bool no_bootstrap = false, oob = false;
-  std::string device = "auto";
-  std::string task = "auto";
-  bool no_tracking = false;
-  std::string tracking_uri, experiment;
-
-  void add(CLI::App* app) {
-    for (const ParamSpec& p : param_table()) {
-      std::string names = "--" + kebab(p.name);
-      if (*p.spark_alias && std::string(p.spark_alias) != p.name) names += ",--" + std::string(p.spark_alias);
-      if (std::string(p.name) == "oob_score") continue;  // the --oob-score flag below
-      app->add_option(names, raw[p.name], std::string(p.help) + " (default " + p.default_value + ")");
-    }
-    app->add_flag("--no-bootstrap", no_bootstrap, "train every tree on all rows (bootstrap=false)");
-    app->add_flag("--oob-score", oob, "compute the out-of-bag score (oob_score=true)");
-    app->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app->add_option("--task", task, "auto, classification or regression")->capture_default_str();
-    app->add_flag("--no-tracking", no_tracking, "do not record the run");
-    app->add_option("--tracking-uri", tracking_uri, "run store: sqlite:///PATH or http://HOST:PORT");
-    app->add_option("--experiment", experiment, "experiment name for the run record");
-  }
-  ParamValues collect() {
-    ParamValues v;
-    for (const auto& [k, x] : raw)
-      if (!x.empty()) v[k] = x;
-    if (no_bootstrap) v["bootstrap"] = "false";
-    if (oob) v["oob_score"] = "true";
-    return v;
-  }
-  TaskChoice task_choice() const {
-    if (task == "auto") return TaskChoice::kAuto;
-    if (task == "classification") return TaskChoice::kClassification;
-    if (task == "regression") return TaskChoice::kRegression;
-    throw ParamError("invalid value \"" + task + "\" for --task: expected auto, classification or regression");
-  }
-};
-
-// The tree backend for --device: the CPU, or a clear error while the CUDA
-// backend is not part of this build.
-std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet) {
-  DeviceChoice choice = select_device(spec);
-  if (choice.backend == Backend::kCuda)
-    throw std::runtime_error("--device " + spec +
-                             ": the CUDA tree backend is not available in this build of canopy; use --device cpu");
-  if (!choice.notice.empty() && !quiet && spec != "cpu") std::cerr << choice.notice << "\n";
-  return make_cpu_tree_backend();
-}
-
-void set_threads(int32_t threads) {
-  if (threads > 0) omp_set_num_threads(threads);
-}
-
-// A one-line progress bar on stderr, only when stderr is a terminal.
-ProgressFn progress_bar(const char* what) {
-  if (!isatty(STDERR_FILENO)) return {};
-  return [what](int64_t done, int64_t total) {
-    const int width = 30;
-    const int filled = static_cast<int>(width * done / std::max<int64_t>(1, total));
-    std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld trees", what, filled, "##############################",
-                 width - filled, "", static_cast<long long>(done), static_cast<long long>(total));
-    if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
-    std::fflush(stderr);
-  };
-}
-
-nlohmann::ordered_json metrics_json(const MetricList& m) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : m) j[k] = std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
-  return j;
-}
-
-nlohmann::ordered_json cv_json(const CvResult& r) {
-  nlohmann::ordered_json j;
-  j["folds"] = r.folds;
-  nlohmann::ordered_json m = nlohmann::ordered_json::object();
-  for (std::size_t i = 0; i < r.mean.size(); ++i) {
-    nlohmann::ordered_json e;
-    e["mean"] = r.mean[i].second;
-    e["std"] = r.std[i].second;
-    nlohmann::ordered_json per = nlohmann::ordered_json::array();
-    for (const auto& f : r.per_fold) per.push_back(std::isfinite(f[i].second) ? nlohmann::ordered_json(f[i].second)
-                                                                               : nlohmann::ordered_json(nullptr));
-    e["per_fold"] = per;
-    if (!std::isfinite(r.mean[i].second)) e["mean"] = nullptr, e["std"] = nullptr;
-    m[r.mean[i].first] = e;
-  }
-  j["metrics"] = m;
-  return j;
-}
-
-void print_cv(const CvResult& r) {
-  std::printf("%d-fold cross-validation:\n", r.folds);
-  for (std::size_t i = 0; i < r.mean.size(); ++i)
-    std::printf("  %-18s %.4f +/- %.4f\n", r.mean[i].first.c_str(), r.mean[i].second, r.std[i].second);
-}
-
-void print_metrics(const MetricList& m) {
-  for (const auto& [k, v] : m) std::printf("  %-18s %.4f\n", k.c_str(), v);
-}
-
 struct TrainArgs {
   DataArgs data;
   ParamArgs params;
@@ -177,9 +40,7 @@ int cmd_train(TrainArgs& a) {
   const double t_load = seconds_since(t0);
   ParamValues values = a.params.collect();
   const TaskChoice choice = a.params.task_choice();
-  const Task task = choice == TaskChoice::kAuto ? infer_task(d)
-                    : choice == TaskChoice::kClassification ? Task::kClassification
-                                                            : Task::kRegression;
+  const Task task = a.params.resolve_task(d);
   ForestParams p = resolve_params(values, task);
   set_threads(p.threads);
   auto backend = make_backend(a.params.device, a.json);
@@ -262,9 +123,7 @@ int cmd_cv(CvArgs& a) {
   Dataset d = a.data.read(true);
   ParamValues values = a.params.collect();
   const TaskChoice choice = a.params.task_choice();
-  const Task task = choice == TaskChoice::kAuto ? infer_task(d)
-                    : choice == TaskChoice::kClassification ? Task::kClassification
-                                                            : Task::kRegression;
+  const Task task = a.params.resolve_task(d);
   ForestParams p = resolve_params(values, task);
   set_threads(p.threads);
   auto backend = make_backend(a.params.device, a.json);
@@ -423,6 +282,9 @@ int run_cli(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {  // a command run from a subcommand callback
+    std::fprintf(stderr, "canopy: error: %s\n", e.what());
+    return 1;
   }
   try {
     if (version) {
@@ -463,8 +325,8 @@ int run_cli(int argc, char** argv) {
       o.require_label = !conv_label.empty();
       Dataset d = read_dataset(conv_in, o);
       write_hdf5_columns(conv_out, d);
-      std::fprintf(stderr, "wrote %zu rows x %zu columns to %s\n", d.n_rows(),
-                   d.n_features() + (d.has_label() ? 1 : 0), conv_out.c_str());
+      std::fprintf(stderr, "wrote %zu rows x %zu columns to %s\n", d.n_rows(), d.n_features() + (d.has_label() ? 1 : 0),
+                   conv_out.c_str());
       return 0;
     }
     if (c_synth->parsed()) {
