@@ -39,13 +39,32 @@ std::vector<int32_t> encode_classes(const Dataset& d, const std::vector<std::str
   for (std::size_t c = 0; c < labels.size(); ++c) index[labels[c]] = static_cast<int32_t>(c);
   const std::size_t n = d.n_rows();
   std::vector<int32_t> out(n);
+  auto unknown = [&](std::size_t r, const std::string& key) {
+    return DataError(d.source + ": row " + std::to_string(r + 1) + ": label \"" + key +
+                     "\" is not one of the model's classes");
+  };
+  if (d.label_is_text()) {
+    for (std::size_t r = 0; r < n; ++r) {
+      auto it = index.find(d.label_text[r]);
+      if (it == index.end()) throw unknown(r, d.label_text[r]);
+      out[r] = it->second;
+    }
+    return out;
+  }
+  // Numeric labels: format each distinct value once, then look rows up by value.
+  std::vector<double> distinct(d.label_numeric);
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<int32_t> class_of(distinct.size(), -1);
+  for (std::size_t i = 0; i < distinct.size(); ++i) {
+    auto it = index.find(numeric_label_text(distinct[i]));
+    if (it != index.end()) class_of[i] = it->second;
+  }
   for (std::size_t r = 0; r < n; ++r) {
-    const std::string key = d.label_is_text() ? d.label_text[r] : numeric_label_text(d.label_numeric[r]);
-    auto it = index.find(key);
-    if (it == index.end())
-      throw DataError(d.source + ": row " + std::to_string(r + 1) + ": label \"" + key +
-                      "\" is not one of the model's classes");
-    out[r] = it->second;
+    const double v = d.label_numeric[r];
+    const int32_t c = class_of[std::lower_bound(distinct.begin(), distinct.end(), v) - distinct.begin()];
+    if (c < 0) throw unknown(r, numeric_label_text(v));
+    out[r] = c;
   }
   return out;
 }
@@ -59,7 +78,9 @@ void encode_labels(const Dataset& d, TrainingData& t) {
       std::set<std::string> s(d.label_text.begin(), d.label_text.end());
       t.class_labels.assign(s.begin(), s.end());
     } else {
-      std::set<double> s(d.label_numeric.begin(), d.label_numeric.end());
+      std::vector<double> s(d.label_numeric);
+      std::sort(s.begin(), s.end());
+      s.erase(std::unique(s.begin(), s.end()), s.end());
       for (double v : s) t.class_labels.push_back(numeric_label_text(v));
     }
     if (t.class_labels.size() < 2)

@@ -1,7 +1,10 @@
 #pragma once
-// 64-bit FNV-1a content hashing for fingerprints and checksums.
+// 64-bit content hashing for fingerprints: FNV-1a's xor-multiply step applied
+// to 8-byte little-endian words (bytes for the tail), which is fast enough
+// to fingerprint gigabytes of training data.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "io/dataset.h"
@@ -12,10 +15,13 @@ class Fnv1a64 {
  public:
   void update(const void* data, std::size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) {
-      h_ ^= p[i];
-      h_ *= 0x100000001b3ull;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      h_ = (h_ ^ w) * 0x100000001b3ull;
     }
+    for (; i < n; ++i) h_ = (h_ ^ p[i]) * 0x100000001b3ull;
   }
   void update(const std::string& s) {
     uint64_t n = s.size();

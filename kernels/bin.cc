@@ -12,19 +12,27 @@ float BinCuts::threshold(std::size_t f, uint32_t t) const {
   return cuts(f)[t - 1];
 }
 
-uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v) {
-  if (std::isnan(v)) return 0;
-  // Number of cuts strictly below v (lower bound, written to compile to cmov).
-  const float* first = cuts;
-  uint32_t len = n_cuts;
-  while (len > 0) {
-    const uint32_t half = len >> 1;
-    const bool less = first[half] < v;
-    first = less ? first + half + 1 : first;
-    len = less ? len - half - 1 : half;
+namespace {
+
+// Number of cuts strictly below v, plus one; 0 for NaN. The trip count
+// depends only on n_cuts and the step is arithmetic, so there is no
+// data-dependent branch, and independent rows overlap in the pipeline.
+inline uint8_t bin_of(const float* cuts, uint32_t n_cuts, float v) {
+  if (n_cuts == 0) return v == v ? 1 : 0;
+  const float* base = cuts;
+  uint32_t n = n_cuts;
+  while (n > 1) {
+    const uint32_t half = n / 2;
+    base += static_cast<uint32_t>(base[half - 1] < v) * half;
+    n -= half;
   }
-  return static_cast<uint8_t>(1 + (first - cuts));
+  const int b = 1 + static_cast<int>(base - cuts) + static_cast<int>(*base < v);
+  return v == v ? static_cast<uint8_t>(b) : 0;
 }
+
+}  // namespace
+
+uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v) { return bin_of(cuts, n_cuts, v); }
 
 void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
                      BinnedMatrix& out) {
@@ -42,7 +50,7 @@ void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>&
       const float* c = cuts.cuts(f);
       const uint32_t m = cuts.n_cuts(f);
       const float* col = columns[f].data();
-      for (std::size_t r = r0; r < r1; ++r) out.bins[r * nf + f] = bin_value(c, m, col[r]);
+      for (std::size_t r = r0; r < r1; ++r) out.bins[r * nf + f] = bin_of(c, m, col[r]);
     }
   }
 }
