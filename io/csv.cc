@@ -1,5 +1,6 @@
 #include "io/csv.h"
 
+#include <omp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <type_traits>
 
@@ -45,16 +47,18 @@ std::string field_text(const Field& f) {
   return out;
 }
 
-// Counts the candidate delimiters outside quotes on the header line and
-// returns the most frequent (ties: ',' then ';' then tab; none: ',').
+// Counts the candidate delimiters outside quotes on the header line (the first
+// non-blank line) and returns the most frequent (ties: ',' then ';' then tab;
+// none: ',').
 char detect_delimiter(std::string_view text) {
   size_t comma = 0, semi = 0, tab = 0;
-  bool in_quotes = false;
+  bool in_quotes = false, content = false;
   for (char c : text) {
+    content = content || (c != '\n' && c != '\r');
     if (c == '"') {
       in_quotes = !in_quotes;
     } else if (!in_quotes) {
-      if (c == '\n') break;
+      if (c == '\n' && content) break;
       comma += c == ',';
       semi += c == ';';
       tab += c == '\t';
@@ -69,8 +73,18 @@ char detect_delimiter(std::string_view text) {
 // quoted newlines so errors can name the line a record starts on.
 class Scanner {
  public:
-  Scanner(std::string_view text, char delim, const std::string& name)
-      : p_(text.data()), end_(text.data() + text.size()), delim_(delim), name_(name) {}
+  // `first_line`: the physical line number of the first character of `text`.
+  Scanner(std::string_view text, char delim, const std::string& name, long first_line = 1)
+      : p_(text.data()),
+        end_(text.data() + text.size()),
+        delim_(delim),
+        name_(name),
+        line_(first_line),
+        record_line_(first_line) {}
+
+  // The text not consumed yet, and the physical line it starts on.
+  std::string_view rest() const { return std::string_view(p_, static_cast<size_t>(end_ - p_)); }
+  long line() const { return line_; }
 
   // Reads the next non-blank record into `fields`; false at end of input.
   bool next(std::vector<Field>& fields) {
@@ -151,8 +165,8 @@ class Scanner {
   const char* end_;
   char delim_;
   const std::string& name_;
-  long line_ = 1;
-  long record_line_ = 1;
+  long line_;
+  long record_line_;
 };
 
 // True for the missing-value spellings: "", NA, NaN, nan, ?.
@@ -194,6 +208,9 @@ bool parse_number(const char* b, const char* e, T& out) {
   return r.ec == std::errc();
 }
 
+// Files at least this large (after the header) are parsed in parallel slices.
+constexpr size_t kParallelMinBytes = size_t(4) << 20;
+
 enum class Role : unsigned char { kFeature, kLabel, kWeight, kDropped };
 
 int find_column(const std::vector<std::string>& header, const std::string& name) {
@@ -227,6 +244,129 @@ std::string read_whole_file(const std::string& path) {
   return buf;
 }
 
+// What each column of the file becomes.
+struct Plan {
+  std::string name;
+  char delim = ',';
+  std::vector<std::string> header;
+  std::vector<Role> roles;
+  size_t n_features = 0;
+  bool has_label = false;
+  bool has_weight = false;
+};
+
+// The rows parsed from one slice of the file.
+struct Part {
+  std::vector<std::vector<float>> columns;
+  std::vector<double> label_numeric;
+  std::vector<Field> label_fields;  // kept in case the labels turn out to be text
+  bool label_numeric_ok = true;     // every label so far parsed as a number
+  std::string nonfinite_where;      // first NaN/inf numeric label: "<file>: line <n>" ...
+  std::string nonfinite_value;      // ... and its text ("" = none)
+  std::vector<double> weights;
+  std::exception_ptr error;         // first error in this slice
+};
+
+// Parses every record of `text` (starting on physical line `first_line`).
+// Never throws: the first error is stored in part.error.
+void parse_part(const Plan& plan, std::string_view text, long first_line, Part& part) noexcept {
+  try {
+    const size_t est_rows = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+    part.columns.resize(plan.n_features);
+    for (auto& c : part.columns) c.reserve(est_rows);
+    if (plan.has_label) {
+      part.label_fields.reserve(est_rows);
+      part.label_numeric.reserve(est_rows);
+    }
+    if (plan.has_weight) part.weights.reserve(est_rows);
+    const size_t n_cols = plan.header.size();
+    const char delim = plan.delim;
+    Scanner scanner(text, delim, plan.name, first_line);
+    std::vector<Field> fields;
+    std::string scratch;
+    while (scanner.next(fields)) {
+      if (fields.size() != n_cols) {
+        throw DataError(scanner.where() + ": expected " + std::to_string(n_cols) + " fields, found " +
+                        std::to_string(fields.size()));
+      }
+      size_t feature = 0;
+      for (size_t j = 0; j < n_cols; ++j) {
+        Field f = fields[j];
+        if (f.escaped) {  // rare: quoted text with "" pairs
+          scratch = field_text(f);
+          f = Field{scratch.data(), scratch.data() + scratch.size(), false};
+        }
+        trim(f, delim);  // spaces inside quotes
+        switch (plan.roles[j]) {
+          case Role::kFeature: {
+            float v;
+            if (is_missing(f.begin, f.end)) {
+              v = std::numeric_limits<float>::quiet_NaN();
+            } else if (!parse_number(f.begin, f.end, v)) {
+              throw DataError(scanner.where() + ", column " + quote(plan.header[j]) + ": cannot parse " +
+                              quote(std::string(f.begin, f.end)) + " as a number");
+            }
+            part.columns[feature++].push_back(v);
+            break;
+          }
+          case Role::kLabel: {
+            if (is_missing(f.begin, f.end)) {
+              throw DataError(scanner.where() + ": missing label in column " + quote(plan.header[j]));
+            }
+            double v;
+            if (part.label_numeric_ok && parse_number(f.begin, f.end, v)) {
+              // An error only if every label is numeric: decided after all slices.
+              if (!std::isfinite(v) && part.nonfinite_value.empty()) {
+                part.nonfinite_where = scanner.where();
+                part.nonfinite_value.assign(f.begin, f.end);
+              }
+              part.label_numeric.push_back(v);
+            } else {
+              part.label_numeric_ok = false;
+            }
+            part.label_fields.push_back(fields[j]);
+            break;
+          }
+          case Role::kWeight: {
+            double v;
+            if (is_missing(f.begin, f.end) || !parse_number(f.begin, f.end, v)) {
+              throw DataError(scanner.where() + ", column " + quote(plan.header[j]) + ": cannot parse " +
+                              quote(std::string(f.begin, f.end)) + " as a sample weight");
+            }
+            if (!std::isfinite(v) || v < 0) {
+              throw DataError(scanner.where() + ", column " + quote(plan.header[j]) +
+                              ": sample weight must be finite and >= 0, found " +
+                              quote(std::string(f.begin, f.end)));
+            }
+            part.weights.push_back(v);
+            break;
+          }
+          case Role::kDropped:
+            break;
+        }
+      }
+    }
+  } catch (...) {
+    part.error = std::current_exception();
+  }
+}
+
+// Splits `body` into up to `n` slices that end just after a newline.
+std::vector<std::string_view> split_at_newlines(std::string_view body, size_t n) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t k = 1; k <= n && start < body.size(); ++k) {
+    size_t end = k == n ? body.size() : std::max(start, body.size() * k / n);
+    if (end < body.size()) {
+      size_t nl = body.find('\n', end);
+      end = nl == std::string_view::npos ? body.size() : nl + 1;
+    }
+    if (end > start) out.push_back(body.substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+
 }  // namespace
 
 Dataset read_csv(const std::string& path, const ReadOptions& opt) {
@@ -236,23 +376,26 @@ Dataset read_csv(const std::string& path, const ReadOptions& opt) {
 
 Dataset parse_csv(std::string_view text, const std::string& name, const ReadOptions& opt) {
   if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
-  const char delim = detect_delimiter(text);
-  Scanner scanner(text, delim, name);
+  Plan plan;
+  plan.name = name;
+  plan.delim = detect_delimiter(text);
+  Scanner scanner(text, plan.delim, name);
   std::vector<Field> fields;
   if (!scanner.next(fields)) throw DataError(name + ": file is empty (no header row)");
 
   // Header and column roles.
-  std::vector<std::string> header;
+  std::vector<std::string>& header = plan.header;
   for (const Field& f : fields) header.push_back(field_text(f));
   for (size_t i = 0; i < header.size(); ++i) {
     int first = find_column(header, header[i]);
     if (first != static_cast<int>(i)) {
-      throw DataError(name + ": line 1: duplicate column name " + quote(header[i]) + " (columns " +
+      throw DataError(scanner.where() + ": duplicate column name " + quote(header[i]) + " (columns " +
                       std::to_string(first + 1) + " and " + std::to_string(i + 1) + ")");
     }
   }
   const size_t n_cols = header.size();
-  std::vector<Role> roles(n_cols, Role::kFeature);
+  std::vector<Role>& roles = plan.roles;
+  roles.assign(n_cols, Role::kFeature);
   int label_col = -1;
   if (!opt.label.empty()) {
     label_col = find_column(header, opt.label);
@@ -277,104 +420,94 @@ Dataset parse_csv(std::string_view text, const std::string& name, const ReadOpti
     }
     roles[weight_col] = Role::kWeight;
   }
-
   Dataset d;
   d.source = name;
-  const size_t est_rows = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
   for (size_t j = 0; j < n_cols; ++j) {
-    if (roles[j] != Role::kFeature) continue;
-    d.feature_names.push_back(header[j]);
-    d.columns.emplace_back().reserve(est_rows);
+    if (roles[j] == Role::kFeature) d.feature_names.push_back(header[j]);
   }
-  if (d.columns.empty()) {
+  plan.n_features = d.feature_names.size();
+  plan.has_label = label_col >= 0 && roles[label_col] == Role::kLabel;
+  plan.has_weight = weight_col >= 0;
+  if (plan.n_features == 0) {
     throw DataError(name + ": no feature columns (columns are: " + column_list(header) + ")");
   }
-  const bool has_label = label_col >= 0 && roles[label_col] == Role::kLabel;
-  std::vector<Field> label_fields;  // kept in case the labels turn out to be text
+
+  // Rows: in parallel slices when no quote can hide a newline.
+  const std::string_view body = scanner.rest();
+  const long body_line = scanner.line();
+  size_t n_slices = 1;
+  if (body.size() >= kParallelMinBytes && body.find('"') == std::string_view::npos) {
+    n_slices = std::min<size_t>(static_cast<size_t>(std::max(1, omp_get_max_threads())),
+                                body.size() / (kParallelMinBytes / 4));
+  }
+  const std::vector<std::string_view> slices = split_at_newlines(body, n_slices);
+  std::vector<long> first_line(slices.size() + 1, body_line);
+  std::vector<Part> parts(slices.size());
+  const long long ns = static_cast<long long>(slices.size());
+#pragma omp parallel for schedule(static, 1) if (ns > 1)
+  for (long long k = 0; k < ns; ++k) {
+    first_line[k + 1] = static_cast<long>(std::count(slices[k].begin(), slices[k].end(), '\n'));
+  }
+  for (size_t k = 0; k < slices.size(); ++k) first_line[k + 1] += first_line[k];
+#pragma omp parallel for schedule(static, 1) if (ns > 1)
+  for (long long k = 0; k < ns; ++k) parse_part(plan, slices[k], first_line[k], parts[k]);
+  for (const Part& p : parts) {
+    if (p.error) std::rethrow_exception(p.error);
+  }
+
+  // Concatenate the slices.
+  size_t rows = 0;
   bool label_numeric = true;
-  if (has_label) {
+  for (const Part& p : parts) {
+    rows += p.columns[0].size();
+    label_numeric = label_numeric && p.label_numeric_ok;
+  }
+  if (rows == 0) throw DataError(name + ": no data rows");
+  auto concat = [&](auto member, auto& out) {
+    if (parts.size() == 1) {
+      out = std::move(parts[0].*member);
+      return;
+    }
+    out.reserve(rows);
+    for (Part& p : parts) out.insert(out.end(), (p.*member).begin(), (p.*member).end());
+  };
+  d.columns.resize(plan.n_features);
+  for (size_t j = 0; j < plan.n_features; ++j) {
+    if (parts.size() == 1) {
+      d.columns[j] = std::move(parts[0].columns[j]);
+    } else {
+      d.columns[j].reserve(rows);
+      for (Part& p : parts) {
+        d.columns[j].insert(d.columns[j].end(), p.columns[j].begin(), p.columns[j].end());
+        std::vector<float>().swap(p.columns[j]);
+      }
+    }
+  }
+  if (plan.has_weight) concat(&Part::weights, d.sample_weight);
+  if (plan.has_label) {
     d.label_name = header[label_col];
-    label_fields.reserve(est_rows);
-    d.label_numeric.reserve(est_rows);
-  }
-  if (weight_col >= 0) d.sample_weight.reserve(est_rows);
-
-  std::string scratch;
-  while (scanner.next(fields)) {
-    if (fields.size() != n_cols) {
-      throw DataError(scanner.where() + ": expected " + std::to_string(n_cols) + " fields, found " +
-                      std::to_string(fields.size()));
-    }
-    size_t feature = 0;
-    for (size_t j = 0; j < n_cols; ++j) {
-      Field f = fields[j];
-      if (f.escaped) {  // rare: quoted text with "" pairs
-        scratch = field_text(f);
-        f = Field{scratch.data(), scratch.data() + scratch.size(), false};
+    if (label_numeric) {
+      for (const Part& p : parts) {
+        if (p.nonfinite_value.empty()) continue;
+        const std::string& where = p.nonfinite_where;
+        const std::string& value = p.nonfinite_value;
+        double v = 0;
+        parse_number(value.data(), value.data() + value.size(), v);
+        if (std::isnan(v)) throw DataError(where + ": missing label in column " + quote(d.label_name));
+        throw DataError(where + ", column " + quote(d.label_name) + ": label " + quote(value) +
+                        " is not a finite number");
       }
-      trim(f, delim);  // spaces inside quotes
-      switch (roles[j]) {
-        case Role::kFeature: {
-          float v;
-          if (is_missing(f.begin, f.end)) {
-            v = std::numeric_limits<float>::quiet_NaN();
-          } else if (!parse_number(f.begin, f.end, v)) {
-            throw DataError(scanner.where() + ", column " + quote(header[j]) + ": cannot parse " +
-                            quote(std::string(f.begin, f.end)) + " as a number");
-          }
-          d.columns[feature++].push_back(v);
-          break;
+      concat(&Part::label_numeric, d.label_numeric);
+    } else {
+      d.label_text.reserve(rows);
+      for (const Part& p : parts) {
+        for (const Field& f : p.label_fields) {
+          std::string s = field_text(f);
+          Field t{s.data(), s.data() + s.size(), false};
+          trim(t, plan.delim);
+          d.label_text.emplace_back(t.begin, t.end);
         }
-        case Role::kLabel: {
-          if (is_missing(f.begin, f.end)) {
-            throw DataError(scanner.where() + ": missing label in column " + quote(header[j]));
-          }
-          double v;
-          if (label_numeric && parse_number(f.begin, f.end, v)) {
-            if (std::isnan(v)) {
-              throw DataError(scanner.where() + ": missing label in column " + quote(header[j]));
-            }
-            if (std::isinf(v)) {
-              throw DataError(scanner.where() + ", column " + quote(header[j]) + ": label " +
-                              quote(std::string(f.begin, f.end)) + " is not a finite number");
-            }
-            d.label_numeric.push_back(v);
-          } else {
-            label_numeric = false;
-          }
-          label_fields.push_back(fields[j]);
-          break;
-        }
-        case Role::kWeight: {
-          double v;
-          if (is_missing(f.begin, f.end) || !parse_number(f.begin, f.end, v)) {
-            throw DataError(scanner.where() + ", column " + quote(header[j]) + ": cannot parse " +
-                            quote(std::string(f.begin, f.end)) + " as a sample weight");
-          }
-          if (!std::isfinite(v) || v < 0) {
-            throw DataError(scanner.where() + ", column " + quote(header[j]) +
-                            ": sample weight must be finite and >= 0, found " +
-                            quote(std::string(f.begin, f.end)));
-          }
-          d.sample_weight.push_back(v);
-          break;
-        }
-        case Role::kDropped:
-          break;
       }
-    }
-  }
-  if (d.columns[0].empty()) throw DataError(name + ": no data rows");
-
-  if (has_label && !label_numeric) {
-    d.label_numeric.clear();
-    d.label_numeric.shrink_to_fit();
-    d.label_text.reserve(label_fields.size());
-    for (const Field& f : label_fields) {
-      std::string s = field_text(f);
-      Field t{s.data(), s.data() + s.size(), false};
-      trim(t, delim);
-      d.label_text.emplace_back(t.begin, t.end);
     }
   }
   for (auto& c : d.columns) c.shrink_to_fit();

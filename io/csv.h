@@ -21,6 +21,10 @@
 //  - `opt.weight_column` (optional) names a numeric column used as
 //    sample_weight (finite and >= 0), not a feature.
 //
+// Large inputs with no '"' after the header are parsed in parallel slices
+// (OpenMP); the result, and the error reported (the first in file order), are
+// the same as a serial parse.
+//
 // Every problem throws canopy::DataError naming the file and, where it applies,
 // the 1-based physical line (the header is line 1) and the column, e.g.
 //   data.csv: line 7: expected 11 fields, found 10

@@ -62,6 +62,18 @@ uint64_t value_key(T v) {
   }
 }
 
+// The double with the same shortest decimal form as `v` (a float32 42.2 becomes
+// the double 42.2, not 42.200000762939453), so reports show what the file had.
+template <class T>
+double shortest_double(T v) {
+  if (!std::isfinite(v)) return static_cast<double>(v);
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  double out = static_cast<double>(v);
+  std::from_chars(buf, r.ptr, out);
+  return out;
+}
+
 // Min, max, mean, population std, missing and distinct counts of a numeric column.
 template <class T>
 void numeric_stats(const std::vector<T>& v, ColumnSummary& c) {
@@ -76,8 +88,8 @@ void numeric_stats(const std::vector<T>& v, ColumnSummary& c) {
   }
   c.missing = static_cast<int64_t>(v.size()) - n;
   if (n > 0) {
-    c.min = lo;
-    c.max = hi;
+    c.min = shortest_double(static_cast<T>(lo));
+    c.max = shortest_double(static_cast<T>(hi));
     c.mean = sum / n;
     double ss = 0;
     for (T x : v) {

@@ -3,8 +3,10 @@
 #include "io/csv.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "io/dataset.h"
@@ -90,6 +92,21 @@ TEST(Csv, CrlfAndBlankTrailingLines) {
   ASSERT_EQ(d.n_rows(), 2u);
   EXPECT_EQ(d.columns[1], (std::vector<float>{2, 5}));
   EXPECT_EQ(d.label_numeric, (std::vector<double>{3, 6}));
+}
+
+TEST(Csv, LeadingBlankLinesAndSingleColumn) {
+  std::string path = temp_csv("\n\na;y\n1;2\n");
+  Dataset d = read_csv(path, ReadOptions{});
+  EXPECT_EQ(d.feature_names, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(d.label_numeric, (std::vector<double>{2}));
+  ReadOptions o;
+  o.require_label = false;
+  d = read_csv(temp_csv("x\n1\nNA\n"), o);
+  ASSERT_EQ(d.n_rows(), 2u);
+  EXPECT_TRUE(std::isnan(d.columns[0][1]));
+  // Header on line 3: errors count the blank lines.
+  std::string msg = error_of([&] { read_csv(temp_csv("\n\na,a\n1,2\n"), ReadOptions{}); });
+  EXPECT_NE(msg.find("line 3: duplicate column name"), std::string::npos) << msg;
 }
 
 TEST(Csv, NoTrailingNewline) {
@@ -241,6 +258,45 @@ TEST(Csv, FloatValuesRoundCorrectly) {
   EXPECT_EQ(d.columns[0][1], 16777216.0f);
   EXPECT_EQ(d.columns[0][2], 3.4028235e38f);
   EXPECT_TRUE(std::isinf(d.columns[0][3]));
+}
+
+TEST(Csv, LargeFileParsedInParallelSlicesMatchesSerial) {
+  // Over the parallel threshold (4 MiB); a blank line in the middle still
+  // counts for line numbers.
+  std::string text = "a,b,y\n";
+  const int n = 400000;
+  for (int i = 0; i < n; ++i) {
+    text += std::to_string(i) + "," + std::to_string(i * 0.25) + "," + std::to_string(i % 3) + "\n";
+    if (i == 1000) text += "\n";
+  }
+  const std::string dir = test::temp_dir();
+  const std::string path = dir + "/big.csv";
+  test::write_file(path, text);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Dataset serial = read_csv(path, ReadOptions{});
+  omp_set_num_threads(4);
+  Dataset parallel = read_csv(path, ReadOptions{});
+  ASSERT_EQ(parallel.n_rows(), static_cast<size_t>(n));
+  EXPECT_EQ(serial.columns, parallel.columns);
+  EXPECT_EQ(serial.label_numeric, parallel.label_numeric);
+  EXPECT_EQ(parallel.columns[0][n - 1], static_cast<float>(n - 1));
+
+  // The first error in file order wins, with its exact physical line.
+  const std::string bad_path = dir + "/bad.csv";
+  test::write_file(bad_path, text + "1,2\n" + "x,1,1\n");
+  EXPECT_EQ(error_of([&] { read_csv(bad_path, ReadOptions{}); }),
+            bad_path + ": line " + std::to_string(n + 3) + ": expected 3 fields, found 2");
+
+  // A text label in the last slice makes every label text.
+  const std::string mixed_path = dir + "/mixed.csv";
+  test::write_file(mixed_path, text + "1,2,other\n");
+  Dataset mixed = read_csv(mixed_path, ReadOptions{});
+  ASSERT_TRUE(mixed.label_is_text());
+  EXPECT_EQ(mixed.label_text[5], "2");
+  EXPECT_EQ(mixed.label_text.back(), "other");
+  omp_set_num_threads(saved);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CsvExampleData, Diabetes) {

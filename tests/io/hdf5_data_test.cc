@@ -188,6 +188,7 @@ TEST(Hdf5Matrix, ChunkedGzipReadInSlabs) {
     for (hsize_t j = 0; j < m; ++j) ASSERT_EQ(d.columns[j][i], X[i * m + j]) << i << "," << j;
     ASSERT_EQ(d.label_numeric[i], y[i]);
   }
+  std::filesystem::remove(path);
 }
 
 TEST(Hdf5Matrix, StringLabelsVariableAndFixedLength) {

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -206,6 +207,7 @@ TEST(Synth, Hdf5FileMatchesInMemoryAndIsByteIdentical) {
   write_synthetic_hdf5(s, dir + "/r.h5");
   Dataset r = read_hdf5(dir + "/r.h5", ReadOptions{});
   EXPECT_EQ(r.label_numeric, make_synthetic_dataset(s).label_numeric);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
