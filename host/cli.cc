@@ -5,11 +5,16 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 
+#include "host/cli_bench.h"
 #include "host/cli_common.h"
+#include "host/cli_runs.h"
+#include "host/cli_tune.h"
 #include "host/metrics.h"
+#include "host/run_recorder.h"
 #include "host/model_ops.h"
 #include "host/params.h"
 #include "host/training_data.h"
@@ -25,6 +30,90 @@
 namespace canopy {
 namespace {
 
+std::string g_command_line;  // for the canopy.command tag
+
+// Starts the run record of a command (a no-op recorder under --no-tracking).
+std::unique_ptr<RunRecorder> start_run(const ParamArgs& pa) {
+  RunOptions ro;
+  ro.enabled = !pa.no_tracking;
+  ro.tracking_uri = pa.tracking_uri;
+  ro.experiment = pa.experiment;
+  ro.command_line = g_command_line;
+  return std::make_unique<RunRecorder>(ro);
+}
+
+// Tags and parameters every training run records.
+void record_setup(RunRecorder& rec, const DataArgs& da, const TrainingData& td, const ParamValues& values,
+                  const TreeBackend& backend, const char* command) {
+  if (!rec.enabled()) return;
+  rec.set_tags({{"canopy.command_name", command},
+                {"canopy.dataset.path", da.path},
+                {"canopy.dataset.fingerprint", td.fingerprint},
+                {"canopy.dataset.rows", std::to_string(td.n_rows())},
+                {"canopy.dataset.features", std::to_string(td.n_features())},
+                {"canopy.label", td.dataset->label_name},
+                {"canopy.task", task_name(td.task)},
+                {"canopy.device", backend.name()}});
+  rec.log_params(effective_params(values, td.task));
+  rec.start_system_metrics();
+}
+
+// Writes one artifact file into dir and attaches it to the run.
+void attach_text(RunRecorder& rec, const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw std::runtime_error("cannot write " + path);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  rec.log_artifact(path);
+}
+
+std::string importances_csv(const Model& m) {
+  std::string s = "feature,importance\n";
+  char buf[64];
+  for (std::size_t f = 0; f < m.feature_names.size(); ++f) {
+    std::snprintf(buf, sizeof buf, "%.17g", m.feature_importances[f]);
+    s += "\"" + m.feature_names[f] + "\"," + buf + "\n";
+  }
+  return s;
+}
+
+std::string confusion_csv(const std::vector<std::vector<int64_t>>& cm, const std::vector<std::string>& labels) {
+  std::string s = "true\\predicted";
+  for (const auto& l : labels) s += ",\"" + l + "\"";
+  s += "\n";
+  for (std::size_t i = 0; i < cm.size(); ++i) {
+    s += "\"" + labels[i] + "\"";
+    for (int64_t v : cm[i]) s += "," + std::to_string(v);
+    s += "\n";
+  }
+  return s;
+}
+
+// Model file, metrics JSON, importances and (classification) the confusion
+// matrix of the training predictions, attached to the run.
+void record_artifacts(RunRecorder& rec, const std::string& model_path, const Model& m,
+                      const nlohmann::ordered_json& metrics) {
+  if (!rec.enabled()) return;
+  rec.log_artifact(model_path, "model");
+  char tmpl[] = "/tmp/canopy_artifacts_XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder for run artifacts");
+  const std::string dir = tmpl;
+  attach_text(rec, dir, "metrics.json", metrics.dump(2) + "\n");
+  attach_text(rec, dir, "feature_importances.csv", importances_csv(m));
+  if (metrics.contains("confusion_matrix"))
+    attach_text(rec, dir, "confusion_matrix.csv",
+                confusion_csv(metrics["confusion_matrix"].get<std::vector<std::vector<int64_t>>>(), m.class_labels));
+  std::filesystem::remove_all(dir);
+}
+
+void log_cv(RunRecorder& rec, const CvResult& cv) {
+  for (std::size_t f = 0; f < cv.per_fold.size(); ++f)
+    rec.log_metrics(cv.per_fold[f], "cv_fold_", static_cast<int64_t>(f));
+  rec.log_metrics(cv.mean, "cv_mean_");
+  rec.log_metrics(cv.std, "cv_std_");
+}
+
 struct TrainArgs {
   DataArgs data;
   ParamArgs params;
@@ -35,80 +124,110 @@ struct TrainArgs {
 };
 
 int cmd_train(TrainArgs& a) {
-  const auto t0 = Clock::now();
-  Dataset d = a.data.read(true);
-  const double t_load = seconds_since(t0);
-  ParamValues values = a.params.collect();
-  const TaskChoice choice = a.params.task_choice();
-  const Task task = a.params.resolve_task(d);
-  ForestParams p = resolve_params(values, task);
-  set_threads(p.threads);
-  auto backend = make_backend(a.params.device, a.json);
-  const auto t1 = Clock::now();
-  TrainingData td = prepare_training_data(d, choice, p.max_bins);
-  (void)p.features_per_node(task, static_cast<int32_t>(td.n_features()));
-  const double t_bin = seconds_since(t1);
+  auto rec = start_run(a.params);
+  try {
+    const auto t0 = Clock::now();
+    Dataset d = a.data.read(true);
+    const double t_load = seconds_since(t0);
+    ParamValues values = a.params.collect();
+    const TaskChoice choice = a.params.task_choice();
+    const Task task = a.params.resolve_task(d);
+    ForestParams p = resolve_params(values, task);
+    set_threads(p.threads);
+    auto backend = make_backend(a.params.device, a.json);
+    const auto t1 = Clock::now();
+    TrainingData td = prepare_training_data(d, choice, p.max_bins);
+    (void)p.features_per_node(task, static_cast<int32_t>(td.n_features()));
+    const double t_bin = seconds_since(t1);
+    record_setup(*rec, a.data, td, values, *backend, "train");
 
-  std::vector<ForestRequest> requests;
-  std::vector<int32_t> folds;
-  FoldOptions fo;
-  if (a.cv_folds > 0) {
-    fo.folds = a.cv_folds;
-    fo.shuffle = a.shuffle;
-    fo.shuffle_seed = a.shuffle_seed;
-    folds = assign_folds(td.n_rows(), fo, task == Task::kClassification ? &td.class_id : nullptr);
-    for (int32_t f = 0; f < fo.folds; ++f) {
-      ForestRequest r{p, std::vector<uint8_t>(td.n_rows())};
-      for (std::size_t i = 0; i < td.n_rows(); ++i) r.train_mask[i] = folds[i] != f;
-      requests.push_back(std::move(r));
+    std::vector<ForestRequest> requests;
+    std::vector<int32_t> folds;
+    FoldOptions fo;
+    if (a.cv_folds > 0) {
+      fo.folds = a.cv_folds;
+      fo.shuffle = a.shuffle;
+      fo.shuffle_seed = a.shuffle_seed;
+      folds = assign_folds(td.n_rows(), fo, task == Task::kClassification ? &td.class_id : nullptr);
+      for (int32_t f = 0; f < fo.folds; ++f) {
+        ForestRequest r{p, std::vector<uint8_t>(td.n_rows())};
+        for (std::size_t i = 0; i < td.n_rows(); ++i) r.train_mask[i] = folds[i] != f;
+        requests.push_back(std::move(r));
+      }
     }
-  }
-  requests.push_back(ForestRequest{p, {}});
-  const auto t2 = Clock::now();
-  auto forests = train_forests(td, requests, *backend, a.json ? ProgressFn{} : progress_bar("training"));
-  const double t_train = seconds_since(t2);
+    requests.push_back(ForestRequest{p, {}});
+    const auto t2 = Clock::now();
+    auto forests = train_forests(td, requests, *backend, a.json ? ProgressFn{} : progress_bar("training"));
+    const double t_train = seconds_since(t2);
 
-  CvResult cv;
-  if (a.cv_folds > 0) {
-    cv.folds = fo.folds;
-    for (int32_t f = 0; f < fo.folds; ++f) {
-      std::vector<uint8_t> held(td.n_rows());
-      for (std::size_t i = 0; i < td.n_rows(); ++i) held[i] = folds[i] == f;
-      cv.per_fold.push_back(evaluate_forest(td, forests[f].nodes, held));
+    CvResult cv;
+    if (a.cv_folds > 0) {
+      cv.folds = fo.folds;
+      for (int32_t f = 0; f < fo.folds; ++f) {
+        std::vector<uint8_t> held(td.n_rows());
+        for (std::size_t i = 0; i < td.n_rows(); ++i) held[i] = folds[i] == f;
+        cv.per_fold.push_back(evaluate_forest(td, forests[f].nodes, held));
+      }
+      summarise_folds(cv);
     }
-    summarise_folds(cv);
-  }
-  TrainedForest& full = forests.back();
-  const double oob = full.oob_score;
-  const bool has_oob = p.oob_score;
-  Model model = make_model(td, std::move(full), effective_params(values, task));
-  save_model(model, a.out);
+    TrainedForest& full = forests.back();
+    const double oob = full.oob_score;
+    const auto oob_steps = full.oob_score_by_trees;
+    const bool has_oob = p.oob_score;
+    Model model = make_model(td, std::move(full), effective_params(values, task));
+    save_model(model, a.out);
 
-  if (a.json) {
-    nlohmann::ordered_json j;
-    j["model"] = a.out;
-    j["task"] = task_name(task);
-    j["rows"] = td.n_rows();
-    j["features"] = td.n_features();
-    if (task == Task::kClassification) j["classes"] = td.class_labels;
-    j["trees"] = model.forest.n_trees();
-    j["nodes"] = model.forest.n_nodes();
-    if (has_oob) j["oob_score"] = oob;
-    if (a.cv_folds > 0) j["cv"] = cv_json(cv);
-    j["timing"] = {{"load_s", t_load}, {"bin_s", t_bin}, {"train_s", t_train}};
-    j["params"] = nlohmann::ordered_json::parse(model.params_json);
-    std::cout << j.dump() << "\n";
+    nlohmann::ordered_json metrics;
+    if (rec->enabled()) {
+      ClassificationMetrics train_cls;
+      const MetricList train = evaluate_forest(td, model.forest, {}, &train_cls);
+      rec->log_metrics(train, "train_");
+      metrics["train"] = metrics_json(train);
+      if (task == Task::kClassification) metrics["confusion_matrix"] = train_cls.confusion;
+      if (a.cv_folds > 0) {
+        log_cv(*rec, cv);
+        metrics["cv"] = cv_json(cv);
+      }
+      if (has_oob) {
+        for (const auto& [trees, score] : oob_steps) rec->log_metric("oob_score", score, trees);
+        metrics["oob_score"] = oob;
+      }
+      rec->log_metrics({{"load_seconds", t_load}, {"bin_seconds", t_bin}, {"train_seconds", t_train}});
+      record_artifacts(*rec, a.out, model, metrics);
+    }
+    rec->finish();
+
+    if (a.json) {
+      nlohmann::ordered_json j;
+      j["model"] = a.out;
+      j["task"] = task_name(task);
+      j["rows"] = td.n_rows();
+      j["features"] = td.n_features();
+      if (task == Task::kClassification) j["classes"] = td.class_labels;
+      j["trees"] = model.forest.n_trees();
+      j["nodes"] = model.forest.n_nodes();
+      if (has_oob) j["oob_score"] = oob;
+      if (a.cv_folds > 0) j["cv"] = cv_json(cv);
+      j["timing"] = {{"load_s", t_load}, {"bin_s", t_bin}, {"train_s", t_train}};
+      j["params"] = nlohmann::ordered_json::parse(model.params_json);
+      if (rec->enabled()) j["run_id"] = rec->run_id();
+      std::cout << j.dump() << "\n";
+      return 0;
+    }
+    std::printf("canopy %s: %s on %s (%zu rows, %zu features%s)\n", CANOPY_VERSION, task_name(task),
+                d.source.c_str(), td.n_rows(), td.n_features(),
+                task == Task::kClassification ? (", " + std::to_string(td.n_classes) + " classes").c_str() : "");
+    std::printf("trained %zu trees (%zu nodes) on %s in %.2fs (load %.2fs, binning %.2fs)\n", model.forest.n_trees(),
+                model.forest.n_nodes(), backend->name(), t_train, t_load, t_bin);
+    if (a.cv_folds > 0) print_cv(cv);
+    if (has_oob) std::printf("out-of-bag score: %.4f (%s)\n", oob, task == Task::kClassification ? "accuracy" : "r2");
+    std::printf("model saved to %s\n", a.out.c_str());
+    if (rec->enabled()) std::printf("run %s recorded in %s\n", rec->run_id().c_str(), rec->tracking_uri().c_str());
     return 0;
+  } catch (const std::exception& e) {
+    rec->fail(e.what());
+    throw;
   }
-  std::printf("canopy %s: %s on %s (%zu rows, %zu features%s)\n", CANOPY_VERSION, task_name(task), d.source.c_str(),
-              td.n_rows(), td.n_features(),
-              task == Task::kClassification ? (", " + std::to_string(td.n_classes) + " classes").c_str() : "");
-  std::printf("trained %zu trees (%zu nodes) on %s in %.2fs (load %.2fs, binning %.2fs)\n", model.forest.n_trees(),
-              model.forest.n_nodes(), backend->name(), t_train, t_load, t_bin);
-  if (a.cv_folds > 0) print_cv(cv);
-  if (has_oob) std::printf("out-of-bag score: %.4f (%s)\n", oob, task == Task::kClassification ? "accuracy" : "r2");
-  std::printf("model saved to %s\n", a.out.c_str());
-  return 0;
 }
 
 struct CvArgs {
@@ -120,32 +239,48 @@ struct CvArgs {
 };
 
 int cmd_cv(CvArgs& a) {
-  Dataset d = a.data.read(true);
-  ParamValues values = a.params.collect();
-  const TaskChoice choice = a.params.task_choice();
-  const Task task = a.params.resolve_task(d);
-  ForestParams p = resolve_params(values, task);
-  set_threads(p.threads);
-  auto backend = make_backend(a.params.device, a.json);
-  TrainingData td = prepare_training_data(d, choice, p.max_bins);
-  FoldOptions fo;
-  fo.folds = a.folds;
-  fo.shuffle = a.shuffle_seed >= 0;
-  fo.shuffle_seed = a.shuffle_seed >= 0 ? static_cast<uint64_t>(a.shuffle_seed) : 0;
-  const auto t0 = Clock::now();
-  CvResult r = cross_validate(td, p, fo, *backend, a.json ? ProgressFn{} : progress_bar("cross-validating"));
-  const double secs = seconds_since(t0);
-  if (a.json) {
-    nlohmann::ordered_json j = cv_json(r);
-    j["task"] = task_name(task);
-    j["fit_seconds"] = secs;
-    std::cout << j.dump() << "\n";
+  auto rec = start_run(a.params);
+  try {
+    Dataset d = a.data.read(true);
+    ParamValues values = a.params.collect();
+    const TaskChoice choice = a.params.task_choice();
+    const Task task = a.params.resolve_task(d);
+    ForestParams p = resolve_params(values, task);
+    set_threads(p.threads);
+    auto backend = make_backend(a.params.device, a.json);
+    TrainingData td = prepare_training_data(d, choice, p.max_bins);
+    record_setup(*rec, a.data, td, values, *backend, "cv");
+    FoldOptions fo;
+    fo.folds = a.folds;
+    fo.shuffle = a.shuffle_seed >= 0;
+    fo.shuffle_seed = a.shuffle_seed >= 0 ? static_cast<uint64_t>(a.shuffle_seed) : 0;
+    if (rec->enabled())
+      rec->log_params({{"cv_folds", std::to_string(fo.folds)},
+                       {"cv_shuffle_seed", fo.shuffle ? std::to_string(fo.shuffle_seed) : "none"}});
+    const auto t0 = Clock::now();
+    CvResult r = cross_validate(td, p, fo, *backend, a.json ? ProgressFn{} : progress_bar("cross-validating"));
+    const double secs = seconds_since(t0);
+    if (rec->enabled()) {
+      log_cv(*rec, r);
+      rec->log_metric("fit_seconds", secs);
+    }
+    rec->finish();
+    if (a.json) {
+      nlohmann::ordered_json j = cv_json(r);
+      j["task"] = task_name(task);
+      j["fit_seconds"] = secs;
+      if (rec->enabled()) j["run_id"] = rec->run_id();
+      std::cout << j.dump() << "\n";
+      return 0;
+    }
+    std::printf("%s on %s (%zu rows, %zu features), %lld trees per fold, %.2fs\n", task_name(task),
+                d.source.c_str(), td.n_rows(), td.n_features(), static_cast<long long>(p.n_estimators), secs);
+    print_cv(r);
     return 0;
+  } catch (const std::exception& e) {
+    rec->fail(e.what());
+    throw;
   }
-  std::printf("%s on %s (%zu rows, %zu features), %lld trees per fold, %.2fs\n", task_name(task), d.source.c_str(),
-              td.n_rows(), td.n_features(), static_cast<long long>(p.n_estimators), secs);
-  print_cv(r);
-  return 0;
 }
 
 Dataset read_for_model(const DataArgs& a, const Model& m, bool need_label) {
@@ -202,6 +337,8 @@ int cmd_predict(const std::string& model_path, const DataArgs& data, const std::
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  g_command_line = command_line_string(argc, argv);
+  int exit_code = 0;  // set by commands that run from a subcommand callback
   CLI::App app{"canopy: random forests on NVIDIA GPUs and CPUs"};
   app.require_subcommand(0, 1);
   bool version = false;
@@ -274,6 +411,10 @@ int run_cli(int argc, char** argv) {
   c_synth->add_option("--seed", synth.seed, "seed")->capture_default_str();
   c_synth->add_option("--out", synth_out, "output HDF5 file")->required();
 
+  add_tune_command(app, exit_code);
+  add_bench_command(app, exit_code);
+  add_tracking_commands(app);
+
   bool devices_json = false;
   auto* c_devices = app.add_subcommand("devices", "list CUDA devices");
   c_devices->add_flag("--json", devices_json, "print JSON");
@@ -297,6 +438,11 @@ int run_cli(int argc, char** argv) {
       );
       return 0;
     }
+    {
+      int rc = 0;
+      if (run_tracking_commands(app, rc)) return rc;
+    }
+    if (app.got_subcommand("tune") || app.got_subcommand("bench")) return exit_code;
     if (c_train->parsed()) return cmd_train(train);
     if (c_cv->parsed()) return cmd_cv(cv);
     if (c_eval->parsed()) return cmd_evaluate(model_path, eval_data, eval_json);

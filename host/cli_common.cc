@@ -84,13 +84,11 @@ Task ParamArgs::resolve_task(const Dataset& d) const {
   }
 }
 
-// The tree backend for --device: the CPU, or a clear error while the CUDA
-// backend is not part of this build.
+// The tree backend for --device: the CUDA backend when select_device picks a
+// GPU, otherwise the CPU (with one notice when "auto" found no usable GPU).
 std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet) {
   DeviceChoice choice = select_device(spec);
-  if (choice.backend == Backend::kCuda)
-    throw std::runtime_error("--device " + spec +
-                             ": the CUDA tree backend is not available in this build of canopy; use --device cpu");
+  if (choice.backend == Backend::kCuda) return make_cuda_tree_backend(choice.device_index);
   if (!choice.notice.empty() && !quiet && spec != "cpu") std::cerr << choice.notice << "\n";
   return make_cpu_tree_backend();
 }

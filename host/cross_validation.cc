@@ -52,7 +52,8 @@ std::vector<int32_t> assign_folds(std::size_t n, const FoldOptions& opt, const s
   return fold;
 }
 
-MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows) {
+MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
+                           ClassificationMetrics* detail) {
   const Dataset& d = *data.dataset;
   std::vector<uint32_t> idx;
   for (std::size_t r = 0; r < data.n_rows(); ++r)
@@ -71,7 +72,9 @@ MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, 
   if (data.task == Task::kClassification) {
     std::vector<int32_t> y(idx.size());
     for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.class_id[idx[i]];
-    return metric_list(classification_metrics(y, pred, no, weight));
+    ClassificationMetrics m = classification_metrics(y, pred, no, weight);
+    if (detail) *detail = m;
+    return metric_list(m);
   }
   std::vector<double> y(idx.size());
   for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.y[idx[i]];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "host/forest_trainer.h"
+#include "host/metrics.h"
 
 namespace canopy {
 
@@ -31,8 +32,11 @@ struct CvResult {
   std::vector<double> fit_seconds;
 };
 
-// Metrics of a forest's predictions on the rows flagged in `rows` (all when empty).
-MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows);
+// Metrics of a forest's predictions on the rows flagged in `rows` (all when
+// empty). For classification, `detail` (if given) receives the full metrics,
+// confusion matrix included.
+MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
+                           ClassificationMetrics* detail = nullptr);
 
 CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
                         TreeBackend& backend, const ProgressFn& progress = {});

@@ -139,6 +139,33 @@ void append_tree(const TrainingData& data, const StatsLayout& lay, const GrownTr
   f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
 }
 
+// Score of mean out-of-bag predictions acc/cnt over the rows seen out of bag
+// at least once: accuracy (classification) or R^2 (regression). NaN if none.
+double oob_metric(const TrainingData& data, const std::vector<double>& acc, const std::vector<int32_t>& cnt,
+                  int64_t& rows) {
+  const int32_t no = data.n_outputs();
+  const Dataset& d = *data.dataset;
+  std::vector<double> proba, y_pred, y_true, weight;
+  std::vector<int32_t> cls;
+  for (std::size_t r = 0; r < cnt.size(); ++r) {
+    if (cnt[r] == 0) continue;
+    if (data.task == Task::kClassification) {
+      cls.push_back(data.class_id[r]);
+      for (int32_t o = 0; o < no; ++o) proba.push_back(acc[r * no + o] / cnt[r]);
+    } else {
+      y_true.push_back(data.y[r]);
+      y_pred.push_back(acc[r] / cnt[r]);
+    }
+    if (!d.sample_weight.empty()) weight.push_back(d.sample_weight[r]);
+  }
+  rows = static_cast<int64_t>(data.task == Task::kClassification ? cls.size() : y_true.size());
+  if (rows == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (data.task == Task::kClassification) return classification_metrics(cls, proba, no, weight).accuracy;
+  return regression_metrics(y_true, y_pred, weight).r2;
+}
+
+// Out-of-bag predictions and score, plus the score after every tenth of the
+// trees (a stepped metric: how the forest improves with more trees).
 void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t>>& in_bag, const ForestRequest& req,
                  TrainedForest& out) {
   const std::size_t n = data.n_rows();
@@ -146,48 +173,34 @@ void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t
   const Dataset& d = *data.dataset;
   std::vector<const float*> cols(d.n_features());
   for (std::size_t f = 0; f < cols.size(); ++f) cols[f] = d.columns[f].data();
-  out.oob_prediction.assign(n * no, std::numeric_limits<double>::quiet_NaN());
-  std::vector<int32_t> n_oob(n, 0);
   const ForestNodes& forest = out.nodes;
+  const int64_t n_trees = static_cast<int64_t>(forest.n_trees());
+  std::vector<double> acc(n * no, 0.0);
+  std::vector<int32_t> cnt(n, 0);
+  int64_t done = 0;
+  for (int64_t step = 1; step <= 10 && done < n_trees; ++step) {
+    const int64_t upto = std::max(done + 1, (n_trees * step + 9) / 10);
 #pragma omp parallel for schedule(dynamic, 256)
-  for (std::size_t r = 0; r < n; ++r) {
-    if (!req.train_mask.empty() && !req.train_mask[r]) continue;
-    std::vector<double> acc(no, 0.0);
-    int32_t cnt = 0;
-    auto row = [&](int32_t f) { return cols[f][r]; };
-    for (std::size_t t = 0; t < forest.n_trees(); ++t) {
-      if (in_bag[t][r]) continue;
-      const int64_t base = forest.tree_offsets[t];
-      const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
-                                            forest.left_child.data() + base, forest.default_left.data() + base, row);
-      for (int32_t o = 0; o < no; ++o) acc[o] += forest.value[leaf * no + o];
-      ++cnt;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (!req.train_mask.empty() && !req.train_mask[r]) continue;
+      auto row = [&](int32_t f) { return cols[f][r]; };
+      for (int64_t t = done; t < upto; ++t) {
+        if (in_bag[t][r]) continue;
+        const int64_t base = forest.tree_offsets[t];
+        const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
+                                              forest.left_child.data() + base, forest.default_left.data() + base, row);
+        for (int32_t o = 0; o < no; ++o) acc[r * no + o] += forest.value[leaf * no + o];
+        ++cnt[r];
+      }
     }
-    n_oob[r] = cnt;
-    if (cnt > 0)
-      for (int32_t o = 0; o < no; ++o) out.oob_prediction[r * no + o] = acc[o] / cnt;
+    done = upto;
+    out.oob_score = oob_metric(data, acc, cnt, out.oob_rows);
+    out.oob_score_by_trees.push_back({done, out.oob_score});
   }
-  std::vector<double> proba, y_pred, y_true, weight;
-  std::vector<int32_t> cls;
-  for (std::size_t r = 0; r < n; ++r) {
-    if (n_oob[r] == 0) continue;
-    if (data.task == Task::kClassification) {
-      cls.push_back(data.class_id[r]);
-      proba.insert(proba.end(), &out.oob_prediction[r * no], &out.oob_prediction[r * no] + no);
-    } else {
-      y_true.push_back(data.y[r]);
-      y_pred.push_back(out.oob_prediction[r]);
-    }
-    if (!d.sample_weight.empty()) weight.push_back(d.sample_weight[r]);
-  }
-  out.oob_rows = static_cast<int64_t>(data.task == Task::kClassification ? cls.size() : y_true.size());
-  if (out.oob_rows == 0) {
-    out.oob_score = std::numeric_limits<double>::quiet_NaN();
-  } else if (data.task == Task::kClassification) {
-    out.oob_score = classification_metrics(cls, proba, no, weight).accuracy;
-  } else {
-    out.oob_score = regression_metrics(y_true, y_pred, weight).r2;
-  }
+  out.oob_prediction.assign(n * no, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t r = 0; r < n; ++r)
+    if (cnt[r] > 0)
+      for (int32_t o = 0; o < no; ++o) out.oob_prediction[r * no + o] = acc[r * no + o] / cnt[r];
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // fold of a sweep. All requests over the same TrainingData share its bins.
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "host/params.h"
@@ -27,6 +28,7 @@ struct TrainedForest {
   std::vector<double> oob_prediction;
   double oob_score = 0.0;            // accuracy (classification) or R^2 (regression)
   int64_t oob_rows = 0;              // rows with at least one out-of-bag tree
+  std::vector<std::pair<int64_t, double>> oob_score_by_trees;  // (trees, score) after each tenth of the trees
 };
 
 // Called after each batch with (trees done, trees total).

@@ -162,20 +162,30 @@ void checked_status(herr_t r, const char* what) {
   if (r < 0) write_fail(what);
 }
 
-H5Id utf8_vlen_string_type() {
+// Strings are written as FIXED-length UTF-8 (`size` bytes, NUL-padded, no
+// terminator when a value fills its slot). Variable-length strings would live
+// in HDF5's global heap, which has no checksum and which HDF5 1.10 trusts
+// blindly: one flipped byte there can crash or hang HDF5 inside load_model
+// before our own checksum runs. Fixed-length values sit in the (checksummed)
+// object header for attributes, and in the dataset's raw data for datasets,
+// which our checksum covers. `size` is at least 1 (HDF5 has no 0-byte
+// strings). The reader accepts both forms, so older files still load.
+H5Id utf8_fixed_string_type(std::size_t size) {
   H5Id t(checked(H5Tcopy(H5T_C_S1), "cannot create string type"), H5Tclose);
-  checked_status(H5Tset_size(t.get(), H5T_VARIABLE), "cannot create string type");
+  checked_status(H5Tset_size(t.get(), std::max<std::size_t>(size, 1)),
+                 "cannot create string type");
+  checked_status(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "cannot create string type");
   checked_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "cannot create string type");
   return t;
 }
 
 void write_string_attr(hid_t loc, const char* name, const std::string& value) {
-  H5Id type = utf8_vlen_string_type();
+  H5Id type = utf8_fixed_string_type(value.size());
   H5Id space(checked(H5Screate(H5S_SCALAR), "cannot create dataspace"), H5Sclose);
   H5Id attr(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.valid()) write_fail(std::string("cannot create attribute ") + name);
-  const char* p = value.c_str();
-  if (H5Awrite(attr.get(), type.get(), &p) < 0)
+  // c_str() supplies the one NUL byte an empty value's 1-byte slot needs.
+  if (H5Awrite(attr.get(), type.get(), value.c_str()) < 0)
     write_fail(std::string("cannot write attribute ") + name);
 }
 
@@ -188,12 +198,11 @@ void write_int_attr(hid_t loc, const char* name, int64_t value) {
     write_fail(std::string("cannot write attribute ") + name);
 }
 
-// `no_fill`: skip writing fill values (not allowed for variable-length types).
-H5Id dataset_create_plist(bool no_fill) {
+// No timestamps, and no fill values (every dataset is written in full).
+H5Id dataset_create_plist() {
   H5Id dcpl(checked(H5Pcreate(H5P_DATASET_CREATE), "cannot create property list"), H5Pclose);
   checked_status(H5Pset_obj_track_times(dcpl.get(), 0), "cannot disable time tracking");
-  if (no_fill)
-    checked_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time");
+  checked_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time");
   return dcpl;
 }
 
@@ -206,7 +215,7 @@ void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t me
   hsize_t dims[2] = {rows, cols};
   hsize_t n = cols == 0 ? rows : rows * cols;
   H5Id space(checked(H5Screate_simple(rank, dims, nullptr), "cannot create dataspace"), H5Sclose);
-  H5Id dcpl = dataset_create_plist(true);
+  H5Id dcpl = dataset_create_plist();
   if (chunked && n > 0) {
     hsize_t chunk[2];
     if (rank == 1) {
@@ -229,20 +238,29 @@ void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t me
   if (!ds.close()) write_fail("cannot close dataset " + name);
 }
 
+// A 1-D dataset of fixed-length UTF-8 strings, each slot as wide as the longest
+// value (at least 1 byte), shorter values NUL-padded. Contiguous, uncompressed.
 void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& v) {
-  H5Id type = utf8_vlen_string_type();
+  std::size_t width = 1;
+  for (const auto& s : v) width = std::max(width, s.size());
+  H5Id type = utf8_fixed_string_type(width);
   hsize_t dims[1] = {static_cast<hsize_t>(v.size())};
   H5Id space(checked(H5Screate_simple(1, dims, nullptr), "cannot create dataspace"), H5Sclose);
-  H5Id dcpl = dataset_create_plist(false);
+  H5Id dcpl = dataset_create_plist();
   H5Id ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(),
                      H5P_DEFAULT),
           H5Dclose);
   if (!ds.valid()) write_fail("cannot create dataset " + name);
   if (!v.empty()) {
-    std::vector<const char*> ptrs;
-    ptrs.reserve(v.size());
-    for (const auto& s : v) ptrs.push_back(s.c_str());
-    if (H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    std::vector<char> buf;
+    try {
+      buf.assign(v.size() * width, '\0');
+    } catch (const std::bad_alloc&) {
+      throw ModelWriteError{"out of memory writing dataset " + name};
+    }
+    for (std::size_t i = 0; i < v.size(); ++i)
+      std::memcpy(buf.data() + i * width, v[i].data(), v[i].size());
+    if (H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
       write_fail("cannot write dataset " + name);
   }
   if (!ds.close()) write_fail("cannot close dataset " + name);

@@ -14,21 +14,7 @@ float BinCuts::threshold(std::size_t f, uint32_t t) const {
 
 namespace {
 
-// Number of cuts strictly below v, plus one; 0 for NaN. The trip count
-// depends only on n_cuts and the step is arithmetic, so there is no
-// data-dependent branch, and independent rows overlap in the pipeline.
-inline uint8_t bin_of(const float* cuts, uint32_t n_cuts, float v) {
-  if (n_cuts == 0) return v == v ? 1 : 0;
-  const float* base = cuts;
-  uint32_t n = n_cuts;
-  while (n > 1) {
-    const uint32_t half = n / 2;
-    base += static_cast<uint32_t>(base[half - 1] < v) * half;
-    n -= half;
-  }
-  const int b = 1 + static_cast<int>(base - cuts) + static_cast<int>(*base < v);
-  return v == v ? static_cast<uint8_t>(b) : 0;
-}
+inline uint8_t bin_of(const float* cuts, uint32_t n_cuts, float v) { return bin_search(cuts, n_cuts, v); }
 
 }  // namespace
 

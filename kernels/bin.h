@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/host_device.h"
+
 namespace canopy {
 
 struct BinCuts {
@@ -32,11 +34,34 @@ struct BinnedMatrix {
   const uint8_t* row(std::size_t r) const { return bins.data() + r * n_features; }
 };
 
+// Number of cuts strictly below v, plus one; 0 for NaN. The trip count
+// depends only on n_cuts and the step is arithmetic, so there is no
+// data-dependent branch, and independent rows overlap in the pipeline.
+// The one source of the bin search for the CPU (bin.cc) and CUDA (bin.cu).
+CANOPY_HD uint8_t bin_search(const float* cuts, uint32_t n_cuts, float v) {
+  if (n_cuts == 0) return v == v ? 1 : 0;
+  const float* base = cuts;
+  uint32_t n = n_cuts;
+  while (n > 1) {
+    const uint32_t half = n / 2;
+    base += static_cast<uint32_t>(base[half - 1] < v) * half;
+    n -= half;
+  }
+  const int b = 1 + static_cast<int>(base - cuts) + static_cast<int>(*base < v);
+  return v == v ? static_cast<uint8_t>(b) : 0;
+}
+
 // Bin of one value (NaN -> 0). Binary search over the feature's cuts.
 uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v);
 
 // Fills out.bins from feature-major float columns on the CPU (OpenMP).
 void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
                      BinnedMatrix& out);
+
+// The same on CUDA device `device` (kernels/bin.cu); identical output. Throws
+// std::runtime_error("built without CUDA") in a build without CUDA, and
+// canopy::CudaError on a CUDA failure.
+void assign_bins_cuda(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                      BinnedMatrix& out, int device);
 
 }  // namespace canopy

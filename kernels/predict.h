@@ -35,4 +35,10 @@ struct ColumnsView {
 void predict_cpu(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin,
                  std::size_t tree_end, double* out);
 
+// The same on CUDA device `device` (kernels/predict.cu): one thread per row,
+// trees in order, double accumulation, so `out` equals predict_cpu bit for bit.
+// Throws std::runtime_error("built without CUDA") in a build without CUDA.
+void predict_cuda(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin,
+                  std::size_t tree_end, double* out, int device);
+
 }  // namespace canopy

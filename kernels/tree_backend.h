@@ -71,4 +71,9 @@ class TreeBackend {
 
 std::unique_ptr<TreeBackend> make_cpu_tree_backend();
 
+// The CUDA backend on device `device_index` (kernels/tree_backend_cuda.cu);
+// returns the same splits, statistics and partitions as the CPU backend.
+// Throws std::runtime_error("built without CUDA") in a build without CUDA.
+std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index);
+
 }  // namespace canopy

@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -153,15 +158,81 @@ void patch_int_attr(const std::string& path, const char* name, int64_t v) {
   H5Aclose(a);
 }
 
+// A string type as canopy writes it (fixed-length UTF-8) or as older canopy
+// builds wrote it (variable-length UTF-8).
+hid_t string_type(bool variable, std::size_t size) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, variable ? H5T_VARIABLE : std::max<std::size_t>(size, 1));
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+// Replaces a root string attribute (the new value may be longer).
+void write_string_attr(hid_t file, const char* name, const std::string& v, bool variable) {
+  if (H5Aexists(file, name) > 0) EXPECT_GE(H5Adelete(file, name), 0);
+  hid_t t = string_type(variable, v.size());
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(file, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  const char* p = v.c_str();
+  EXPECT_GE(H5Awrite(a, t, variable ? static_cast<const void*>(&p) : p), 0);
+  H5Aclose(a);
+  H5Sclose(space);
+  H5Tclose(t);
+}
+
 void patch_string_attr(const std::string& path, const char* name, const std::string& v) {
   File f(path);
-  hid_t a = H5Aopen(f.id, name, H5P_DEFAULT);
-  ASSERT_GE(a, 0);
-  hid_t t = H5Aget_type(a);
-  const char* p = v.c_str();
-  EXPECT_GE(H5Awrite(a, t, &p), 0);
+  write_string_attr(f.id, name, v, false);
+}
+
+// Rewrites every string attribute and string dataset of a saved model as
+// variable-length strings, the way format-version-1 files were first written.
+void rewrite_strings_as_variable_length(const std::string& path, const Model& m) {
+  File f(path);
+  const std::pair<const char*, std::string> attrs[] = {
+      {"format", kModelFormat},
+      {"canopy_version", m.canopy_version},
+      {"task", task_name(m.task)},
+      {"label_name", m.label_name},
+      {"data_fingerprint", m.data_fingerprint},
+      {"params", m.params_json},
+      {"checksum", model_checksum(m)}};
+  for (const auto& [name, value] : attrs) write_string_attr(f.id, name, value, true);
+  for (const auto& [name, values] : {std::make_pair("feature_names", m.feature_names),
+                                     std::make_pair("class_labels", m.class_labels)}) {
+    EXPECT_GE(H5Ldelete(f.id, name, H5P_DEFAULT), 0);
+    hid_t t = string_type(true, 0);
+    hsize_t dims[1] = {values.size()};
+    hid_t space = H5Screate_simple(1, dims, nullptr);
+    hid_t d = H5Dcreate2(f.id, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    if (!ptrs.empty()) EXPECT_GE(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+  }
+}
+
+// Whether `name` (an attribute of the root, or a dataset) is stored as a
+// variable-length string; fails the test if it is not a UTF-8 string.
+bool stored_as_variable_length(const std::string& path, const char* name, bool is_attr) {
+  File f(path);
+  hid_t obj = is_attr ? H5Aopen(f.id, name, H5P_DEFAULT) : H5Dopen2(f.id, name, H5P_DEFAULT);
+  EXPECT_GE(obj, 0) << name;
+  hid_t t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+  EXPECT_EQ(H5Tget_class(t), H5T_STRING) << name;
+  EXPECT_EQ(H5Tget_cset(t), H5T_CSET_UTF8) << name;
+  bool variable = H5Tis_variable_str(t) > 0;
+  if (!variable) {
+    EXPECT_GE(H5Tget_size(t), 1u) << name;
+    EXPECT_EQ(H5Tget_strpad(t), H5T_STR_NULLPAD) << name;
+  }
   H5Tclose(t);
-  H5Aclose(a);
+  is_attr ? H5Aclose(obj) : H5Dclose(obj);
+  return variable;
 }
 
 void patch_int32_dataset(const std::string& path, const char* name,
@@ -240,6 +311,48 @@ TEST_F(ModelFileTest, EmptyForestAndEmptyStringsRoundTrip) {
   Model back = load_model(path("e.h5"));
   expect_same_model(m, back);
   EXPECT_EQ(back.forest.n_trees(), 0u);
+}
+
+TEST_F(ModelFileTest, StringsAreStoredAsFixedLengthUtf8) {
+  Model m = small_classifier();
+  m.label_name = "";  // an empty value still gets a 1-byte slot
+  std::string p = path("m.h5");
+  save_model(m, p);
+  for (const char* a : {"format", "canopy_version", "task", "label_name", "data_fingerprint",
+                        "params", "checksum"})
+    EXPECT_FALSE(stored_as_variable_length(p, a, true)) << a;
+  for (const char* d : {"feature_names", "class_labels"})
+    EXPECT_FALSE(stored_as_variable_length(p, d, false)) << d;
+  expect_same_model(m, load_model(p));
+}
+
+TEST_F(ModelFileTest, LongStringsRoundTrip) {
+  // An attribute over 64 KiB no longer fits HDF5's compact storage; a long
+  // feature name widens every slot of /feature_names.
+  Model m = small_classifier();
+  std::string big = "{\"note\":\"";
+  while (big.size() < 200000) big += "abcdefghij\xc3\xa9";
+  big += "\"}";
+  m.params_json = big;
+  m.feature_names[1] = std::string(5000, 'x');
+  m.class_labels[0] = "";
+  std::string p = path("m.h5");
+  save_model(m, p);
+  expect_same_model(m, load_model(p));
+  save_model(m, path("again.h5"));
+  EXPECT_TRUE(test::read_file(p) == test::read_file(path("again.h5")));
+}
+
+TEST_F(ModelFileTest, OlderFilesWithVariableLengthStringsStillLoad) {
+  for (const Model& m : {small_classifier(), small_regressor()}) {
+    std::string p = path("old.h5");
+    save_model(m, p);
+    rewrite_strings_as_variable_length(p, m);
+    ASSERT_TRUE(stored_as_variable_length(p, "params", true));
+    ASSERT_TRUE(stored_as_variable_length(p, "feature_names", false));
+    // Same values, so the same checksum: it covers the values, not the encoding.
+    expect_same_model(m, load_model(p));
+  }
 }
 
 TEST_F(ModelFileTest, SaveReplacesExistingFileAndLeavesNoTemporary) {
@@ -689,6 +802,187 @@ TEST_F(ModelFileTest, InvalidModelIsNotSavedAndOldFileSurvives) {
   EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"m.h5"});
 }
 
+// --- robustness: a flipped byte anywhere gives the model or a ModelError ----------
+
+enum class FuzzOutcome { kLoaded, kRefused, kLoadedDifferent, kOtherException, kCrashed, kHung };
+
+struct FuzzResult {
+  FuzzOutcome outcome;
+  int signal = 0;       // kCrashed: the signal
+  std::string message;  // kRefused: the ModelError's text
+};
+
+// Calls load_model(path) in a forked child so that a crash or hang inside HDF5
+// cannot take the test binary down. The child reports through its exit code
+// (and, for a refusal, the error text through a pipe); the parent gives it
+// 10 s and then kills it.
+FuzzResult load_in_child(const std::string& path, const std::string& want_checksum) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return {FuzzOutcome::kOtherException};
+  }
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {FuzzOutcome::kOtherException};
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = 3;
+    try {
+      Model m = load_model(path);
+      code = model_checksum(m) == want_checksum ? 0 : 4;
+    } catch (const ModelError& e) {
+      std::size_t n = std::strlen(e.what());
+      ssize_t w = ::write(fds[1], e.what(), std::min<std::size_t>(n, 512));
+      (void)w;
+      code = 1;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  // The pipe reaches EOF when the child exits (or is killed): wait for that
+  // with a deadline, then reap the child.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string message;
+  bool hung = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      hung = true;
+      break;
+    }
+    pollfd pfd{fds[0], POLLIN, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      ADD_FAILURE() << "poll: " << std::strerror(errno);
+      break;
+    }
+    if (ready == 0) continue;  // the deadline is checked above
+    char buf[512];
+    ssize_t got = ::read(fds[0], buf, sizeof buf);
+    if (got > 0) {
+      message.append(buf, static_cast<std::size_t>(got));
+    } else if (got == 0 || errno != EINTR) {
+      break;  // EOF: the child is gone
+    }
+  }
+  ::close(fds[0]);
+  if (hung) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (hung) return {FuzzOutcome::kHung};
+  if (WIFSIGNALED(status)) return {FuzzOutcome::kCrashed, WTERMSIG(status)};
+  switch (WIFEXITED(status) ? WEXITSTATUS(status) : -1) {
+    case 0: return {FuzzOutcome::kLoaded};
+    case 1: return {FuzzOutcome::kRefused, 0, message};
+    case 4: return {FuzzOutcome::kLoadedDifferent};
+    default: return {FuzzOutcome::kOtherException};
+  }
+}
+
+// What a refusal says, without the file name and details that vary per offset.
+std::string refusal_kind(const std::string& message, const std::string& path) {
+  std::string s = message;
+  if (s.compare(0, path.size(), path) == 0) s = s.substr(path.size());
+  for (const char* cut : {" (", "(stored", ": tree", " has "}) {
+    auto at = s.find(cut, 2);
+    if (at != std::string::npos) s = s.substr(0, at);
+  }
+  return s;
+}
+
+void fuzz_every_byte(const Model& m, const std::string& path, const char* what) {
+  save_model(m, path);
+  const std::string original = test::read_file(path);
+  const std::string want = model_checksum(m);
+  ASSERT_EQ(model_checksum(load_model(path)), want);
+
+  // Every offset for a small file; a deterministic sample for a larger one.
+  std::vector<std::size_t> offsets;
+  if (original.size() < 20000) {
+    for (std::size_t i = 0; i < original.size(); ++i) offsets.push_back(i);
+  } else {
+    uint64_t state = 12345;
+    for (int i = 0; i < 3000; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      offsets.push_back(static_cast<std::size_t>((state >> 17) % original.size()));
+    }
+  }
+
+  std::map<FuzzOutcome, std::size_t> counts;
+  std::vector<std::size_t> loaded;  // offsets whose flip load_model did not notice
+  std::map<std::string, std::size_t> refusals;
+  const std::string fuzzed = path + ".fuzz";
+  for (std::size_t off : offsets) {
+    std::string bytes = original;
+    bytes[off] = static_cast<char>(~bytes[off]);
+    test::write_file(fuzzed, bytes);
+    FuzzResult r = load_in_child(fuzzed, want);
+    ++counts[r.outcome];
+    switch (r.outcome) {
+      case FuzzOutcome::kLoaded: loaded.push_back(off); break;
+      case FuzzOutcome::kRefused: ++refusals[refusal_kind(r.message, fuzzed)]; break;
+      case FuzzOutcome::kLoadedDifferent:
+        ADD_FAILURE() << what << ": flipping byte " << off
+                      << " gave a different model without an error";
+        break;
+      case FuzzOutcome::kOtherException:
+        ADD_FAILURE() << what << ": flipping byte " << off
+                      << " made load_model throw something other than ModelError";
+        break;
+      case FuzzOutcome::kCrashed:
+        ADD_FAILURE() << what << ": flipping byte " << off << " crashed load_model (signal "
+                      << r.signal << ", " << strsignal(r.signal) << ")";
+        break;
+      case FuzzOutcome::kHung:
+        ADD_FAILURE() << what << ": flipping byte " << off << " made load_model hang (> 10 s)";
+        break;
+    }
+  }
+  std::printf("[ fuzz     ] %s: %zu-byte file, %zu offsets flipped: %zu loaded (identical), "
+              "%zu refused with ModelError, %zu loaded wrong, %zu other exception, "
+              "%zu crashed, %zu hung\n",
+              what, original.size(), offsets.size(), counts[FuzzOutcome::kLoaded],
+              counts[FuzzOutcome::kRefused], counts[FuzzOutcome::kLoadedDifferent],
+              counts[FuzzOutcome::kOtherException], counts[FuzzOutcome::kCrashed],
+              counts[FuzzOutcome::kHung]);
+  for (const auto& [kind, n] : refusals) std::printf("[ fuzz     ]   %5zu x %s\n", n, kind.c_str());
+  // Where the harmless flips were (bytes HDF5 and canopy never use): ranges.
+  std::sort(loaded.begin(), loaded.end());
+  std::string ranges;
+  for (std::size_t i = 0, shown = 0; i < loaded.size() && shown < 24; ++shown) {
+    std::size_t j = i;
+    while (j + 1 < loaded.size() && loaded[j + 1] == loaded[j] + 1) ++j;
+    ranges += (ranges.empty() ? "" : " ") + std::to_string(loaded[i]) +
+              (j > i ? "-" + std::to_string(loaded[j]) : "");
+    i = j + 1;
+  }
+  std::printf("[ fuzz     ]   loaded fine at offsets: %s\n", ranges.c_str());
+  EXPECT_EQ(counts[FuzzOutcome::kRefused] + counts[FuzzOutcome::kLoaded], offsets.size());
+  EXPECT_GT(counts[FuzzOutcome::kRefused], 0u);
+}
+
+// Every single-byte corruption of a small model file (and a sample of offsets
+// of a larger one, whose node arrays are compressed) must give back the same
+// model or a ModelError: never a crash or a hang inside HDF5, never a
+// different model. Variable-length strings failed this (HDF5 trusts the
+// unchecksummed global heap); fixed-length strings pass.
+TEST_F(ModelFileTest, FlippingAnyByteGivesTheModelOrAModelError) {
+  fuzz_every_byte(small_classifier(), path("classifier.h5"), "small classifier");
+  fuzz_every_byte(medium_forest(2, 2047, 3), path("medium.h5"), "2-tree forest");
+}
+
 // --- large forests and h5py -------------------------------------------------------
 
 TEST_F(ModelFileTest, LargeForestIsQuickAndReadableByH5py) {
@@ -710,7 +1004,7 @@ TEST_F(ModelFileTest, LargeForestIsQuickAndReadableByH5py) {
   std::string out = path("h5py.txt");
   std::string cmd = "/usr/bin/python3 -c \"import h5py; f=h5py.File('" + p +
                     "', 'r'); print(f['nodes/feature'].shape, f['nodes/value'].shape, "
-                    "f.attrs['format'], f.attrs['n_trees'])\" >" + out + " 2>&1";
+                    "f.attrs['format'].decode(), f.attrs['n_trees'])\" >" + out + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
   EXPECT_EQ(test::read_file(out), "(5000050,) (5000050, 2) canopy-forest 50\n");
 }
@@ -729,6 +1023,9 @@ def leaf(t, x):  # global index of the leaf that row x reaches in tree t
     return n
 x = np.array([float(s) for s in sys.argv[2:]], dtype=np.float32)
 p = np.mean([val[leaf(t, x)].astype(np.float64) for t in range(len(off) - 1)], axis=0)
+task = f.attrs["task"].decode()              # string attributes read as bytes
+labels = list(f["class_labels"].asstr()[:])  # string datasets too: .asstr() gives str
+print(task, labels[int(np.argmax(p))] if labels else "")
 print(" ".join(repr(float(v)) for v in p))
 )PY";
 
@@ -748,6 +1045,10 @@ TEST_F(ModelFileTest, PythonSnippetPredictsLikeTheNodeSemantics) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
     std::istringstream in(test::read_file(out));
     std::vector<double> want = predict_row(m, row);
+    std::string task, label;
+    ASSERT_TRUE(in >> task >> label) << test::read_file(out);
+    EXPECT_EQ(task, "classification");
+    EXPECT_EQ(label, m.class_labels[std::max_element(want.begin(), want.end()) - want.begin()]);
     for (double w : want) {
       double got = 0;
       ASSERT_TRUE(in >> got) << test::read_file(out);
@@ -768,10 +1069,12 @@ def canopy_checksum(path):
         word(len(b))
         for w in np.frombuffer(b + b"\0" * (-len(b) % 8), "<u8").tolist():
             word(w)
+    def text(v):  # string attributes read as bytes (as str in older files)
+        return v.decode() if isinstance(v, bytes) else v
     a = f.attrs
     for k in ("format", "format_version", "canopy_version", "task", "label_name", "n_features",
               "n_outputs", "n_trees", "n_nodes", "n_train_rows", "data_fingerprint", "params"):
-        v = a[k]
+        v = text(a[k])
         field(v.encode() if isinstance(v, str) else int(v).to_bytes(8, "little", signed=True))
     for k in ("feature_names", "class_labels"):
         names = f[k].asstr()[:]
@@ -783,7 +1086,7 @@ def canopy_checksum(path):
                   ("nodes/left_child", "<i4"), ("nodes/default_left", "u1"),
                   ("nodes/n_samples", "<i8"), ("nodes/weight", "<f8"), ("nodes/value", "<f4")):
         field(np.ascontiguousarray(f[k][()], dtype=dt).tobytes())
-    return "%016x" % h == a["checksum"]
+    return "%016x" % h == text(a["checksum"])
 print(canopy_checksum(sys.argv[1]))
 )PY";
 
@@ -793,10 +1096,15 @@ TEST_F(ModelFileTest, PythonChecksumFromTheDocsMatches) {
   empty.forest.n_outputs = 1;
   std::string script = path("checksum.py"), out = path("out.txt");
   test::write_file(script, kPythonChecksum);
+  Model unicode = small_classifier();
+  unicode.label_name = "esp\xc3\xa8" "ce \xe2\x9c\x93";
+  unicode.params_json = std::string(3000, '#');
   int i = 0;
-  for (const Model& m : {small_classifier(), small_regressor(), empty}) {
+  for (const Model& m : {small_classifier(), small_regressor(), empty, unicode, unicode}) {
     std::string p = path("m" + std::to_string(i++) + ".h5");
     save_model(m, p);
+    // The last file is written the way older canopy builds wrote strings.
+    if (i == 5) rewrite_strings_as_variable_length(p, m);
     std::string cmd = "/usr/bin/python3 " + script + " " + p + " >" + out + " 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
     EXPECT_EQ(test::read_file(out), "True\n") << p;

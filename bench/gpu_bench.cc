@@ -1,0 +1,220 @@
+// Google Benchmark cases for the CUDA backend (issue 3), on `canopy synth`
+// data written to an HDF5 file once and read back (so "load" is a real read):
+//   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s
+//   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
+//                                                 load, binning (CPU and GPU) and training (GPU and CPU)
+//   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
+// Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
+// (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
+// CANOPY_GPU_BENCH_CPU=0 skips the CPU training comparison.
+// Every case reports an error and skips when no CUDA device is visible.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+
+#include "host/forest_trainer.h"
+#include "host/params.h"
+#include "host/training_data.h"
+#include "io/data_source.h"
+#include "io/synth.h"
+#include "kernels/bin.h"
+#include "kernels/device.h"
+#include "kernels/tree_backend.h"
+
+namespace canopy {
+namespace {
+
+constexpr double kH100Bandwidth = 3.35e12;  // bytes/s, H100 SXM HBM3
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : fallback;
+}
+
+bool skip_without_gpu(benchmark::State& state) {
+  if (!list_devices().empty()) return false;
+  state.SkipWithError(("no CUDA device (" + cuda_unavailable_reason() + ")").c_str());
+  return true;
+}
+
+struct Loaded {
+  Dataset dataset;
+  TrainingData data;
+  double load_s = 0, bin_cpu_s = 0, bin_gpu_s = 0;
+};
+
+// Synthetic classification data (written once, read back), binned on the CPU
+// (prepare_training_data: cuts + bins) and, for timing, binned again on the GPU.
+const Loaded& load(int64_t rows, int features) {
+  static std::map<int64_t, std::unique_ptr<Loaded>> cache;
+  auto& slot = cache[rows * 1000 + features];
+  if (slot) return *slot;
+  const char* dir_env = std::getenv("CANOPY_GPU_BENCH_DIR");
+  const std::string dir = dir_env ? dir_env : "/tmp";
+  const std::string path =
+      dir + "/canopy_gpu_bench_" + std::to_string(rows) + "x" + std::to_string(features) + ".h5";
+  if (!std::filesystem::exists(path)) {
+    SynthSpec spec;
+    spec.rows = rows;
+    spec.features = features;
+    write_synthetic_hdf5(spec, path);
+  }
+  slot = std::make_unique<Loaded>();
+  Loaded& l = *slot;
+  ReadOptions opt;
+  opt.label = "y";
+  auto t0 = Clock::now();
+  l.dataset = read_dataset(path, opt);
+  l.load_s = seconds_since(t0);
+  t0 = Clock::now();
+  l.data = prepare_training_data(l.dataset, TaskChoice::kClassification, 256);
+  l.bin_cpu_s = seconds_since(t0);
+  BinnedMatrix gpu_bins;
+  t0 = Clock::now();
+  assign_bins_cuda(l.data.cuts, l.dataset.columns, gpu_bins, 0);
+  l.bin_gpu_s = seconds_since(t0);
+  if (gpu_bins.bins != l.data.bins.bins) throw std::runtime_error("gpu_bench: GPU bins differ from CPU bins");
+  return l;
+}
+
+// Samples free device memory in the background; peak use = start - minimum.
+class DeviceMemoryWatch {
+ public:
+  DeviceMemoryWatch() : start_(free_now()), min_(start_) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        const std::size_t f = free_now();
+        std::size_t m = min_.load();
+        while (f < m && !min_.compare_exchange_weak(m, f)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  ~DeviceMemoryWatch() { stop(); }
+  void stop() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      thread_.join();
+    }
+  }
+  std::size_t peak_bytes() const { return start_ > min_ ? start_ - min_ : 0; }
+
+ private:
+  static std::size_t free_now() {
+    const auto d = list_devices();
+    return d.empty() ? 0 : d[0].free_memory;
+  }
+  std::size_t start_;
+  std::atomic<std::size_t> min_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// One root node of all rows, every feature histogrammed (features_per_node =
+// n_features): the time of find_splits on that level, which is dominated by
+// the histogram pass over n_rows x n_features bins.
+void BM_HistogramPass(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  const TrainingData& td = l.data;
+  BatchData batch;
+  batch.bins = &td.bins;
+  batch.cuts = &td.cuts;
+  batch.layout = StatsLayout::make(td.n_classes, false);
+  batch.class_id = td.class_id.data();
+  std::vector<JobSpec> jobs(1);
+  jobs[0].features_per_node = static_cast<int32_t>(td.n_features());
+  jobs[0].multiplicity.assign(td.n_rows(), 1);
+  auto backend = make_cuda_tree_backend(0);
+  std::vector<int64_t> root;
+  backend->begin(batch, jobs, root);
+  backend->restrict_frontier({1});
+  std::vector<FrontierNode> frontier{{0, 0}};
+  std::vector<SplitChoice> best;
+  std::vector<int64_t> left;
+  backend->find_splits(frontier, root, best, left);  // warm-up
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    backend->find_splits(frontier, root, best, left);
+    state.SetIterationTime(seconds_since(t0));
+  }
+  backend->end();
+  const double bytes = static_cast<double>(td.bins.bins.size());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  state.counters["bin_GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["fraction_of_3.35TB/s"] =
+      benchmark::Counter(bytes / kH100Bandwidth, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_HistogramPass)->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(20);
+
+double train_seconds(const TrainingData& td, const ForestParams& p, TreeBackend& backend) {
+  const auto t0 = Clock::now();
+  auto forests = train_forests(td, {ForestRequest{p, {}}}, backend);
+  benchmark::DoNotOptimize(forests);
+  return seconds_since(t0);
+}
+
+// The issue's reference case: 10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap.
+void BM_Train10M(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  const ForestParams p = resolve_params(
+      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "sqrt"}, {"bootstrap", "true"}}, l.data.task);
+  auto gpu = make_cuda_tree_backend(0);
+  double gpu_s = 0;
+  for (auto _ : state) {
+    gpu_s = train_seconds(l.data, p, *gpu);
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["load_s"] = l.load_s;
+  state.counters["bin_cpu_s"] = l.bin_cpu_s;
+  state.counters["bin_gpu_s"] = l.bin_gpu_s;
+  state.counters["train_gpu_s"] = gpu_s;
+  if (env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
+    auto cpu = make_cpu_tree_backend();
+    const double cpu_s = train_seconds(l.data, p, *cpu);
+    state.counters["train_cpu_s"] = cpu_s;
+    state.counters["speedup_vs_cpu"] = cpu_s / gpu_s;
+  }
+}
+BENCHMARK(BM_Train10M)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(1);
+
+// Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
+void BM_FullyGrown1M(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
+  const ForestParams p = resolve_params({{"n_estimators", "100"}, {"max_features", "sqrt"}}, l.data.task);
+  auto gpu = make_cuda_tree_backend(0);
+  double gpu_s = 0;
+  std::size_t peak = 0;
+  for (auto _ : state) {
+    DeviceMemoryWatch watch;
+    gpu_s = train_seconds(l.data, p, *gpu);
+    watch.stop();
+    peak = watch.peak_bytes();
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["train_gpu_s"] = gpu_s;
+  state.counters["peak_device_MiB"] = static_cast<double>(peak) / (1024.0 * 1024.0);
+}
+BENCHMARK(BM_FullyGrown1M)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(1);
+
+}  // namespace
+}  // namespace canopy
+
+BENCHMARK_MAIN();

@@ -1,0 +1,79 @@
+#pragma once
+// Small helpers shared by the CUDA primitives (bin.cu, predict.cu,
+// tree_backend_cuda.cu). CUDA-only header.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda_check.cuh"
+#include "kernels/device_buffer.cuh"
+
+namespace canopy {
+namespace cuda_util {
+
+// Makes `device` current for the scope and restores the previous device after.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(int device) {
+    CANOPY_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) CANOPY_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~ScopedDevice() {
+    int now = -1;
+    if (cudaGetDevice(&now) == cudaSuccess && now != previous_ && cudaSetDevice(previous_) != cudaSuccess)
+      (void)cudaGetLastError();
+  }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+inline std::string mib_text(std::size_t bytes) {
+  return std::to_string(bytes) + " bytes (" + std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB)";
+}
+
+// Free device memory on the current device, in bytes.
+inline std::size_t free_device_memory() {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  CANOPY_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return free_bytes;
+}
+
+// Throws std::runtime_error naming the bytes needed and available when
+// `needed` bytes (beyond `reusable` bytes the caller is about to free) do not
+// fit in free device memory.
+inline void require_device_memory(std::size_t needed, std::size_t reusable, const std::string& what) {
+  const std::size_t available = free_device_memory() + reusable;
+  if (needed > available) {
+    int device = -1;
+    (void)cudaGetDevice(&device);
+    throw std::runtime_error("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(needed) +
+                             " of device memory, " + mib_text(available) +
+                             " available; use fewer trees per batch, fewer rows, or --device cpu");
+  }
+}
+
+// Resizes `a` to at least `n` elements (contents are not kept), checking free
+// memory first so a failure is a clear message rather than a CUDA error.
+template <typename T>
+void ensure_capacity(DeviceArray<T>& a, std::size_t n, const char* what) {
+  if (n <= a.size()) return;
+  require_device_memory(n * sizeof(T), a.bytes(), what);
+  a.resize(0);
+  a.resize(n);
+}
+
+// Blocks of `threads` covering n items (at least 1).
+inline unsigned int blocks_for(std::size_t n, int threads) {
+  const std::size_t b = (n + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
+  if (b > 0x7fffffffu) throw std::runtime_error("cuda: launch of " + std::to_string(n) + " items is too large");
+  return static_cast<unsigned int>(b == 0 ? 1 : b);
+}
+
+}  // namespace cuda_util
+}  // namespace canopy

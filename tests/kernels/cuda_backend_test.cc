@@ -1,0 +1,383 @@
+// The CUDA primitives against their CPU twins on the same inputs: the tree
+// backend (through the real level loop, grow_batch), bin assignment and
+// prediction must give identical outputs, and end to end a model trained with
+// --device cuda must export byte-identical JSON to one trained with --device cpu.
+// Every test skips with a message when no CUDA device is visible (CI has none);
+// everything still compiles in both CUDA and CPU-only builds.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "host/grower.h"
+#include "kernels/bin.h"
+#include "kernels/device.h"
+#include "kernels/predict.h"
+#include "kernels/tree_backend.h"
+#include "test_util.h"
+
+namespace canopy {
+namespace {
+
+#define CANOPY_REQUIRE_GPU()                                                                          \
+  do {                                                                                                \
+    if (list_devices().empty()) GTEST_SKIP() << "no CUDA device (" << cuda_unavailable_reason() << ")"; \
+  } while (0)
+
+// A synthetic binned training problem.
+struct Problem {
+  BinnedMatrix bins;
+  BinCuts cuts;
+  std::vector<int32_t> class_id;
+  std::vector<int64_t> y_fixed;
+  std::vector<int64_t> row_quantum;
+  StatsLayout layout;
+
+  BatchData batch() const {
+    BatchData b;
+    b.bins = &bins;
+    b.cuts = &cuts;
+    b.layout = layout;
+    b.class_id = class_id.empty() ? nullptr : class_id.data();
+    b.y_fixed = y_fixed.empty() ? nullptr : y_fixed.data();
+    b.row_quantum = row_quantum.empty() ? nullptr : row_quantum.data();
+    return b;
+  }
+};
+
+struct ProblemSpec {
+  std::size_t rows = 2000;
+  std::size_t features = 10;
+  int32_t classes = 3;             // 0 = regression
+  bool weighted = false;           // row quanta (some zero) and a count channel
+  double missing = 0.05;           // fraction of missing bins
+  int max_cuts = 254;              // cuts per feature at most
+  uint32_t seed = 1;
+};
+
+// Labels depend on a few features so the trees have real structure.
+Problem make_problem(const ProblemSpec& s) {
+  Problem p;
+  std::mt19937_64 rng(s.seed);
+  p.cuts.offsets.assign(1, 0);
+  std::vector<int> n_cuts(s.features);
+  for (std::size_t f = 0; f < s.features; ++f) {
+    n_cuts[f] = static_cast<int>(rng() % (s.max_cuts + 1));
+    if (f == 0) n_cuts[f] = s.max_cuts;  // at least one feature with every bin
+    for (int c = 0; c < n_cuts[f]; ++c) p.cuts.values.push_back(static_cast<float>(c) + 0.5f);
+    p.cuts.offsets.push_back(static_cast<uint32_t>(p.cuts.values.size()));
+  }
+  p.bins.n_rows = s.rows;
+  p.bins.n_features = s.features;
+  p.bins.bins.resize(s.rows * s.features);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (std::size_t r = 0; r < s.rows; ++r)
+    for (std::size_t f = 0; f < s.features; ++f)
+      p.bins.bins[r * s.features + f] =
+          u(rng) < s.missing ? 0 : static_cast<uint8_t>(1 + rng() % static_cast<uint64_t>(n_cuts[f] + 1));
+  for (std::size_t r = 0; r < s.rows; ++r) {
+    const uint8_t* row = p.bins.row(r);
+    const double signal = row[0] * 0.02 + (s.features > 1 ? row[1] * 0.01 : 0.0) + u(rng);
+    if (s.classes > 0) {
+      const int32_t c = static_cast<int32_t>(std::fmod(signal * 2.7, 1.0) * s.classes);
+      p.class_id.push_back(u(rng) < 0.1 ? static_cast<int32_t>(rng() % s.classes) : std::min(c, s.classes - 1));
+    } else {
+      p.y_fixed.push_back(static_cast<int64_t>(signal * 100000.0) - static_cast<int64_t>(rng() % 50000));
+    }
+    if (s.weighted) p.row_quantum.push_back(u(rng) < 0.1 ? 0 : static_cast<int64_t>(1 + rng() % 1000));
+  }
+  p.layout = StatsLayout::make(s.classes, s.weighted);
+  return p;
+}
+
+struct JobPlan {
+  int32_t features_per_node;
+  int64_t min_samples_leaf;
+  Criterion criterion;
+  bool bootstrap;
+  int32_t max_depth;
+  bool class_weights = false;
+};
+
+void make_jobs(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed, std::vector<JobSpec>& jobs,
+               std::vector<GrowLimits>& limits) {
+  jobs.clear();
+  limits.clear();
+  std::mt19937_64 rng(seed);
+  for (std::size_t t = 0; t < plans.size(); ++t) {
+    const JobPlan& plan = plans[t];
+    JobSpec j;
+    j.seed = seed;
+    j.tree_index = static_cast<uint32_t>(t);
+    j.features_per_node = plan.features_per_node;
+    j.min_samples_leaf = plan.min_samples_leaf;
+    j.criterion = plan.criterion;
+    j.multiplicity.assign(p.bins.n_rows, plan.bootstrap ? 0 : 1);
+    if (plan.bootstrap)
+      for (std::size_t d = 0; d < p.bins.n_rows; ++d) ++j.multiplicity[rng() % p.bins.n_rows];
+    if (plan.class_weights)
+      for (int32_t c = 0; c < p.layout.n_classes; ++c) j.class_quantum.push_back(c % 3 == 0 ? 0 : 1 + c % 7);
+    jobs.push_back(std::move(j));
+    GrowLimits l;
+    l.max_depth = plan.max_depth;
+    l.min_samples_leaf = plan.min_samples_leaf;
+    limits.push_back(l);
+  }
+}
+
+void expect_same_trees(const std::vector<GrownTree>& cpu, const std::vector<GrownTree>& gpu) {
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (std::size_t t = 0; t < cpu.size(); ++t) {
+    SCOPED_TRACE("tree " + std::to_string(t));
+    EXPECT_GT(cpu[t].n_nodes(), 0u);
+    EXPECT_EQ(cpu[t].n_nodes(), gpu[t].n_nodes());
+    EXPECT_TRUE(cpu[t].stats == gpu[t].stats);
+    EXPECT_TRUE(cpu[t].feature == gpu[t].feature);
+    EXPECT_TRUE(cpu[t].bin == gpu[t].bin);
+    EXPECT_TRUE(cpu[t].left_child == gpu[t].left_child);
+    EXPECT_TRUE(cpu[t].default_left == gpu[t].default_left);
+    EXPECT_TRUE(cpu[t].importance == gpu[t].importance);  // exact: same gains in the same order
+  }
+}
+
+// Grows the same jobs on the CPU backend and on `gpu` and compares.
+void compare_backends(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed, TreeBackend* gpu = nullptr) {
+  std::vector<JobSpec> jobs_cpu, jobs_gpu;
+  std::vector<GrowLimits> limits;
+  make_jobs(p, plans, seed, jobs_cpu, limits);
+  jobs_gpu = jobs_cpu;
+  const BatchData batch = p.batch();
+  std::vector<GrownTree> out_cpu, out_gpu;
+  auto cpu = make_cpu_tree_backend();
+  grow_batch(*cpu, batch, jobs_cpu, limits, out_cpu);
+  std::unique_ptr<TreeBackend> own;
+  if (!gpu) {
+    own = make_cuda_tree_backend(0);
+    gpu = own.get();
+  }
+  EXPECT_STREQ(gpu->name(), "cuda");
+  grow_batch(*gpu, batch, jobs_gpu, limits, out_gpu);
+  expect_same_trees(out_cpu, out_gpu);
+}
+
+TEST(CudaBackend, RandomClassificationMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  const Problem p = make_problem({});
+  compare_backends(p,
+                   {{3, 1, Criterion::kGini, true, -1},
+                    {10, 1, Criterion::kEntropy, true, -1},  // every feature (CPU subtraction trick)
+                    {1, 5, Criterion::kGini, true, 8},
+                    {5, 1, Criterion::kGini, false, -1},
+                    {4, 2, Criterion::kEntropy, false, 3}},
+                   11);
+}
+
+TEST(CudaBackend, AllMissingAndConstantColumnsAndOneRowPerLeaf) {
+  CANOPY_REQUIRE_GPU();
+  ProblemSpec s;
+  s.rows = 600;
+  s.features = 6;
+  s.classes = 2;
+  Problem p = make_problem(s);
+  const std::size_t values4 = p.cuts.n_cuts(4) + 1;  // value bins of feature 4
+  for (std::size_t r = 0; r < s.rows; ++r) {
+    p.bins.bins[r * s.features + 2] = 0;  // all missing
+    p.bins.bins[r * s.features + 3] = 1;  // constant
+    p.bins.bins[r * s.features + 4] = static_cast<uint8_t>(1 + r % values4);  // many distinct values
+    p.class_id[r] = static_cast<int32_t>((r * 7919) % 2);
+  }
+  compare_backends(p,
+                   {{6, 1, Criterion::kGini, false, -1},  // fully grown, min_samples_leaf 1
+                    {2, 1, Criterion::kGini, true, -1},
+                    {1, 1, Criterion::kEntropy, false, -1}},
+                   5);
+}
+
+TEST(CudaBackend, ManyClassesUseTheGlobalAtomicFallback) {
+  CANOPY_REQUIRE_GPU();
+  ProblemSpec s;
+  s.rows = 6000;
+  s.features = 8;
+  s.classes = 300;  // 256 bins x 300 channels x 8 bytes per feature: far above shared memory
+  const Problem p = make_problem(s);
+  compare_backends(p, {{3, 1, Criterion::kGini, true, -1}, {8, 1, Criterion::kEntropy, true, 12}}, 3);
+}
+
+TEST(CudaBackend, ZeroWeightsClassWeightsAndCountChannel) {
+  CANOPY_REQUIRE_GPU();
+  ProblemSpec s;
+  s.rows = 3000;
+  s.features = 9;
+  s.classes = 4;
+  s.weighted = true;
+  const Problem p = make_problem(s);
+  JobPlan a{3, 1, Criterion::kGini, true, -1, true};
+  JobPlan b{9, 4, Criterion::kEntropy, false, -1, true};
+  JobPlan c{2, 1, Criterion::kGini, true, 6, false};
+  compare_backends(p, {a, b, c}, 17);
+}
+
+TEST(CudaBackend, RegressionMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  for (bool weighted : {false, true}) {
+    SCOPED_TRACE(weighted ? "weighted" : "unweighted");
+    ProblemSpec s;
+    s.rows = 4000;
+    s.features = 7;
+    s.classes = 0;
+    s.weighted = weighted;
+    const Problem p = make_problem(s);
+    compare_backends(p,
+                     {{7, 1, Criterion::kSquaredError, true, -1},
+                      {2, 3, Criterion::kSquaredError, true, -1},
+                      {4, 1, Criterion::kSquaredError, false, 9}},
+                     23);
+  }
+}
+
+// Large nodes: several histogram blocks per node and several shared-memory
+// feature groups (28 features x 256 bins x 2 channels); the backend instance
+// is reused, so the second batch also exercises the cached binned matrix.
+TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
+  CANOPY_REQUIRE_GPU();
+  ProblemSpec s;
+  s.rows = 60000;
+  s.features = 28;
+  s.classes = 2;
+  s.max_cuts = 254;
+  const Problem p = make_problem(s);
+  auto gpu = make_cuda_tree_backend(0);
+  compare_backends(p, {{28, 1, Criterion::kGini, true, 10}, {5, 1, Criterion::kGini, true, 10}}, 29, gpu.get());
+  compare_backends(p, {{5, 1, Criterion::kEntropy, false, 12}, {28, 20, Criterion::kGini, true, -1}}, 31, gpu.get());
+  const Problem q = make_problem(ProblemSpec{});  // another matrix: must be uploaded again
+  compare_backends(q, {{3, 1, Criterion::kGini, true, -1}}, 37, gpu.get());
+}
+
+TEST(CudaBins, AssignBinsMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.0f, 10.0f);
+  const std::size_t nr = 100003, nf = 7;
+  BinCuts cuts;
+  cuts.offsets.assign(1, 0);
+  for (std::size_t f = 0; f < nf; ++f) {
+    const int m = f == 0 ? 0 : (f == 1 ? 254 : static_cast<int>(rng() % 60));
+    std::vector<float> c;
+    for (int i = 0; i < m; ++i) c.push_back(normal(rng));
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    cuts.values.insert(cuts.values.end(), c.begin(), c.end());
+    cuts.offsets.push_back(static_cast<uint32_t>(cuts.values.size()));
+  }
+  std::vector<std::vector<float>> cols(nf, std::vector<float>(nr));
+  for (std::size_t f = 0; f < nf; ++f)
+    for (std::size_t r = 0; r < nr; ++r) {
+      const uint64_t x = rng() % 100;
+      cols[f][r] = x < 5 ? std::numeric_limits<float>::quiet_NaN()
+                 : x < 7 ? (x == 5 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity())
+                 : x < 20 && cuts.n_cuts(f) > 0 ? cuts.cuts(f)[rng() % cuts.n_cuts(f)]  // exactly on a cut
+                         : normal(rng);
+    }
+  BinnedMatrix cpu, gpu;
+  assign_bins_cpu(cuts, cols, cpu);
+  assign_bins_cuda(cuts, cols, gpu, 0);
+  EXPECT_EQ(cpu.n_rows, gpu.n_rows);
+  EXPECT_EQ(cpu.n_features, gpu.n_features);
+  EXPECT_TRUE(cpu.bins == gpu.bins);
+}
+
+TEST(CudaPredict, PredictMatchesCpuBitForBit) {
+  CANOPY_REQUIRE_GPU();
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const std::size_t nf = 6, nr = 20011;
+  ForestNodes forest;
+  forest.n_outputs = 3;
+  for (int t = 0; t < 25; ++t) {  // complete trees of depth 5 in level order
+    const int depth = 5, internal = (1 << depth) - 1, total = (1 << (depth + 1)) - 1;
+    for (int n = 0; n < total; ++n) {
+      const bool leaf = n >= internal;
+      forest.feature.push_back(leaf ? -1 : static_cast<int32_t>(rng() % nf));
+      forest.threshold.push_back(leaf ? 0.0f : u(rng));
+      forest.left_child.push_back(leaf ? -1 : 2 * n + 1);
+      forest.default_left.push_back(static_cast<uint8_t>(rng() % 2));
+      forest.n_samples.push_back(1);
+      forest.weight.push_back(1.0);
+      for (int o = 0; o < forest.n_outputs; ++o) forest.value.push_back(u(rng));
+    }
+    forest.tree_offsets.push_back(static_cast<int64_t>(forest.feature.size()));
+  }
+  std::vector<std::vector<float>> cols(nf, std::vector<float>(nr));
+  std::vector<const float*> ptrs;
+  for (auto& c : cols) {
+    for (float& v : c) v = rng() % 10 == 0 ? std::numeric_limits<float>::quiet_NaN() : u(rng);
+    ptrs.push_back(c.data());
+  }
+  const ColumnsView x{ptrs.data(), nr, nf};
+  for (auto range : {std::pair<std::size_t, std::size_t>{0, 25}, {3, 17}}) {
+    std::vector<double> cpu(nr * forest.n_outputs), gpu(nr * forest.n_outputs, -1.0);
+    predict_cpu(forest, x, range.first, range.second, cpu.data());
+    predict_cuda(forest, x, range.first, range.second, gpu.data(), 0);
+    EXPECT_TRUE(cpu == gpu);
+  }
+}
+
+// --- end to end through the canopy binary -----------------------------------
+
+using test::CommandResult;
+using test::run_canopy;
+
+std::string train_and_export(const std::string& dir, const std::string& name, const std::string& args,
+                             const std::string& device) {
+  const std::string model = dir + "/" + name + "-" + device + ".h5";
+  CommandResult r = run_canopy("train " + args + " --device " + device + " --out " + model);
+  EXPECT_EQ(r.exit_code, 0) << args << " --device " << device << "\n" << r.err;
+  const std::string out = model + ".json";
+  CommandResult e = run_canopy("model export " + model + " --format json --out " + out);
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  return test::read_file(out);
+}
+
+void expect_identical_models(const std::string& name, const std::string& args) {
+  const std::string dir = test::temp_dir();
+  const std::string cpu = train_and_export(dir, name, args, "cpu");
+  const std::string gpu = train_and_export(dir, name, args, "cuda");
+  EXPECT_FALSE(cpu.empty());
+  EXPECT_TRUE(cpu == gpu) << name << ": " << args;
+}
+
+TEST(CudaEndToEnd, BreastCancerClassificationModelsAreIdentical) {
+  CANOPY_REQUIRE_GPU();
+  const std::string data = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 20 --seed 7";
+  expect_identical_models("bc-bootstrap", data);
+  expect_identical_models("bc-no-bootstrap", data + " --bootstrap false");
+  expect_identical_models("bc-entropy-balanced", data + " --criterion entropy --class-weight balanced --max-features 0.5");
+}
+
+TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {
+  CANOPY_REQUIRE_GPU();
+  const std::string data = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 20 --seed 7";
+  expect_identical_models("db-bootstrap", data);
+  expect_identical_models("db-no-bootstrap", data + " --bootstrap false --max-features sqrt");
+}
+
+TEST(CudaEndToEnd, SyntheticDataWithMissingValuesModelsAreIdentical) {
+  CANOPY_REQUIRE_GPU();
+  const std::string dir = test::temp_dir();
+  for (const std::string task : {"classification", "regression"}) {
+    const std::string file = dir + "/" + task + ".h5";
+    CommandResult s = run_canopy("synth --task " + task + " --rows 20000 --features 12 --missing 0.1 --seed 4 --out " + file);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const std::string data = "--data " + file + " --label y --n-estimators 10 --seed 5";
+    expect_identical_models(task + "-bootstrap", data);
+    expect_identical_models(task + "-no-bootstrap", data + " --bootstrap false --max-depth 12");
+  }
+}
+
+}  // namespace
+}  // namespace canopy
