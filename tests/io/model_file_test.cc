@@ -913,10 +913,13 @@ void fuzz_every_byte(const Model& m, const std::string& path, const char* what) 
   if (original.size() < 20000) {
     for (std::size_t i = 0; i < original.size(); ++i) offsets.push_back(i);
   } else {
+    std::vector<bool> taken(original.size(), false);
     uint64_t state = 12345;
-    for (int i = 0; i < 3000; ++i) {
+    while (offsets.size() < 3000) {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      offsets.push_back(static_cast<std::size_t>((state >> 17) % original.size()));
+      auto off = static_cast<std::size_t>((state >> 17) % original.size());
+      if (!taken[off]) offsets.push_back(off);
+      taken[off] = true;
     }
   }
 

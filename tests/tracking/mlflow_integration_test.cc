@@ -308,23 +308,67 @@ TEST_F(MlflowServer, SyncFromSqliteIsCompleteAndIdempotent) {
   EXPECT_EQ(remote.search_runs({}, "tags.canopy.source_run_id = '" + parent + "'", {}, 0).size(), 1u);
 }
 
+// Asserts that a run recorded by `canopy train --cv 3 --oob-score` on iris
+// arrived complete: every parameter, stepped metrics, tags and artifacts.
+void expect_complete_train_run(MlflowClient& c, const Run& run) {
+  EXPECT_EQ(run.info.status, RunStatus::kFinished);
+  for (const char* p : {"n_estimators", "max_depth", "max_features", "min_samples_leaf", "criterion", "bootstrap",
+                        "max_bins", "seed", "class_weight", "oob_score"})
+    EXPECT_TRUE(run.params.count(p)) << "missing param " << p;
+  EXPECT_EQ(run.params.at("n_estimators"), "10");
+  EXPECT_EQ(run.params.at("max_depth"), "none");  // defaults are recorded too
+  for (const char* t : {"canopy.version", "canopy.git_commit", "canopy.dataset.path", "canopy.dataset.fingerprint",
+                        "canopy.label", "canopy.task", "canopy.device", "canopy.command", "mlflow.user"})
+    EXPECT_TRUE(run.tags.count(t)) << "missing tag " << t;
+  EXPECT_EQ(run.tags.at("canopy.task"), "classification");
+  EXPECT_EQ(run.tags.at("canopy.label"), "species");
+  const auto oob = c.get_metric_history(run.info.run_id, "oob_score");
+  ASSERT_EQ(oob.size(), 10u);  // one point per tree count 1..10
+  EXPECT_EQ(oob.front().step, 1);
+  EXPECT_EQ(oob.back().step, 10);
+  const auto folds = c.get_metric_history(run.info.run_id, "cv_fold_accuracy");
+  ASSERT_EQ(folds.size(), 3u);
+  std::set<int64_t> steps;
+  for (const auto& m : folds) steps.insert(m.step);
+  EXPECT_EQ(steps, (std::set<int64_t>{0, 1, 2}));
+  EXPECT_TRUE(run.metrics.count("cv_mean_accuracy"));
+  EXPECT_TRUE(run.metrics.count("train_accuracy"));
+  std::set<std::string> files;
+  for (const auto& f : c.list_artifacts(run.info.run_id)) files.insert(f.path);
+  for (const auto& f : c.list_artifacts(run.info.run_id, "model")) files.insert(f.path);
+  for (const char* f : {"metrics.json", "feature_importances.csv", "confusion_matrix.csv", "model/m.h5"})
+    EXPECT_TRUE(files.count(f)) << "missing artifact " << f;
+}
+
 TEST_F(MlflowServer, TrainThroughTheCommandLine) {
   const std::string dir = canopy::test::temp_dir();
-  auto probe = canopy::test::run_canopy("runs list --tracking-uri sqlite://" + dir + "/probe.db");
-  if (probe.exit_code != 0) GTEST_SKIP() << "`canopy runs` is not wired into host/cli.cc yet";
   if (!fs::exists(canopy::test::data_file("iris.csv"))) GTEST_SKIP() << "no example data (run through ctest)";
   const std::string exp = unique("canopy-cli");
-  auto t = canopy::test::run_canopy("train --data " + canopy::test::data_file("iris.csv") +
-                                    " --label target --n-estimators 5 --out " + dir + "/m.h5 --tracking-uri " + url_ +
-                                    " --experiment " + exp);
+  const std::string train = "train --data " + canopy::test::data_file("iris.csv") +
+                            " --label species --n-estimators 10 --cv 3 --oob-score --out " + dir + "/m.h5";
+  auto t = canopy::test::run_canopy(train + " --tracking-uri " + url_ + " --experiment " + exp);
   ASSERT_EQ(t.exit_code, 0) << t.err;
   MlflowClient c(url_, options());
   auto e = c.get_experiment_by_name(exp);
   ASSERT_TRUE(e) << "train did not record a run";
   auto runs = c.search_runs({e->experiment_id}, "", {}, 0);
   ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].info.status, RunStatus::kFinished);
-  EXPECT_EQ(runs[0].params.at("n_estimators"), "5");
+  expect_complete_train_run(c, runs[0]);
+
+  // The same run recorded locally and sent later with `canopy runs sync`.
+  const std::string local = "sqlite://" + dir + "/canopy.db";
+  const std::string exp2 = unique("canopy-sync");
+  auto t2 = canopy::test::run_canopy(train + " --tracking-uri " + local + " --experiment " + exp2);
+  ASSERT_EQ(t2.exit_code, 0) << t2.err;
+  for (int pass = 0; pass < 2; ++pass) {  // idempotent: a second sync adds nothing
+    auto s = canopy::test::run_canopy("runs sync --to " + url_ + " --from " + local);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+  }
+  auto e2 = c.get_experiment_by_name(exp2);
+  ASSERT_TRUE(e2);
+  auto synced = c.search_runs({e2->experiment_id}, "", {}, 0);
+  ASSERT_EQ(synced.size(), 1u);
+  expect_complete_train_run(c, synced[0]);
 }
 
 }  // namespace
