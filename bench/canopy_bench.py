@@ -35,8 +35,9 @@ def main(argv=None):
     ap.add_argument("--data-dir", default="", help="keep generated train/test files here and reuse them")
     ap.add_argument("--keep-data", action="store_true", help="do not delete the generated data")
     ap.add_argument("--suite-name", default="", help="name shown in the report (default: the cases file's)")
-    ap.add_argument("--render", metavar="RESULTS_JSON", default="",
-                    help="only rewrite the report in --out from an existing results.json")
+    ap.add_argument("--render", metavar="RESULTS_JSON[,RESULTS_JSON...]", default="",
+                    help="only rewrite the report in --out from existing results.json files (several: "
+                         "their cases merged into one report, e.g. a suite run in pieces on one machine)")
     a = ap.parse_args(argv)
 
     from harness import cases as C
@@ -45,8 +46,11 @@ def main(argv=None):
 
     if a.render:
         import json
-        with open(a.render) as f:
-            results = json.load(f)
+        parts = []
+        for path in a.render.split(","):
+            with open(path) as f:
+                parts.append(json.load(f))
+        results = runner.merge_results(parts, a.render.split(",")) if len(parts) > 1 else parts[0]
         R.write_all(results, os.path.abspath(a.out))
         sys.stderr.write("canopy bench: rewrote the report in %s\n" % os.path.abspath(a.out))
         return 0

@@ -323,6 +323,11 @@ def target_rows(results):
 
 def summary_lines(results):
     lines = []
+    if results.get("partial"):
+        lines.append("PARTIAL: the run was interrupted or is still going; only the cases below finished.")
+    if results.get("merged_from"):
+        lines.append("Merged from %d runs on this machine: %s." % (len(results["merged_from"]),
+                                                                 ", ".join(results["merged_from"])))
     fails = [c["name"] for c in results["cases"] if c.get("check") == "fail"]
     failed = [c["name"] for c in results["cases"] if c.get("status") == "failed"]
     checked = [c["name"] for c in results["cases"]
@@ -422,7 +427,7 @@ def write_html(results, plots):
         html.escape(r["finished"]), r["duration_s"], html.escape(r["cases_file"]), r["settings"]["threads"]))
     h.append("<h2>Summary</h2><ul>")
     for l in summary_lines(r):
-        cls = "bad" if l.startswith(("RED", "WARNING")) else ""
+        cls = "bad" if l.startswith(("RED", "WARNING", "PARTIAL")) else ""
         h.append("<li class='%s'>%s</li>" % (cls, html.escape(l)))
     h.append("</ul><h3>Targets (measured side by side on this machine)</h3>")
     trows = target_rows(r)

@@ -155,8 +155,9 @@ def _canopy_metrics(pred_path, split):
         proba = np.zeros((n, split["classes"]))
         for name in f.keys():
             if name.startswith("proba_"):
-                # The split files hold class ids 0..C-1, so canopy's labels are those ids.
-                proba[:, int(name[len("proba_"):])] = f[name][:]
+                # The split files hold class ids 0..C-1, so canopy's labels are those ids
+                # (canopy 0.1.0 prints some as floats: class 10 is "1e+01").
+                proba[:, int(round(float(name[len("proba_"):])))] = f[name][:]
     return M.classification_metrics(y, proba)
 
 
@@ -346,10 +347,13 @@ def run(opts):
                     log("  %-11s %d rows x %d features ..." % (s, split["train_rows"], split["features"]))
                     load_before = os.getloadavg()[0]
                     t0 = time.perf_counter()
-                    if s in S.CANOPY:
-                        r = run_canopy(canopy, s, split, case, threads, workdir)
-                    else:
-                        r = run_peer(opts["python"], s, split, case, threads)
+                    try:
+                        if s in S.CANOPY:
+                            r = run_canopy(canopy, s, split, case, threads, workdir)
+                        else:
+                            r = run_peer(opts["python"], s, split, case, threads)
+                    except Exception as e:  # one system's failure never ends the suite
+                        r = {"status": "failed", "reason": "harness error: %s: %s" % (type(e).__name__, e)}
                     r["load_avg_1m_before"] = load_before
                     point["results"][s] = r
                     if r["status"] == "ok":
@@ -406,3 +410,34 @@ def _results(opts, started, machine_info, avail, cases_out, partial):
         "cases": cases_out,
         "targets": evaluate_targets(cases_out),
     }
+
+
+def merge_results(parts, sources):
+    """One results dict from several runs' results (same machine): the cases of
+    all, the machine and settings of the first, targets recomputed."""
+    first = dict(parts[0])
+    cases, names = [], set()
+    for part in parts:
+        for c in part["cases"]:
+            if c["name"] in names:
+                raise ValueError("case %r appears in more than one results file" % c["name"])
+            names.add(c["name"])
+            cases.append(c)
+    first["cases"] = cases
+    first["suite"] = " + ".join(p["suite"].replace(" (partial: interrupted or still running)", "") for p in parts)
+    first["cases_file"] = ", ".join(p["cases_file"] for p in parts)
+    first["merged_from"] = list(sources)
+    first["started"] = min(p["started"] for p in parts)
+    first["finished"] = max(p["finished"] for p in parts)
+    first["duration_s"] = sum(p["duration_s"] for p in parts)
+    first["partial"] = any(p.get("partial") for p in parts)
+    systems = {}
+    for p in parts:
+        for s, a in p["systems"].items():
+            if s not in systems or a["status"] == "available":
+                systems[s] = a
+    first["systems"] = systems
+    loads = [p["machine"].get("load_avg_at_end") for p in parts if p["machine"].get("load_avg_at_end")]
+    first["machine"] = dict(first["machine"], load_avg_at_end=loads[-1] if loads else None)
+    first["targets"] = evaluate_targets(cases)
+    return first
