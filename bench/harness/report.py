@@ -216,8 +216,14 @@ def make_plots(results):
         if not any_line:
             plt.close(fig)
             continue
+        import matplotlib.ticker as mt
         ax.set_xscale("log")
         ax.set_yscale("log")
+        rows = sorted({p["train_rows"] for p in c["points"]})
+        ax.set_xticks(rows)
+        ax.xaxis.set_major_formatter(mt.FuncFormatter(lambda v, _: rows_text(int(round(v)))))
+        ax.xaxis.set_minor_formatter(mt.NullFormatter())
+        ax.yaxis.set_major_formatter(mt.FuncFormatter(lambda v, _: "%g" % v))
         ax.set_xlabel("training rows")
         ax.set_ylabel("fit time, s (log)")
         ax.set_title("Fit time against rows: %s" % c["name"])
