@@ -114,6 +114,35 @@ void log_cv(RunRecorder& rec, const CvResult& cv) {
   rec.log_metrics(cv.std, "cv_std_");
 }
 
+// What train and cv share before training: the data read and binned, the
+// parameters resolved for its task, the backend chosen.
+struct Prepared {
+  std::unique_ptr<Dataset> data;  // TrainingData points into it
+  ParamValues values;
+  Task task = Task::kClassification;
+  ForestParams params;
+  std::unique_ptr<TreeBackend> backend;
+  TrainingData td;
+  double load_s = 0, bin_s = 0;
+};
+
+Prepared prepare(const DataArgs& da, const ParamArgs& pa, bool quiet) {
+  Prepared r;
+  const auto t0 = Clock::now();
+  r.data = std::make_unique<Dataset>(da.read(true));
+  r.load_s = seconds_since(t0);
+  r.values = pa.collect();
+  r.task = pa.resolve_task(*r.data);
+  r.params = resolve_params(r.values, r.task);
+  set_threads(r.params.threads);
+  r.backend = make_backend(pa.device, quiet);
+  const auto t1 = Clock::now();
+  r.td = prepare_training_data(*r.data, pa.task_choice(), r.params.max_bins);
+  (void)r.params.features_per_node(r.task, static_cast<int32_t>(r.td.n_features()));  // validates max_features
+  r.bin_s = seconds_since(t1);
+  return r;
+}
+
 struct TrainArgs {
   DataArgs data;
   ParamArgs params;
@@ -126,19 +155,14 @@ struct TrainArgs {
 int cmd_train(TrainArgs& a) {
   auto rec = start_run(a.params);
   try {
-    const auto t0 = Clock::now();
-    Dataset d = a.data.read(true);
-    const double t_load = seconds_since(t0);
-    ParamValues values = a.params.collect();
-    const TaskChoice choice = a.params.task_choice();
-    const Task task = a.params.resolve_task(d);
-    ForestParams p = resolve_params(values, task);
-    set_threads(p.threads);
-    auto backend = make_backend(a.params.device, a.json);
-    const auto t1 = Clock::now();
-    TrainingData td = prepare_training_data(d, choice, p.max_bins);
-    (void)p.features_per_node(task, static_cast<int32_t>(td.n_features()));
-    const double t_bin = seconds_since(t1);
+    Prepared prep = prepare(a.data, a.params, a.json);
+    const Dataset& d = *prep.data;
+    const ParamValues& values = prep.values;
+    const Task task = prep.task;
+    const ForestParams& p = prep.params;
+    const TreeBackend* backend = prep.backend.get();
+    const TrainingData& td = prep.td;
+    const double t_load = prep.load_s, t_bin = prep.bin_s;
     record_setup(*rec, a.data, td, values, *backend, "train");
 
     std::vector<ForestRequest> requests;
@@ -157,7 +181,7 @@ int cmd_train(TrainArgs& a) {
     }
     requests.push_back(ForestRequest{p, {}});
     const auto t2 = Clock::now();
-    auto forests = train_forests(td, requests, *backend, a.json ? ProgressFn{} : progress_bar("training"));
+    auto forests = train_forests(td, requests, *prep.backend, a.json ? ProgressFn{} : progress_bar("training"));
     const double t_train = seconds_since(t2);
 
     CvResult cv;
@@ -241,15 +265,12 @@ struct CvArgs {
 int cmd_cv(CvArgs& a) {
   auto rec = start_run(a.params);
   try {
-    Dataset d = a.data.read(true);
-    ParamValues values = a.params.collect();
-    const TaskChoice choice = a.params.task_choice();
-    const Task task = a.params.resolve_task(d);
-    ForestParams p = resolve_params(values, task);
-    set_threads(p.threads);
-    auto backend = make_backend(a.params.device, a.json);
-    TrainingData td = prepare_training_data(d, choice, p.max_bins);
-    record_setup(*rec, a.data, td, values, *backend, "cv");
+    Prepared prep = prepare(a.data, a.params, a.json);
+    const Dataset& d = *prep.data;
+    const Task task = prep.task;
+    const ForestParams& p = prep.params;
+    const TrainingData& td = prep.td;
+    record_setup(*rec, a.data, td, prep.values, *prep.backend, "cv");
     FoldOptions fo;
     fo.folds = a.folds;
     fo.shuffle = a.shuffle_seed >= 0;
@@ -258,7 +279,7 @@ int cmd_cv(CvArgs& a) {
       rec->log_params({{"cv_folds", std::to_string(fo.folds)},
                        {"cv_shuffle_seed", fo.shuffle ? std::to_string(fo.shuffle_seed) : "none"}});
     const auto t0 = Clock::now();
-    CvResult r = cross_validate(td, p, fo, *backend, a.json ? ProgressFn{} : progress_bar("cross-validating"));
+    CvResult r = cross_validate(td, p, fo, *prep.backend, a.json ? ProgressFn{} : progress_bar("cross-validating"));
     const double secs = seconds_since(t0);
     if (rec->enabled()) {
       log_cv(*rec, r);
