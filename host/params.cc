@@ -40,7 +40,13 @@ bool parse_double(const std::string& s, double& out) {
   return true;
 }
 
-bool is_fraction_text(const std::string& s) { return s.find_first_of(".eE") != std::string::npos; }
+// A number written with a decimal point or an exponent ("0.5", "1e-3"), as
+// opposed to a count ("5") or a keyword ("onethird", "none").
+bool is_fraction_text(const std::string& s) {
+  if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.' || s[0] == '+' || s[0] == '-'))
+    return false;
+  return s.find_first_of(".eE") != std::string::npos;
+}
 
 int64_t int_in(const std::string& name, const std::string& v, int64_t lo, int64_t hi) {
   int64_t x;

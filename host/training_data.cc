@@ -13,6 +13,10 @@ namespace canopy {
 
 std::string numeric_label_text(double v) {
   char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {  // integers as integers: "10", not "1e+01"
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
   std::snprintf(buf, sizeof buf, "%.17g", v);
   // Shortest text that reads back as the same double.
   for (int p = 1; p <= 17; ++p) {

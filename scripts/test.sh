@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-if [ -x scripts/setup_mlflow.sh ]; then scripts/setup_mlflow.sh; fi
+scripts/setup_mlflow.sh   # a real MLflow server for the integration tests
+scripts/setup_bench.sh    # the benchmark harness and its peers (scikit-learn, XGBoost, LightGBM)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -204,5 +204,20 @@ TEST(Params, SparkAliasesMeanTheSameParameters) {
   EXPECT_EQ(j["params"]["seed"], "0");  // the default seed is always recorded
 }
 
+TEST(Params, KeywordsAndIntegerClassLabels) {
+  const std::string dir = temp_dir();
+  std::string csv = "a,b,y\n";
+  for (int i = 0; i < 120; ++i)
+    csv += std::to_string(i % 12) + "," + std::to_string((i * 7) % 5) + "," + std::to_string(i % 12) + "\n";
+  write_file(dir + "/twelve.csv", csv);
+  CommandResult r = run_canopy("train --data " + dir + "/twelve.csv --label y --max-features onethird "
+                               "--max-samples none --n-estimators 5 --out " + dir + "/m.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_canopy("predict --model " + dir + "/m.h5 --data " + dir + "/twelve.csv --proba --out " + dir + "/p.csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string header = read_file(dir + "/p.csv").substr(0, read_file(dir + "/p.csv").find('\n'));
+  EXPECT_NE(header.find(",proba_10,proba_11"), std::string::npos) << header;
+}
+
 }  // namespace
 }  // namespace canopy::test
