@@ -87,13 +87,13 @@ CANOPY_HD double xlog2x(double x) { return x > 0.0 ? x * exact_log2(x) : 0.0; }
 // decrease of a split (in weight units) is score(L) + score(R) - score(P).
 //   gini:    sum_c n_c^2 / n        ( = n - n * gini )
 //   entropy: sum_c n_c log2 n_c - n log2 n   ( = -n * entropy in bits )
-CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64_t* s) {
-  double w = static_cast<double>(lay.weight(s));
+CANOPY_HD double class_score_w(Criterion crit, const StatsLayout& lay, const int64_t* s, int64_t weight) {
+  const double w = static_cast<double>(weight);
   if (w <= 0.0) return 0.0;
   double acc = 0.0;
   if (crit == Criterion::kGini) {
     for (int32_t c = 0; c < lay.n_classes; ++c) {
-      double n = static_cast<double>(s[c]);
+      const double n = static_cast<double>(s[c]);
       acc += n * n;
     }
     return acc / w;
@@ -102,19 +102,28 @@ CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64
   return acc - xlog2x(w);
 }
 
-// Impurity decrease of splitting `parent` into `left` and `right`, in weight
-// units (regression: weight * (fixed-point y)^2 units). Regression uses the
-// form wL wR / wP (mean_L - mean_R)^2, which is exactly 0 when the means agree.
-CANOPY_HD double split_gain(Criterion crit, const StatsLayout& lay, const int64_t* left,
-                            const int64_t* right, const int64_t* parent, double parent_score) {
+CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64_t* s) {
+  return class_score_w(crit, lay, s, lay.weight(s));
+}
+
+// Impurity decrease of splitting a node into `left` and `right` (weights wl
+// and wr, already known to the caller), in weight units (regression: weight *
+// (fixed-point y)^2 units). Regression uses the form wL wR / wP (mean_L -
+// mean_R)^2, which is exactly 0 when the means agree.
+CANOPY_HD double split_gain_w(Criterion crit, const StatsLayout& lay, const int64_t* left, const int64_t* right,
+                              int64_t wl, int64_t wr, double parent_score) {
   if (lay.regression()) {
-    double wl = static_cast<double>(left[0]), wr = static_cast<double>(right[0]);
-    double ml = static_cast<double>(left[1]) / wl, mr = static_cast<double>(right[1]) / wr;
-    double d = ml - mr;
-    return (wl * wr / (wl + wr)) * (d * d);
+    const double dl = static_cast<double>(wl), dr = static_cast<double>(wr);
+    const double d = static_cast<double>(left[1]) / dl - static_cast<double>(right[1]) / dr;
+    return (dl * dr / (dl + dr)) * (d * d);
   }
+  return class_score_w(crit, lay, left, wl) + class_score_w(crit, lay, right, wr) - parent_score;
+}
+
+CANOPY_HD double split_gain(Criterion crit, const StatsLayout& lay, const int64_t* left, const int64_t* right,
+                            const int64_t* parent, double parent_score) {
   (void)parent;
-  return class_score(crit, lay, left) + class_score(crit, lay, right) - parent_score;
+  return split_gain_w(crit, lay, left, right, lay.weight(left), lay.weight(right), parent_score);
 }
 
 // The smallest gain a classification split must exceed, relative to the

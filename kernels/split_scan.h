@@ -12,6 +12,8 @@ struct ScanNode {
   const StatsLayout* layout;
   Criterion criterion;
   const int64_t* total;    // the node's statistics
+  int64_t total_weight;    // layout->weight(total)
+  int64_t total_count;     // layout->count(total)
   double parent_score;     // class_score(total) (classification; unused for regression)
   double min_gain;         // a split must have gain > min_gain
   int64_t min_leaf_count;  // each child needs at least this many samples
@@ -28,26 +30,35 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
                             int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best) {
   const StatsLayout& lay = *node.layout;
   const int32_t k = lay.n_channels;
-  const bool has_missing = lay.weight(missing) > 0;
+  const int64_t miss_w = lay.weight(missing), miss_c = lay.count(missing);
+  const bool has_missing = miss_w > 0;
   for (int32_t c = 0; c < k; ++c) left[c] = 0;
+  int64_t left_w = 0, left_c = 0;  // weight and count of `left`, kept alongside it
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
-    if (lay.weight(g) == 0) continue;  // an empty bin repeats the previous partition
+    const int64_t gw = lay.weight(g);
+    if (gw == 0) continue;  // an empty bin repeats the previous partition
     for (int32_t c = 0; c < k; ++c) left[c] += g[c];
+    left_w += gw;
+    left_c += lay.count_channel >= 0 ? g[lay.count_channel] : gw;
     const int32_t bin = bin_ids ? bin_ids[j] : j + 1;
     // Missing left first (it wins ties), then missing right.
     for (int32_t variant = has_missing ? 0 : 1; variant < 2; ++variant) {
       const int64_t* l = left;
+      int64_t wl = left_w, cl = left_c;
+      if (variant == 0) {
+        wl += miss_w;
+        cl += miss_c;
+      }
+      const int64_t wr = node.total_weight - wl, cr = node.total_count - cl;
+      if (wl <= 0 || wr <= 0) continue;
+      if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
       if (variant == 0) {
         for (int32_t c = 0; c < k; ++c) alt[c] = left[c] + missing[c];
         l = alt;
       }
       for (int32_t c = 0; c < k; ++c) right[c] = node.total[c] - l[c];
-      const int64_t wl = lay.weight(l), wr = lay.weight(right);
-      if (wl <= 0 || wr <= 0) continue;
-      const int64_t cl = lay.count(l), cr = lay.count(right);
-      if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
-      const double gain = split_gain(node.criterion, lay, l, right, node.total, node.parent_score);
+      const double gain = split_gain_w(node.criterion, lay, l, right, wl, wr, node.parent_score);
       if (!(gain > node.min_gain)) continue;
       SplitChoice cand;
       cand.gain = gain;
@@ -68,6 +79,8 @@ CANOPY_HD ScanNode make_scan_node(const StatsLayout* lay, Criterion crit, const 
   n.criterion = crit;
   n.total = total;
   n.min_leaf_count = min_leaf_count;
+  n.total_weight = lay->weight(total);
+  n.total_count = lay->count(total);
   if (lay->regression()) {
     n.parent_score = 0.0;
     n.min_gain = 0.0;

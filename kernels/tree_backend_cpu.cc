@@ -18,9 +18,14 @@ namespace {
 
 // Tuning of the CPU backend (measured on a 2-core x86 machine).
 struct CpuPolicy {
-  // Nodes with at most this many rows are searched by sorting their rows per
-  // feature instead of filling a histogram.
-  static constexpr std::size_t kSparseMaxRows = 48;
+  // Nodes with fewer rows than kSparseRowsPerBin x (bins per feature) are
+  // searched through the touched bins only instead of a full histogram: a
+  // full histogram costs clearing and scanning every bin of every sampled
+  // feature, the sparse path only the bins that hold rows.
+  static constexpr double kSparseRowsPerBin = 1.0;
+  static std::size_t sparse_max_rows(double bins_per_feature) {
+    return static_cast<std::size_t>(kSparseRowsPerBin * bins_per_feature);
+  }
   // Row-parallel histogram chunk.
   static constexpr std::size_t kRowChunk = 16384;
   // A node keeps its histogram for the subtraction trick when it has at least
@@ -53,7 +58,7 @@ struct Scratch {
   std::vector<uint32_t> offsets;
   std::vector<int64_t> left, alt, right, missing, groups;
   std::vector<int32_t> group_bins;
-  std::vector<std::pair<uint8_t, uint32_t>> keyed;
+  std::vector<int64_t> bin_stats;  // 256 bins x channels, all zero between uses
   std::vector<RowEntry> part;
 };
 
@@ -67,6 +72,8 @@ class CpuTreeBackend final : public TreeBackend {
     const std::size_t nf = data.bins->n_features;
     all_offsets_.assign(nf + 1, 0);
     for (std::size_t f = 0; f < nf; ++f) all_offsets_[f + 1] = all_offsets_[f] + data.cuts->n_bins(f);
+    sparse_max_rows_ = CpuPolicy::sparse_max_rows(static_cast<double>(all_offsets_[nf]) /
+                                                  static_cast<double>(std::max<std::size_t>(1, nf)));
     all_features_.resize(nf);
     std::iota(all_features_.begin(), all_features_.end(), 0);
     jobs_.clear();
@@ -282,46 +289,47 @@ class CpuTreeBackend final : public TreeBackend {
       for (int32_t ch = 0; ch < k; ++ch) left[ch] += h[b * k + ch];
   }
 
-  // Small nodes: per feature, sort the rows by bin and scan the non-empty bins.
+  // Small nodes: per feature, accumulate into a 256-bin scratch histogram that
+  // is kept zeroed, remember which bins were touched, and scan only those in
+  // bin order; then clear just the touched bins. Same candidates, same
+  // integer statistics, so the same split as the dense scan.
   SplitChoice scan_sparse(const Job& job, const Slot& s, const int64_t* total, int64_t* left_out, Scratch& sc) {
     const int32_t k = data_.layout.n_channels;
     ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
     sc.left.resize(k);
     sc.alt.resize(k);
     sc.right.resize(k);
-    sc.missing.resize(k);
+    if (sc.bin_stats.size() != static_cast<std::size_t>(256) * k) sc.bin_stats.assign(static_cast<std::size_t>(256) * k, 0);
     const RowEntry* e = job.entries.data() + s.begin;
     const std::size_t n = s.size();
     const std::size_t nf = data_.bins->n_features;
+    const uint8_t* bins = data_.bins->bins.data();
     SplitChoice best;
     for (int32_t f : sc.feats) {
-      sc.keyed.clear();
-      for (std::size_t i = 0; i < n; ++i)
-        sc.keyed.push_back({data_.bins->bins[static_cast<std::size_t>(e[i].row) * nf + f], static_cast<uint32_t>(i)});
-      std::sort(sc.keyed.begin(), sc.keyed.end());
-      std::fill(sc.missing.begin(), sc.missing.end(), 0);
+      uint64_t touched[4] = {0, 0, 0, 0};  // bitset of the bins holding rows
+      for (std::size_t i = 0; i < n; ++i) {
+        const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + f];
+        touched[b >> 6] |= uint64_t{1} << (b & 63);
+        job.targets.add(&sc.bin_stats[static_cast<std::size_t>(b) * k], e[i].row, e[i].mult);
+      }
       sc.groups.clear();
       sc.group_bins.clear();
-      for (const auto& [b, i] : sc.keyed) {
-        int64_t* g;
-        if (b == 0) {
-          g = sc.missing.data();
-        } else {
-          if (sc.group_bins.empty() || sc.group_bins.back() != b) {
-            sc.group_bins.push_back(b);
-            sc.groups.resize(sc.groups.size() + k, 0);
-          }
-          g = sc.groups.data() + sc.groups.size() - k;
+      for (int w = 0; w < 4; ++w)
+        for (uint64_t bits = touched[w] & (w == 0 ? ~uint64_t{1} : ~uint64_t{0}); bits; bits &= bits - 1) {
+          const int32_t b = w * 64 + __builtin_ctzll(bits);
+          int64_t* g = &sc.bin_stats[static_cast<std::size_t>(b) * k];
+          sc.group_bins.push_back(b);
+          sc.groups.insert(sc.groups.end(), g, g + k);
+          std::fill(g, g + k, 0);
         }
-        job.targets.add(g, e[i].row, e[i].mult);
-      }
-      scan_feature(node, f, sc.missing.data(), sc.groups.data(), sc.group_bins.data(),
+      scan_feature(node, f, sc.bin_stats.data(), sc.groups.data(), sc.group_bins.data(),
                    static_cast<int32_t>(sc.group_bins.size()), sc.left.data(), sc.alt.data(), sc.right.data(),
                    best);
+      std::fill(sc.bin_stats.begin(), sc.bin_stats.begin() + k, 0);  // the missing bin
     }
     if (best.valid()) {
       for (std::size_t i = 0; i < n; ++i) {
-        const uint8_t b = data_.bins->bins[static_cast<std::size_t>(e[i].row) * nf + best.feature];
+        const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + best.feature];
         if (goes_left(b, best.bin, best.missing_left != 0)) job.targets.add(left_out, e[i].row, e[i].mult);
       }
     }
@@ -341,7 +349,7 @@ class CpuTreeBackend final : public TreeBackend {
     const int64_t* total = &stats[static_cast<std::size_t>(i) * k];
     sampled_features(s, sc);
     const bool keep = retain(job, s);
-    if (!keep && s.size() <= CpuPolicy::kSparseMaxRows) {
+    if (!keep && s.size() <= sparse_max_rows_) {
       best[i] = scan_sparse(job, s, total, &left[static_cast<std::size_t>(i) * k], sc);
       return;
     }
@@ -379,6 +387,7 @@ class CpuTreeBackend final : public TreeBackend {
   std::vector<Slot> slots_;
   std::vector<std::vector<int64_t>> hists_;         // retained histograms of the frontier
   std::vector<std::vector<int64_t>> parent_hists_;  // retained histograms of the previous level
+  std::size_t sparse_max_rows_ = 0;
   std::vector<int32_t> all_features_;
   std::vector<uint32_t> all_offsets_;
   std::vector<Scratch> scratch_;
