@@ -10,7 +10,7 @@ namespace canopy {
 
 struct CutOptions {
   int max_bins = 256;                 // bins per feature including the missing bin, 3..256
-  std::size_t sample_rows = 200000;   // rows sampled (evenly strided) when the data is larger
+  std::size_t sample_rows = 100000;   // rows sampled (evenly strided) when the data is larger
 };
 
 // A feature with at most max_bins - 1 distinct values gets one value bin per

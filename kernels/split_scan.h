@@ -25,26 +25,58 @@ struct ScanNode {
 // bin_ids[j] when bin_ids is given (sparse path: only non-empty bins), else
 // j + 1 (dense path: every value bin). `left` and `alt` are scratch arrays of
 // n_channels. Updates `best` under the SplitChoice order.
+// Per-class term of a classification purity score: n^2 (gini) or n log2 n
+// (entropy), so that score = sum_c term(n_c) / n (gini) or sum_c term(n_c) -
+// term(n) (entropy); see class_score_w.
+CANOPY_HD double class_term(Criterion crit, int64_t n) {
+  const double x = static_cast<double>(n);
+  return crit == Criterion::kGini ? x * x : xlog2x(x);
+}
+
+CANOPY_HD double children_score(Criterion crit, double left_terms, int64_t wl, double right_terms, int64_t wr) {
+  if (crit == Criterion::kGini)
+    return left_terms / static_cast<double>(wl) + right_terms / static_cast<double>(wr);
+  return (left_terms - xlog2x(static_cast<double>(wl))) + (right_terms - xlog2x(static_cast<double>(wr)));
+}
+
 CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
                             const int64_t* values, const int32_t* bin_ids, int32_t n_entries,
                             int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best) {
   const StatsLayout& lay = *node.layout;
   const int32_t k = lay.n_channels;
+  const bool classes = !lay.regression();
   const int64_t miss_w = lay.weight(missing), miss_c = lay.count(missing);
   const bool has_missing = miss_w > 0;
   for (int32_t c = 0; c < k; ++c) left[c] = 0;
   int64_t left_w = 0, left_c = 0;  // weight and count of `left`, kept alongside it
+  // Classification: the per-class terms of the left and right children,
+  // updated only for the classes a bin holds, so a candidate costs O(1) rather
+  // than O(classes). The update order (bins ascending, classes ascending) is
+  // fixed, so every backend and both scan paths round identically.
+  double left_terms = 0.0, right_terms = 0.0;
+  if (classes)
+    for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
     const int64_t gw = lay.weight(g);
     if (gw == 0) continue;  // an empty bin repeats the previous partition
-    for (int32_t c = 0; c < k; ++c) left[c] += g[c];
+    if (classes) {
+      for (int32_t c = 0; c < lay.n_classes; ++c) {
+        if (g[c] == 0) continue;
+        const int64_t r = node.total[c] - left[c];
+        left_terms += class_term(node.criterion, left[c] + g[c]) - class_term(node.criterion, left[c]);
+        right_terms += class_term(node.criterion, r - g[c]) - class_term(node.criterion, r);
+        left[c] += g[c];
+      }
+      if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
+    } else {
+      for (int32_t c = 0; c < k; ++c) left[c] += g[c];
+    }
     left_w += gw;
     left_c += lay.count_channel >= 0 ? g[lay.count_channel] : gw;
     const int32_t bin = bin_ids ? bin_ids[j] : j + 1;
     // Missing left first (it wins ties), then missing right.
     for (int32_t variant = has_missing ? 0 : 1; variant < 2; ++variant) {
-      const int64_t* l = left;
       int64_t wl = left_w, cl = left_c;
       if (variant == 0) {
         wl += miss_w;
@@ -53,12 +85,27 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       const int64_t wr = node.total_weight - wl, cr = node.total_count - cl;
       if (wl <= 0 || wr <= 0) continue;
       if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
-      if (variant == 0) {
-        for (int32_t c = 0; c < k; ++c) alt[c] = left[c] + missing[c];
-        l = alt;
+      double gain;
+      if (classes) {
+        double lt = left_terms, rt = right_terms;
+        if (variant == 0) {  // move the missing rows from the right child to the left
+          for (int32_t c = 0; c < lay.n_classes; ++c) {
+            if (missing[c] == 0) continue;
+            const int64_t r = node.total[c] - left[c];
+            lt += class_term(node.criterion, left[c] + missing[c]) - class_term(node.criterion, left[c]);
+            rt += class_term(node.criterion, r - missing[c]) - class_term(node.criterion, r);
+          }
+        }
+        gain = children_score(node.criterion, lt, wl, rt, wr) - node.parent_score;
+      } else {
+        const int64_t* l = left;
+        if (variant == 0) {
+          for (int32_t c = 0; c < k; ++c) alt[c] = left[c] + missing[c];
+          l = alt;
+        }
+        for (int32_t c = 0; c < k; ++c) right[c] = node.total[c] - l[c];
+        gain = split_gain_w(node.criterion, lay, l, right, wl, wr, node.parent_score);
       }
-      for (int32_t c = 0; c < k; ++c) right[c] = node.total[c] - l[c];
-      const double gain = split_gain_w(node.criterion, lay, l, right, wl, wr, node.parent_score);
       if (!(gain > node.min_gain)) continue;
       SplitChoice cand;
       cand.gain = gain;
