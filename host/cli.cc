@@ -26,6 +26,7 @@
 #include "io/predictions.h"
 #include "io/synth.h"
 #include "kernels/device.h"
+#include "kernels/gpu_metrics.h"
 
 namespace canopy {
 namespace {
@@ -42,9 +43,10 @@ std::unique_ptr<RunRecorder> start_run(const ParamArgs& pa) {
   return std::make_unique<RunRecorder>(ro);
 }
 
-// Tags and parameters every training run records.
-void record_setup(RunRecorder& rec, const DataArgs& da, const TrainingData& td, const ParamValues& values,
-                  const TreeBackend& backend, const char* command) {
+// Tags and parameters every training run records; system metrics (with the
+// GPU's through NVML when training on one) sampled while it runs.
+void record_setup(RunRecorder& rec, const DataArgs& da, const ParamArgs& pa, const TrainingData& td,
+                  const ParamValues& values, const TreeBackend& backend, const char* command) {
   if (!rec.enabled()) return;
   rec.set_tags({{"canopy.command_name", command},
                 {"canopy.dataset.path", da.path},
@@ -55,7 +57,9 @@ void record_setup(RunRecorder& rec, const DataArgs& da, const TrainingData& td, 
                 {"canopy.task", task_name(td.task)},
                 {"canopy.device", backend.name()}});
   rec.log_params(effective_params(values, td.task));
-  rec.start_system_metrics();
+  GpuMetricSource gpu;
+  if (std::string(backend.name()) == "cuda") gpu = make_nvml_source(select_device(pa.device).device_index);
+  rec.start_system_metrics(5, gpu);
 }
 
 // Writes one artifact file into dir and attaches it to the run.
@@ -163,7 +167,7 @@ int cmd_train(TrainArgs& a) {
     const TreeBackend* backend = prep.backend.get();
     const TrainingData& td = prep.td;
     const double t_load = prep.load_s, t_bin = prep.bin_s;
-    record_setup(*rec, a.data, td, values, *backend, "train");
+    record_setup(*rec, a.data, a.params, td, values, *backend, "train");
 
     std::vector<ForestRequest> requests;
     std::vector<int32_t> folds;
@@ -270,7 +274,7 @@ int cmd_cv(CvArgs& a) {
     const Task task = prep.task;
     const ForestParams& p = prep.params;
     const TrainingData& td = prep.td;
-    record_setup(*rec, a.data, td, prep.values, *prep.backend, "cv");
+    record_setup(*rec, a.data, a.params, td, prep.values, *prep.backend, "cv");
     FoldOptions fo;
     fo.folds = a.folds;
     fo.shuffle = a.shuffle_seed >= 0;
