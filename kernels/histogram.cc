@@ -8,9 +8,11 @@ namespace {
 // The common case: class counts weighted by multiplicity, K channels known at
 // compile time. Histogram pointers are hoisted per feature so the inner loop
 // is one byte load and one add per (row, feature).
+// K > 0: channels known at compile time; K == 0: `channels` at run time.
 template <int K>
 void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const RowEntry* entries, std::size_t n,
-                        const FeatureSet& fs, int64_t* hist) {
+                        const FeatureSet& fs, int64_t* hist, int32_t channels = K) {
+  const int32_t k = K > 0 ? K : channels;
   const std::size_t nf = bins.n_features;
   const uint8_t* base = bins.bins.data();
   constexpr int kMaxFeatures = 64;
@@ -19,7 +21,7 @@ void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const
   for (int32_t j0 = 0; j0 < fs.n; j0 += kMaxFeatures) {
     const int32_t m = std::min(kMaxFeatures, fs.n - j0);
     for (int32_t j = 0; j < m; ++j) {
-      feature_hist[j] = hist + static_cast<std::size_t>(fs.offsets[j0 + j]) * K;
+      feature_hist[j] = hist + static_cast<std::size_t>(fs.offsets[j0 + j]) * k;
       feature_col[j] = fs.features[j0 + j];
     }
     for (std::size_t i = 0; i < n; ++i) {
@@ -27,7 +29,7 @@ void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const
       const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
       const int64_t mult = entries[i].mult;
       const int32_t c = class_id[r];
-      for (int32_t j = 0; j < m; ++j) feature_hist[j][row[feature_col[j]] * K + c] += mult;
+      for (int32_t j = 0; j < m; ++j) feature_hist[j][row[feature_col[j]] * k + c] += mult;
     }
   }
 }
@@ -77,7 +79,7 @@ void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, con
       case 2: return accumulate_classes<2>(bins, t.class_id, entries, n, fs, hist);
       case 3: return accumulate_classes<3>(bins, t.class_id, entries, n, fs, hist);
       case 4: return accumulate_classes<4>(bins, t.class_id, entries, n, fs, hist);
-      default: break;
+      default: return accumulate_classes<0>(bins, t.class_id, entries, n, fs, hist, k);
     }
   }
   for (std::size_t i = 0; i < n; ++i) {

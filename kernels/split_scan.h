@@ -58,18 +58,21 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
     for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
-    const int64_t gw = lay.weight(g);
-    if (gw == 0) continue;  // an empty bin repeats the previous partition
-    if (classes) {
+    int64_t gw = 0;  // the bin's weight
+    if (classes) {   // one pass over the classes: weight and term updates together
       for (int32_t c = 0; c < lay.n_classes; ++c) {
         if (g[c] == 0) continue;
         const int64_t r = node.total[c] - left[c];
         left_terms += class_term(node.criterion, left[c] + g[c]) - class_term(node.criterion, left[c]);
         right_terms += class_term(node.criterion, r - g[c]) - class_term(node.criterion, r);
         left[c] += g[c];
+        gw += g[c];
       }
+      if (gw == 0) continue;  // an empty bin repeats the previous partition
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
     } else {
+      gw = lay.weight(g);
+      if (gw == 0) continue;
       for (int32_t c = 0; c < k; ++c) left[c] += g[c];
     }
     left_w += gw;
