@@ -5,14 +5,13 @@
 namespace canopy {
 namespace {
 
-// The common case: class counts weighted by multiplicity, K channels known at
-// compile time. Histogram pointers are hoisted per feature so the inner loop
-// is one byte load and one add per (row, feature).
-// K > 0: channels known at compile time; K == 0: `channels` at run time.
-template <int K>
-void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const RowEntry* entries, std::size_t n,
-                        const FeatureSet& fs, int64_t* hist, int32_t channels = K) {
-  const int32_t k = K > 0 ? K : channels;
+// Visits every (row, feature) pair of entries[0, n): `row_fn(r, mult)` returns
+// an adder called with the statistics of the row's bin for each feature
+// (stride k). Histogram pointers are hoisted per feature, so the inner loop is
+// one byte load and the adder's increments.
+template <typename RowFn>
+void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::size_t n, const FeatureSet& fs,
+                      int64_t* hist, int32_t k, RowFn row_fn) {
   const std::size_t nf = bins.n_features;
   const uint8_t* base = bins.bins.data();
   constexpr int kMaxFeatures = 64;
@@ -27,39 +26,33 @@ void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const
     for (std::size_t i = 0; i < n; ++i) {
       const uint32_t r = entries[i].row;
       const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
-      const int64_t mult = entries[i].mult;
-      const int32_t c = class_id[r];
-      for (int32_t j = 0; j < m; ++j) feature_hist[j][row[feature_col[j]] * k + c] += mult;
+      auto add = row_fn(r, static_cast<int64_t>(entries[i].mult));
+      for (int32_t j = 0; j < m; ++j) add(feature_hist[j] + row[feature_col[j]] * k);
     }
   }
+}
+
+// Class counts weighted by multiplicity; K > 0 channels known at compile
+// time, K == 0 for any count.
+template <int K>
+void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const RowEntry* entries, std::size_t n,
+                        const FeatureSet& fs, int64_t* hist, int32_t channels = K) {
+  for_each_row_bin(bins, entries, n, fs, hist, K > 0 ? K : channels, [class_id](uint32_t r, int64_t mult) {
+    const int32_t c = class_id[r];
+    return [c, mult](int64_t* s) { s[c] += mult; };
+  });
 }
 
 // Unweighted regression: channel 0 = multiplicity, channel 1 = multiplicity * y.
 void accumulate_regression(const BinnedMatrix& bins, const int64_t* y_fixed, const RowEntry* entries, std::size_t n,
                            const FeatureSet& fs, int64_t* hist) {
-  const std::size_t nf = bins.n_features;
-  const uint8_t* base = bins.bins.data();
-  constexpr int kMaxFeatures = 64;
-  int64_t* feature_hist[kMaxFeatures];
-  int32_t feature_col[kMaxFeatures];
-  for (int32_t j0 = 0; j0 < fs.n; j0 += kMaxFeatures) {
-    const int32_t m = std::min(kMaxFeatures, fs.n - j0);
-    for (int32_t j = 0; j < m; ++j) {
-      feature_hist[j] = hist + static_cast<std::size_t>(fs.offsets[j0 + j]) * 2;
-      feature_col[j] = fs.features[j0 + j];
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const uint32_t r = entries[i].row;
-      const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
-      const int64_t mult = entries[i].mult;
-      const int64_t wy = mult * y_fixed[r];
-      for (int32_t j = 0; j < m; ++j) {
-        int64_t* h = feature_hist[j] + row[feature_col[j]] * 2;
-        h[0] += mult;
-        h[1] += wy;
-      }
-    }
-  }
+  for_each_row_bin(bins, entries, n, fs, hist, 2, [y_fixed](uint32_t r, int64_t mult) {
+    const int64_t wy = mult * y_fixed[r];
+    return [mult, wy](int64_t* s) {
+      s[0] += mult;
+      s[1] += wy;
+    };
+  });
 }
 
 }  // namespace
@@ -68,8 +61,6 @@ void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, con
                               std::size_t n, const FeatureSet& fs, int64_t* hist) {
   const StatsLayout& lay = *t.layout;
   const int32_t k = lay.n_channels;
-  const std::size_t nf = bins.n_features;
-  const uint8_t* base = bins.bins.data();
   const bool simple_class = !lay.regression() && lay.count_channel < 0 && !t.row_quantum &&
                             !t.class_quantum;
   if (lay.regression() && lay.count_channel < 0 && !t.row_quantum)
@@ -82,12 +73,10 @@ void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, con
       default: return accumulate_classes<0>(bins, t.class_id, entries, n, fs, hist, k);
     }
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const uint32_t r = entries[i].row;
-    const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
-    for (int32_t j = 0; j < fs.n; ++j)
-      t.add(hist + (fs.offsets[j] + row[fs.features[j]]) * k, r, entries[i].mult);
-  }
+  // Weighted statistics (sample or class weights, count channel): the general adder.
+  for_each_row_bin(bins, entries, n, fs, hist, k, [&t](uint32_t r, int64_t mult) {
+    return [&t, r, mult](int64_t* s) { t.add(s, r, static_cast<uint32_t>(mult)); };
+  });
 }
 
 void accumulate_totals_cpu(const RowTargets& t, const RowEntry* entries, std::size_t n, int64_t* totals) {
