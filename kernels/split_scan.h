@@ -54,12 +54,29 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
   // than O(classes). The update order (bins ascending, classes ascending) is
   // fixed, so every backend and both scan paths round identically.
   double left_terms = 0.0, right_terms = 0.0;
-  if (classes)
+  // Gini on nodes lighter than 2^30: the sums of squared class weights are
+  // kept exactly in int64 (every term < 2^62), branch-free per class.
+  const bool exact_gini = classes && node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30);
+  int64_t left_sq = 0, right_sq = 0;
+  if (exact_gini) {
+    for (int32_t c = 0; c < lay.n_classes; ++c) right_sq += node.total[c] * node.total[c];
+  } else if (classes) {
     for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
+  }
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
     int64_t gw = 0;  // the bin's weight
-    if (classes) {   // one pass over the classes: weight and term updates together
+    if (exact_gini) {  // (l+g)^2 - l^2 = g (2l + g); (r-g)^2 - r^2 = g (g - 2r)
+      for (int32_t c = 0; c < lay.n_classes; ++c) {
+        const int64_t gc = g[c], lc = left[c];
+        left_sq += gc * (2 * lc + gc);
+        right_sq += gc * (gc - 2 * (node.total[c] - lc));
+        left[c] = lc + gc;
+        gw += gc;
+      }
+      if (gw == 0) continue;
+      if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
+    } else if (classes) {  // one pass over the classes: weight and term updates together
       for (int32_t c = 0; c < lay.n_classes; ++c) {
         if (g[c] == 0) continue;
         const int64_t r = node.total[c] - left[c];
@@ -89,7 +106,17 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (wl <= 0 || wr <= 0) continue;
       if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
       double gain;
-      if (classes) {
+      if (exact_gini) {
+        int64_t lsq = left_sq, rsq = right_sq;
+        if (variant == 0)
+          for (int32_t c = 0; c < lay.n_classes; ++c) {
+            const int64_t mc = missing[c], lc = left[c];
+            lsq += mc * (2 * lc + mc);
+            rsq += mc * (mc - 2 * (node.total[c] - lc));
+          }
+        gain = children_score(node.criterion, static_cast<double>(lsq), wl, static_cast<double>(rsq), wr) -
+               node.parent_score;
+      } else if (classes) {
         double lt = left_terms, rt = right_terms;
         if (variant == 0) {  // move the missing rows from the right child to the left
           for (int32_t c = 0; c < lay.n_classes; ++c) {
