@@ -17,6 +17,11 @@ struct ScanNode {
   double parent_score;     // class_score(total) (classification; unused for regression)
   double min_gain;         // a split must have gain > min_gain
   int64_t min_leaf_count;  // each child needs at least this many samples
+  // Optional (classification): the classes with non-zero weight in the node,
+  // ascending. Absent classes contribute nothing, so scanning only these gives
+  // the same result; null means every class.
+  const int32_t* present_classes = nullptr;
+  int32_t n_present = 0;
 };
 
 // Scans the value bins of `feature`. `missing` holds the statistics of the
@@ -39,6 +44,11 @@ CANOPY_HD double children_score(Criterion crit, double left_terms, int64_t wl, d
   return (left_terms - xlog2x(static_cast<double>(wl))) + (right_terms - xlog2x(static_cast<double>(wr)));
 }
 
+// The i-th class the scan visits.
+CANOPY_HD int32_t class_at(const ScanNode& node, int32_t i) {
+  return node.present_classes ? node.present_classes[i] : i;
+}
+
 CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
                             const int64_t* values, const int32_t* bin_ids, int32_t n_entries,
                             int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best) {
@@ -58,6 +68,7 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
   // kept exactly in int64 (every term < 2^62), branch-free per class.
   const bool exact_gini = classes && node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30);
   int64_t left_sq = 0, right_sq = 0;
+  const int32_t n_cls = node.present_classes ? node.n_present : lay.n_classes;
   if (exact_gini) {
     for (int32_t c = 0; c < lay.n_classes; ++c) right_sq += node.total[c] * node.total[c];
   } else if (classes) {
@@ -67,7 +78,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
     const int64_t* g = values + static_cast<int64_t>(j) * k;
     int64_t gw = 0;  // the bin's weight
     if (exact_gini) {  // (l+g)^2 - l^2 = g (2l + g); (r-g)^2 - r^2 = g (g - 2r)
-      for (int32_t c = 0; c < lay.n_classes; ++c) {
+      for (int32_t i = 0; i < n_cls; ++i) {
+        const int32_t c = class_at(node, i);
         const int64_t gc = g[c], lc = left[c];
         left_sq += gc * (2 * lc + gc);
         right_sq += gc * (gc - 2 * (node.total[c] - lc));
@@ -77,7 +89,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (gw == 0) continue;
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
     } else if (classes) {  // one pass over the classes: weight and term updates together
-      for (int32_t c = 0; c < lay.n_classes; ++c) {
+      for (int32_t i = 0; i < n_cls; ++i) {
+        const int32_t c = class_at(node, i);
         if (g[c] == 0) continue;
         const int64_t r = node.total[c] - left[c];
         left_terms += class_term(node.criterion, left[c] + g[c]) - class_term(node.criterion, left[c]);
@@ -109,7 +122,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (exact_gini) {
         int64_t lsq = left_sq, rsq = right_sq;
         if (variant == 0)
-          for (int32_t c = 0; c < lay.n_classes; ++c) {
+          for (int32_t i = 0; i < n_cls; ++i) {
+            const int32_t c = class_at(node, i);
             const int64_t mc = missing[c], lc = left[c];
             lsq += mc * (2 * lc + mc);
             rsq += mc * (mc - 2 * (node.total[c] - lc));
@@ -119,7 +133,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       } else if (classes) {
         double lt = left_terms, rt = right_terms;
         if (variant == 0) {  // move the missing rows from the right child to the left
-          for (int32_t c = 0; c < lay.n_classes; ++c) {
+          for (int32_t i = 0; i < n_cls; ++i) {
+            const int32_t c = class_at(node, i);
             if (missing[c] == 0) continue;
             const int64_t r = node.total[c] - left[c];
             lt += class_term(node.criterion, left[c] + missing[c]) - class_term(node.criterion, left[c]);

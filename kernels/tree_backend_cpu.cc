@@ -59,6 +59,7 @@ struct Scratch {
   std::vector<int64_t> left, alt, right, missing, groups;
   std::vector<int32_t> group_bins;
   std::vector<int64_t> bin_stats;  // 256 bins x channels, all zero between uses
+  std::vector<int32_t> present;    // classes with weight in the node
   std::vector<RowEntry> part;
 };
 
@@ -259,11 +260,24 @@ class CpuTreeBackend final : public TreeBackend {
     }
   }
 
+  // The scan's view of a node; for classification, only the classes present.
+  ScanNode scan_node(const Job& job, const int64_t* total, Scratch& sc) const {
+    ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
+    if (!data_.layout.regression()) {
+      sc.present.clear();
+      for (int32_t c = 0; c < data_.layout.n_classes; ++c)
+        if (total[c] != 0) sc.present.push_back(c);
+      node.present_classes = sc.present.data();
+      node.n_present = static_cast<int32_t>(sc.present.size());
+    }
+    return node;
+  }
+
   // Scans the sampled features (sc.feats) in a histogram laid out by `fs`.
   SplitChoice scan_hist(const Job& job, const int64_t* hist, const FeatureSet& fs, const int64_t* total,
                         Scratch& sc) {
     const int32_t k = data_.layout.n_channels;
-    ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
+    ScanNode node = scan_node(job, total, sc);
     sc.left.resize(k);
     sc.alt.resize(k);
     sc.right.resize(k);
@@ -295,7 +309,7 @@ class CpuTreeBackend final : public TreeBackend {
   // integer statistics, so the same split as the dense scan.
   SplitChoice scan_sparse(const Job& job, const Slot& s, const int64_t* total, int64_t* left_out, Scratch& sc) {
     const int32_t k = data_.layout.n_channels;
-    ScanNode node = make_scan_node(&data_.layout, job.spec.criterion, total, job.spec.min_samples_leaf);
+    ScanNode node = scan_node(job, total, sc);
     sc.left.resize(k);
     sc.alt.resize(k);
     sc.right.resize(k);
