@@ -75,6 +75,22 @@ class Stmt {
   sqlite3_stmt* st_ = nullptr;
 };
 
+// The RunInfo (artifact_uri aside) of the current row of a statement selecting,
+// in order: run_id, experiment_id, run_name, user_id, status, start_time,
+// end_time, lifecycle_stage.
+RunInfo info_of_row(Stmt& s) {
+  RunInfo i;
+  i.run_id = s.text(0);
+  i.experiment_id = std::to_string(s.i64(1));
+  i.run_name = s.text(2);
+  i.user_id = s.text(3);
+  i.status = parse_status(s.text(4));
+  i.start_time = s.i64(5);
+  i.end_time = s.is_null(6) ? 0 : s.i64(6);
+  i.lifecycle_stage = s.text(7);
+  return i;
+}
+
 // The numbered migrations; migration i brings the schema from version i-1 to i.
 const char* const kMigrations[] = {
     // 1: MLflow's entities.
@@ -394,15 +410,7 @@ RunInfo SqliteStore::load_info(const std::string& run_id) {
          "FROM runs WHERE run_id = ?");
   s.bind(1, run_id);
   if (!s.step()) throw NotFoundError("no run with id '" + run_id + "'");
-  RunInfo i;
-  i.run_id = s.text(0);
-  i.experiment_id = std::to_string(s.i64(1));
-  i.run_name = s.text(2);
-  i.user_id = s.text(3);
-  i.status = parse_status(s.text(4));
-  i.start_time = s.i64(5);
-  i.end_time = s.is_null(6) ? 0 : s.i64(6);
-  i.lifecycle_stage = s.text(7);
+  RunInfo i = info_of_row(s);
   i.artifact_uri = run_dir(i.experiment_id, i.run_id);
   return i;
 }
@@ -538,17 +546,10 @@ std::vector<Run> SqliteStore::search_runs(const std::vector<std::string>& experi
                     .c_str());
     while (s.step()) {
       Run r;
-      RunInfo& i = r.info;
-      i.run_id = s.text(0);
-      i.experiment_id = std::to_string(s.i64(1));
-      i.run_name = s.text(2);
-      i.user_id = s.text(3);
-      i.status = parse_status(s.text(4));
-      i.start_time = s.i64(5);
-      i.end_time = s.is_null(6) ? 0 : s.i64(6);
-      i.lifecycle_stage = s.text(7);
-      i.artifact_uri = run_dir(i.experiment_id, i.run_id);
-      by_id.emplace(i.run_id, std::move(r));
+      r.info = info_of_row(s);
+      r.info.artifact_uri = run_dir(r.info.experiment_id, r.info.run_id);
+      const std::string id = r.info.run_id;
+      by_id.emplace(id, std::move(r));
     }
   }
   auto load = [&](const char* table, auto&& fn) {
