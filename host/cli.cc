@@ -177,11 +177,7 @@ int cmd_train(TrainArgs& a) {
       fo.shuffle = a.shuffle;
       fo.shuffle_seed = a.shuffle_seed;
       folds = assign_folds(td.n_rows(), fo, task == Task::kClassification ? &td.class_id : nullptr);
-      for (int32_t f = 0; f < fo.folds; ++f) {
-        ForestRequest r{p, std::vector<uint8_t>(td.n_rows())};
-        for (std::size_t i = 0; i < td.n_rows(); ++i) r.train_mask[i] = folds[i] != f;
-        requests.push_back(std::move(r));
-      }
+      requests = fold_requests(p, folds, fo.folds);  // trained in the same batch as the full forest
     }
     requests.push_back(ForestRequest{p, {}});
     const auto t2 = Clock::now();
@@ -189,15 +185,7 @@ int cmd_train(TrainArgs& a) {
     const double t_train = seconds_since(t2);
 
     CvResult cv;
-    if (a.cv_folds > 0) {
-      cv.folds = fo.folds;
-      for (int32_t f = 0; f < fo.folds; ++f) {
-        std::vector<uint8_t> held(td.n_rows());
-        for (std::size_t i = 0; i < td.n_rows(); ++i) held[i] = folds[i] == f;
-        cv.per_fold.push_back(evaluate_forest(td, forests[f].nodes, held));
-      }
-      summarise_folds(cv);
-    }
+    if (a.cv_folds > 0) cv = score_folds(td, forests, folds, fo.folds);
     TrainedForest& full = forests.back();
     const double oob = full.oob_score;
     const auto oob_steps = full.oob_score_by_trees;

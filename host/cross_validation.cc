@@ -96,26 +96,36 @@ void summarise_folds(CvResult& r) {
   }
 }
 
-CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
-                        TreeBackend& backend, const ProgressFn& progress) {
-  const auto folds = assign_folds(data.n_rows(), opt,
-                                  data.task == Task::kClassification ? &data.class_id : nullptr);
-  std::vector<ForestRequest> requests(opt.folds);
-  for (int32_t f = 0; f < opt.folds; ++f) {
+std::vector<ForestRequest> fold_requests(const ForestParams& params, const std::vector<int32_t>& folds,
+                                         int32_t k) {
+  std::vector<ForestRequest> requests(k);
+  for (int32_t f = 0; f < k; ++f) {
     requests[f].params = params;
-    requests[f].train_mask.resize(data.n_rows());
-    for (std::size_t r = 0; r < data.n_rows(); ++r) requests[f].train_mask[r] = folds[r] != f;
+    requests[f].train_mask.resize(folds.size());
+    for (std::size_t r = 0; r < folds.size(); ++r) requests[f].train_mask[r] = folds[r] != f;
   }
-  const auto forests = train_forests(data, requests, backend, progress);
+  return requests;
+}
+
+CvResult score_folds(const TrainingData& data, const std::vector<TrainedForest>& forests,
+                     const std::vector<int32_t>& folds, int32_t k) {
   CvResult result;
-  result.folds = opt.folds;
-  for (int32_t f = 0; f < opt.folds; ++f) {
-    std::vector<uint8_t> held_out(data.n_rows());
-    for (std::size_t r = 0; r < data.n_rows(); ++r) held_out[r] = folds[r] == f;
+  result.folds = k;
+  for (int32_t f = 0; f < k; ++f) {
+    std::vector<uint8_t> held_out(folds.size());
+    for (std::size_t r = 0; r < folds.size(); ++r) held_out[r] = folds[r] == f;
     result.per_fold.push_back(evaluate_forest(data, forests[f].nodes, held_out));
   }
   summarise_folds(result);
   return result;
+}
+
+CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
+                        TreeBackend& backend, const ProgressFn& progress) {
+  const auto folds = assign_folds(data.n_rows(), opt,
+                                  data.task == Task::kClassification ? &data.class_id : nullptr);
+  const auto forests = train_forests(data, fold_requests(params, folds, opt.folds), backend, progress);
+  return score_folds(data, forests, folds, opt.folds);
 }
 
 }  // namespace canopy

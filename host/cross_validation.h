@@ -38,6 +38,13 @@ struct CvResult {
 MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
                            ClassificationMetrics* detail = nullptr);
 
+// One request per fold: fold f trains on the rows whose fold is not f.
+std::vector<ForestRequest> fold_requests(const ForestParams& params, const std::vector<int32_t>& folds, int32_t k);
+
+// Scores forests[f] (f < k) on the rows of fold f, with means and stds.
+CvResult score_folds(const TrainingData& data, const std::vector<TrainedForest>& forests,
+                     const std::vector<int32_t>& folds, int32_t k);
+
 CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
                         TreeBackend& backend, const ProgressFn& progress = {});
 

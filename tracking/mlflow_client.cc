@@ -565,6 +565,13 @@ void MlflowClient::log_artifact(const std::string& run_id, const std::string& lo
   if (!fs::is_regular_file(local_file)) throw TrackingError("cannot log artifact " + local_file + ": not a file");
   const std::string rel =
       join_path(join_path(artifact_base(run_id), strip_slashes(artifact_dir)), fs::path(local_file).filename().string());
+  const std::string url = artifact_url(rel);
+  Response r = send("PUT", url, "", "PUT artifact " + rel, local_file);
+  if (r.status != 200) throw_http_error(r, "PUT artifact " + rel);
+}
+
+// The artifact proxy's URL of `rel`, each path segment escaped.
+std::string MlflowClient::artifact_url(const std::string& rel) {
   std::string url = base_ + "/api/2.0/mlflow-artifacts/artifacts";
   size_t start = 0;
   while (start <= rel.size()) {
@@ -573,8 +580,7 @@ void MlflowClient::log_artifact(const std::string& run_id, const std::string& lo
     url += "/" + escape(rel.substr(start, end - start));
     start = end + 1;
   }
-  Response r = send("PUT", url, "", "PUT artifact " + rel, local_file);
-  if (r.status != 200) throw_http_error(r, "PUT artifact " + rel);
+  return url;
 }
 
 std::string MlflowClient::escape(const std::string& s) {
@@ -612,14 +618,7 @@ std::vector<FileInfo> MlflowClient::list_artifacts(const std::string& run_id, co
 void MlflowClient::download_artifact(const std::string& run_id, const std::string& path,
                                      const std::string& local_file) {
   const std::string rel = join_path(artifact_base(run_id), strip_slashes(path));
-  std::string url = base_ + "/api/2.0/mlflow-artifacts/artifacts";
-  size_t start = 0;
-  while (start <= rel.size()) {
-    size_t end = rel.find('/', start);
-    if (end == std::string::npos) end = rel.size();
-    url += "/" + escape(rel.substr(start, end - start));
-    start = end + 1;
-  }
+  const std::string url = artifact_url(rel);
   Response r = send("GET", url, "", "GET artifact " + rel, "", local_file);
   if (r.status != 200) throw_http_error(r, "GET artifact " + rel);
 }

@@ -97,6 +97,7 @@ class MlflowClient : public RunStore {
                 const std::string& download_file = "");
   [[noreturn]] void throw_http_error(const Response& r, const std::string& what);
   std::string artifact_base(const std::string& run_id);  // "<exp>/<run>/artifacts"
+  std::string artifact_url(const std::string& rel);
   std::string escape(const std::string& s);              // URL-encodes
 
   std::string base_;
