@@ -1,5 +1,7 @@
 #pragma once
 // Helpers shared by the test binaries.
+#include <gtest/gtest.h>
+
 #include <string>
 
 namespace canopy::test {
@@ -24,5 +26,17 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_canopy(const std::string& args);
+
+// The message of the E thrown by f ("" and a test failure if none is thrown).
+template <class E, class F>
+std::string error_message(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an exception";
+  return "";
+}
 
 }  // namespace canopy::test

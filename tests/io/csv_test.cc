@@ -31,13 +31,7 @@ ReadOptions label(const std::string& name) {
 // The message of the DataError thrown by f ("" and a test failure if none).
 template <class F>
 std::string error_of(F f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a DataError";
-  return "";
+  return test::error_message<DataError>(f);
 }
 
 TEST(Csv, CommaDelimiterNumericLabel) {
