@@ -32,7 +32,7 @@ struct RequestInfo {
   std::vector<uint32_t> train_rows;    // training rows with positive weight
   int64_t n_train = 0;
   std::vector<int64_t> class_quantum;  // "balanced": fixed per request
-  GrowLimits limits;                   // gain_to_decrease filled per tree
+  GrowLimits limits;
   int32_t features_per_node = 1;
 };
 
@@ -72,6 +72,7 @@ RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
   info.limits.min_samples_split = p.min_samples_split_count(info.n_train);
   info.limits.min_samples_leaf = p.min_samples_leaf_count(info.n_train);
   info.limits.min_impurity_decrease = p.min_impurity_decrease;
+  info.limits.gain_unit = data.task == Task::kRegression ? data.y_scale * data.y_scale : 1.0;
   info.features_per_node = p.features_per_node(data.task, static_cast<int32_t>(data.n_features()));
   return info;
 }
@@ -98,22 +99,6 @@ JobSpec make_job(const TrainingData& data, const ForestRequest& req, const Reque
     job.class_quantum = balanced_quantum(counts);
   }
   return job;
-}
-
-// Converts a split gain into scikit-learn's weighted impurity decrease: divide
-// by the tree's total sample weight (and the squared fixed-point scale).
-double gain_to_decrease(const TrainingData& data, const BatchData& batch, const JobSpec& job) {
-  int64_t w = 0;
-  const auto& m = job.multiplicity;
-  for (std::size_t r = 0; r < m.size(); ++r) {
-    if (!m[r]) continue;
-    int64_t x = m[r];
-    if (batch.row_quantum) x *= batch.row_quantum[r];
-    if (!job.class_quantum.empty()) x *= job.class_quantum[data.class_id[r]];
-    w += x;
-  }
-  const double unit = batch.layout.regression() ? data.y_scale * data.y_scale : 1.0;
-  return 1.0 / (static_cast<double>(w) * unit);
 }
 
 void append_tree(const TrainingData& data, const StatsLayout& lay, const GrownTree& t, ForestNodes& f) {
@@ -257,7 +242,6 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
         in_bag[ref.request][ref.tree] = std::move(bag);
       }
       limits[i - b0] = infos[ref.request].limits;
-      limits[i - b0].gain_to_decrease = gain_to_decrease(data, batch, jobs[i - b0]);
     }
     std::vector<GrownTree> out;
     grow_batch(backend, batch, jobs, limits, out);

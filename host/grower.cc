@@ -44,7 +44,9 @@ void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec
   };
   std::vector<Item> frontier;
   std::vector<uint8_t> keep(n_jobs, 0);
+  std::vector<double> gain_to_decrease(n_jobs);
   for (std::size_t j = 0; j < n_jobs; ++j) {
+    gain_to_decrease[j] = 1.0 / (static_cast<double>(lay.weight(&root[j * k])) * limits[j].gain_unit);
     out[j].importance.assign(nf, 0.0);
     add_node(out[j], &root[j * k], k);
     keep[j] = can_split(lay, limits[j], &root[j * k], 0);
@@ -74,7 +76,7 @@ void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec
       const GrowLimits& lim = limits[it.job];
       SplitChoice& c = best[i];
       if (!c.valid()) continue;
-      const double decrease = c.gain * lim.gain_to_decrease;
+      const double decrease = c.gain * gain_to_decrease[it.job];
       if (decrease < lim.min_impurity_decrease) {
         c = SplitChoice{};
         continue;

@@ -13,7 +13,10 @@ struct GrowLimits {
   int64_t min_samples_split = 2;     // in samples (sum of multiplicities)
   int64_t min_samples_leaf = 1;
   double min_impurity_decrease = 0;  // scikit-learn's weighted definition
-  double gain_to_decrease = 1;       // split gain * this = weighted impurity decrease
+  // Units of a split gain: squared fixed-point scale for regression, 1 for
+  // classification. gain / (root weight * gain_unit) is scikit-learn's
+  // weighted impurity decrease (the root weight comes from the backend).
+  double gain_unit = 1;
 };
 
 // A grown tree in level order, before conversion to model nodes.
