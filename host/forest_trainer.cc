@@ -1,6 +1,6 @@
 #include "host/forest_trainer.h"
 
-#include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,25 +8,22 @@
 
 #include "host/grower.h"
 #include "host/metrics.h"
+#include "kernels/phase_profile.h"
 #include "kernels/predict.h"
 #include "kernels/rng.h"
+#include "kernels/row_sample.h"
 
 namespace canopy {
 
-std::vector<uint32_t> bootstrap_multiplicity(uint64_t seed, uint32_t tree, const std::vector<uint32_t>& train_rows,
-                                             int64_t draws, std::size_t n_rows) {
-  std::vector<uint32_t> m(n_rows, 0);
-  const uint32_t n = static_cast<uint32_t>(train_rows.size());
-  Philox4 words{};
-  for (int64_t d = 0; d < draws; ++d) {
-    if (d % 4 == 0)
-      words = philox(seed, kStreamBootstrap, tree, static_cast<uint32_t>(d / 4), static_cast<uint32_t>(d >> 34));
-    ++m[train_rows[bounded(words.v[d % 4], n)]];
-  }
-  return m;
-}
-
 namespace {
+
+// Host memory a batch's per-job row data may take: a quarter of physical
+// memory, at least 3 GiB.
+std::size_t host_batch_budget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const std::size_t phys = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : 0;
+  return std::max<std::size_t>(std::size_t(3) << 30, phys / 4);
+}
 
 struct RequestInfo {
   std::vector<uint32_t> train_rows;    // training rows with positive weight
@@ -85,12 +82,12 @@ JobSpec make_job(const TrainingData& data, const ForestRequest& req, const Reque
   job.features_per_node = info.features_per_node;
   job.min_samples_leaf = info.limits.min_samples_leaf;
   job.criterion = p.criterion;
-  if (p.bootstrap) {
-    job.multiplicity = bootstrap_multiplicity(p.seed, tree, info.train_rows, p.draws(info.n_train), data.n_rows());
-  } else {
-    job.multiplicity.assign(data.n_rows(), 0);
-    for (uint32_t r : info.train_rows) job.multiplicity[r] = 1;
-  }
+  job.sample.rows = &info.train_rows;
+  job.sample.draws = p.bootstrap ? p.draws(info.n_train) : 0;
+  // The backend materialises the sample (on the device for CUDA) unless the
+  // host needs the multiplicities itself: out-of-bag rows, per-tree class weights.
+  if (p.oob_score || p.class_weight == "balanced_subsample")
+    job.multiplicity = sample_multiplicity(job.sample, p.seed, tree, data.n_rows());
   if (p.class_weight == "balanced") {
     job.class_quantum = info.class_quantum;
   } else if (p.class_weight == "balanced_subsample") {
@@ -222,13 +219,14 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
     if (requests[q].params.oob_score) in_bag[q].resize(requests[q].params.n_estimators);
   }
 
-  // Batch size: enough jobs to keep every core busy, bounded by memory
-  // (about 12 bytes per row per job while a batch is alive).
-  const std::size_t threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
-  const std::size_t by_memory = std::max<std::size_t>(1, (std::size_t(3) << 30) / (12 * std::max<std::size_t>(1, data.n_rows())));
-  const std::size_t batch_size = std::max<std::size_t>(1, std::min(std::max<std::size_t>(4 * threads, 16), by_memory));
+  // Batch size: what the backend asks for, bounded by host memory (about 12
+  // bytes per row per job while a batch is alive: multiplicities and entries).
+  const std::size_t by_memory = std::max<std::size_t>(1, host_batch_budget() / (12 * std::max<std::size_t>(1, data.n_rows())));
+  const std::size_t batch_size = std::max<std::size_t>(1, std::min(backend.batch_jobs(data.n_rows()), by_memory));
 
+  PhaseProfile profile("train_forests");
   for (std::size_t b0 = 0; b0 < all.size(); b0 += batch_size) {
+    auto t = profile.now();
     const std::size_t b1 = std::min(all.size(), b0 + batch_size);
     std::vector<JobSpec> jobs(b1 - b0);
     std::vector<GrowLimits> limits(b1 - b0);
@@ -243,8 +241,10 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
       }
       limits[i - b0] = infos[ref.request].limits;
     }
+    t = profile.add("jobs", t);
     std::vector<GrownTree> out;
     grow_batch(backend, batch, jobs, limits, out);
+    profile.add("grow", t);
     for (std::size_t i = b0; i < b1; ++i) grown[all[i].request][all[i].tree] = std::move(out[i - b0]);
     if (progress) progress(static_cast<int64_t>(b1), static_cast<int64_t>(all.size()));
   }

@@ -37,9 +37,4 @@ using ProgressFn = std::function<void(int64_t, int64_t)>;
 std::vector<TrainedForest> train_forests(const TrainingData& data, const std::vector<ForestRequest>& requests,
                                          TreeBackend& backend, const ProgressFn& progress = {});
 
-// Bootstrap multiplicities of one tree: `draws` rows drawn with replacement
-// from the training rows (counter-based, keyed by seed and tree).
-std::vector<uint32_t> bootstrap_multiplicity(uint64_t seed, uint32_t tree, const std::vector<uint32_t>& train_rows,
-                                             int64_t draws, std::size_t n_rows);
-
 }  // namespace canopy

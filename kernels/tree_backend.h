@@ -5,11 +5,13 @@
 // questions per level: "what is the best split of each frontier node?" and
 // "apply these splits". The CPU backend lives in tree_backend_cpu.cc; a CUDA
 // backend implements the same interface with device-resident data.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "kernels/bin.h"
+#include "kernels/row_sample.h"
 #include "kernels/split_math.h"
 
 namespace canopy {
@@ -31,7 +33,8 @@ struct JobSpec {
   int32_t features_per_node = 1;
   int64_t min_samples_leaf = 1;
   Criterion criterion = Criterion::kGini;
-  std::vector<uint32_t> multiplicity;   // per row; 0 = not in this tree's sample
+  std::vector<uint32_t> multiplicity;   // per row; 0 = not in this tree's sample; empty = from `sample`
+  RowSample sample;                     // the rows, when `multiplicity` is empty
   std::vector<int64_t> class_quantum;   // integer class weights; empty = all 1
 };
 
@@ -45,6 +48,11 @@ class TreeBackend {
  public:
   virtual ~TreeBackend() = default;
   virtual const char* name() const = 0;
+
+  // How many tree jobs over n_rows rows this backend wants in one batch: enough
+  // to keep it busy, within its own memory (device memory for CUDA). The
+  // caller may use fewer (host memory); results never depend on the batch.
+  virtual std::size_t batch_jobs(std::size_t n_rows) const = 0;
 
   // Starts a batch. Takes the jobs (their multiplicity vectors are consumed)
   // and writes each job's root statistics to root_stats (n_jobs x n_channels).

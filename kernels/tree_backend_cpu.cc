@@ -67,6 +67,12 @@ class CpuTreeBackend final : public TreeBackend {
  public:
   const char* name() const override { return "cpu"; }
 
+  // Jobs are grown one per thread (dynamic schedule): a few per core balance
+  // trees of different sizes.
+  std::size_t batch_jobs(std::size_t /*n_rows*/) const override {
+    return std::max<std::size_t>(4 * static_cast<std::size_t>(std::max(1, omp_get_max_threads())), 16);
+  }
+
   void begin(const BatchData& data, std::vector<JobSpec>& specs, std::vector<int64_t>& root_stats) override {
     data_ = data;
     const int32_t k = data.layout.n_channels;
@@ -84,6 +90,8 @@ class CpuTreeBackend final : public TreeBackend {
     for (std::size_t j = 0; j < specs.size(); ++j) {
       Job& job = jobs_[j];
       job.spec = std::move(specs[j]);
+      if (job.spec.multiplicity.empty())
+        job.spec.multiplicity = sample_multiplicity(job.spec.sample, job.spec.seed, job.spec.tree_index, data.bins->n_rows);
       const auto& mult = job.spec.multiplicity;
       std::size_t n_in = 0;
       for (uint32_t m : mult) n_in += m > 0;

@@ -36,12 +36,15 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/feature_sampling.h"
 #include "kernels/histogram.h"
+#include "kernels/phase_profile.h"
+#include "kernels/row_sample.h"
 #include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
 
@@ -85,6 +88,10 @@ struct PartitionPolicy {
   static constexpr int64_t kEntriesPerBlock = 8192;
 };
 
+struct SamplePolicy {
+  static constexpr int kBlockThreads = 256;  // bootstrap, flag and compaction kernels
+};
+
 struct MemoryPolicy {
   // The per-level workspace (histograms, scratch) may use this fraction of the
   // device memory left free after the batch's resident data; frontiers that
@@ -92,6 +99,8 @@ struct MemoryPolicy {
   static constexpr double kWorkspaceFraction = 0.5;
   static constexpr std::size_t kMinWorkspace = std::size_t(64) << 20;
   static constexpr std::size_t kMaxWorkspace = std::size_t(16) << 30;
+  // Trees per batch at most (host-side per-level bookkeeping grows with it).
+  static constexpr std::size_t kMaxBatchJobs = 512;
   // Bytes sampled to fingerprint a cached binned matrix.
   static constexpr std::size_t kFingerprintSamples = std::size_t(1) << 16;
 };
@@ -188,15 +197,33 @@ __global__ void sample_kernel(const NodeDesc* __restrict__ nodes, int32_t n_node
                   perm + static_cast<int64_t>(i) * n_features, feats + nd.feat_off);
 }
 
+// Where a histogram block accumulates: straight into the global int64
+// histogram, or a privatised shared-memory copy of 64-bit or 32-bit counters
+// flushed with one global atomic per non-zero counter. 32-bit counters are
+// used only when no block sum can exceed 2^32 - 1 (see use_hist32).
+template <typename T>
+struct SharedHistogram {
+  using Counter = T;
+};
+struct GlobalHistogram {
+  using Counter = unsigned long long;
+};
+
+__device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
+__device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
+
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
-// of its sample. kShared: privatised histogram in shared memory.
-template <bool kShared>
+// of its sample, accumulated as Mode says.
+template <typename Mode>
 __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t n_features, const RowEntry* __restrict__ entries,
                      DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
-  extern __shared__ unsigned long long smem[];
+  using Counter = typename Mode::Counter;
+  constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
+  extern __shared__ unsigned long long smem_raw[];
+  Counter* smem = reinterpret_cast<Counter*>(smem_raw);
   const HistItem it = items[blockIdx.x];
   const NodeDesc nd = nodes[it.node];
   const int32_t k = t.layout.n_channels;
@@ -205,11 +232,13 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
   const int64_t feat_stride = static_cast<int64_t>(max_bins) * k;
   unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
   const int64_t len = static_cast<int64_t>(it.nj) * feat_stride;
-  unsigned long long* h = gh;
+  Counter* h = nullptr;
   if constexpr (kShared) {
     h = smem;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) smem[i] = 0ull;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) smem[i] = 0;
     __syncthreads();
+  } else {
+    h = gh;
   }
   const bool regression = t.layout.regression();
   const int32_t cc = t.layout.count_channel;
@@ -226,10 +255,10 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
       c0 = t.class_id[en.row];
     }
     for (int32_t j = 0; j < it.nj; ++j) {
-      unsigned long long* b = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(row[f[j]]) * k;
-      atomic_add_i64(b + c0, w);
-      if (regression) atomic_add_i64(b + 1, v1);
-      if (cc >= 0) atomic_add_i64(b + cc, static_cast<int64_t>(en.mult));
+      Counter* b = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(row[f[j]]) * k;
+      shared_add(b + c0, w);
+      if (regression) shared_add(b + 1, v1);
+      if (cc >= 0) shared_add(b + cc, static_cast<int64_t>(en.mult));
     }
   }
   if constexpr (kShared) {
@@ -238,6 +267,72 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
       const unsigned long long v = smem[i];
       if (v != 0ull) atomicAdd(gh + i, v);
     }
+  }
+}
+
+// --- Row sampling (RowSample materialised on the device) ---------------------
+
+// Thread q counts bootstrap draws 4q .. 4q+3 (those below `draws`) into mult.
+__global__ void bootstrap_kernel(uint64_t seed, uint32_t tree, int64_t draws, const uint32_t* __restrict__ rows,
+                                 uint32_t n, uint32_t* __restrict__ mult) {
+  const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (4 * q >= draws) return;
+  const Philox4 w = bootstrap_block(seed, tree, q);
+  for (int i = 0; i < 4 && 4 * q + i < draws; ++i) atomicAdd(&mult[rows[bounded(w.v[i], n)]], 1u);
+}
+
+// Every listed row once.
+__global__ void once_kernel(const uint32_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ mult) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) mult[rows[i]] = 1u;
+}
+
+__global__ void in_sample_kernel(const uint32_t* __restrict__ mult, int64_t n_rows, uint32_t* __restrict__ flags) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r <= n_rows) flags[r] = r < n_rows && mult[r] > 0 ? 1u : 0u;
+}
+
+// Rows in ascending order, as the host builds them: entry scan[r] = (r, mult[r]).
+__global__ void compact_kernel(const uint32_t* __restrict__ mult, const uint32_t* __restrict__ scan, int64_t n_rows,
+                               RowEntry* __restrict__ out) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r < n_rows && mult[r] > 0) out[scan[r]] = RowEntry{static_cast<uint32_t>(r), mult[r]};
+}
+
+// One block per work item (job = item.seg, entries [e0, e1)): adds the items'
+// statistics to root (n_jobs x k). kShared: summed in shared memory first,
+// then one global atomic per channel.
+template <bool kShared>
+__global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJob* __restrict__ jobs,
+                                  const RowEntry* __restrict__ entries, DevTargets t,
+                                  unsigned long long* __restrict__ root) {
+  extern __shared__ unsigned long long acc_shared[];
+  const PartItem it = items[blockIdx.x];
+  const int32_t k = t.layout.n_channels;
+  unsigned long long* out = root + static_cast<int64_t>(it.seg) * k;
+  unsigned long long* acc = kShared ? acc_shared : out;
+  if (kShared) {
+    for (int32_t c = threadIdx.x; c < k; c += blockDim.x) acc[c] = 0ull;
+    __syncthreads();
+  }
+  const int64_t* cq = jobs[it.seg].class_quantum;
+  const bool regression = t.layout.regression();
+  const int32_t cc = t.layout.count_channel;
+  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
+    const RowEntry en = entries[e];
+    const int64_t w = row_weight(t, cq, en.row, en.mult);
+    if (regression) {
+      atomic_add_i64(acc, w);
+      atomic_add_i64(acc + 1, w * t.y_fixed[en.row]);
+    } else {
+      atomic_add_i64(acc + t.class_id[en.row], w);
+    }
+    if (cc >= 0) atomic_add_i64(acc + cc, static_cast<int64_t>(en.mult));
+  }
+  if (kShared) {
+    __syncthreads();
+    for (int32_t c = threadIdx.x; c < k; c += blockDim.x)
+      if (acc[c] != 0ull) atomicAdd(out + c, acc[c]);
   }
 }
 
@@ -451,14 +546,27 @@ class CudaTreeBackend final : public TreeBackend {
 
   const char* name() const override { return "cuda"; }
 
+  // A level of every job of a batch is one launch per kernel, so bigger batches
+  // fill the device better; each job keeps up to n_rows entries resident
+  // (entries, their scatter copy, flags and scan: 24 bytes), and the level
+  // workspace takes up to kWorkspaceFraction of what is left.
+  std::size_t batch_jobs(std::size_t n_rows) const override {
+    cuda_util::ScopedDevice scoped(device_);
+    const double free_bytes = static_cast<double>(cuda_util::free_device_memory());
+    const double per_job = 24.0 * static_cast<double>(std::max<std::size_t>(1, n_rows));
+    const double fit = (1.0 - MemoryPolicy::kWorkspaceFraction) * free_bytes / per_job;
+    return static_cast<std::size_t>(std::clamp(fit, 1.0, static_cast<double>(MemoryPolicy::kMaxBatchJobs)));
+  }
+
   void begin(const BatchData& data, std::vector<JobSpec>& specs, std::vector<int64_t>& root_stats) override {
     cuda_util::ScopedDevice scoped(device_);
+    auto t = profile_.now();
     data_ = data;
     const StatsLayout& lay = data_.layout;
-    const int32_t k = lay.n_channels;
     const std::size_t nr = data.bins->n_rows;
     nf_ = static_cast<int64_t>(data.bins->n_features);
     upload_bins(*data.bins);
+    t = profile_.add("begin: bins upload", t);
 
     // Bins per feature.
     std::vector<int32_t> nb(static_cast<std::size_t>(std::max<int64_t>(nf_, 1)), 2);
@@ -469,69 +577,91 @@ class CudaTreeBackend final : public TreeBackend {
     }
     upload_to(n_bins_, nb, "bins per feature");
 
-    // Jobs: in-bag entries and root statistics on the host (the same
-    // accumulate_totals_cpu as the CPU backend), then one upload.
+    // Jobs. Entries of job j occupy [offsets[j], offsets[j + 1]). A job that
+    // brings a multiplicity vector gets its entries built on the host and
+    // uploaded; a job that brings only a RowSample is sampled on the device
+    // (sample_on_device), so the host never touches its rows.
     const std::size_t n_jobs = specs.size();
     specs_.clear();
     specs_.resize(n_jobs);
     std::vector<std::vector<RowEntry>> host_entries(n_jobs);
-    root_stats.assign(n_jobs * k, 0);
+    std::vector<int64_t> reserve(n_jobs, 0);  // entries at most (exact for host jobs)
+    std::vector<uint64_t> draws(n_jobs, 0);   // sum of multiplicities
     const int32_t nc = lay.n_classes;
     parallel_for(n_jobs, [&](std::size_t j) {
       JobSpec& spec = specs[j];
-      const auto& mult = spec.multiplicity;
-      std::size_t n_in = 0;
-      for (uint32_t m : mult) n_in += m > 0;
-      std::vector<RowEntry>& e = host_entries[j];
-      e.reserve(n_in);
-      for (std::size_t r = 0; r < mult.size(); ++r)
-        if (mult[r] > 0) e.push_back({static_cast<uint32_t>(r), mult[r]});
-      std::vector<uint32_t>().swap(spec.multiplicity);
-      RowTargets targets;
-      targets.layout = &data_.layout;
-      targets.class_id = data.class_id;
-      targets.y_fixed = data.y_fixed;
-      targets.row_quantum = data.row_quantum;
-      targets.class_quantum = spec.class_quantum.empty() ? nullptr : spec.class_quantum.data();
-      accumulate_totals_cpu(targets, e.data(), e.size(), &root_stats[j * k]);
+      if (spec.multiplicity.empty()) {
+        const int64_t n = spec.sample.empty() ? 0 : static_cast<int64_t>(spec.sample.rows->size());
+        reserve[j] = spec.sample.draws > 0 ? std::min(n, spec.sample.draws) : n;
+        draws[j] = static_cast<uint64_t>(spec.sample.draws > 0 ? spec.sample.draws : n);
+      } else {
+        const auto& mult = spec.multiplicity;
+        std::vector<RowEntry>& e = host_entries[j];
+        e.reserve(static_cast<std::size_t>(std::count_if(mult.begin(), mult.end(), [](uint32_t m) { return m > 0; })));
+        for (std::size_t r = 0; r < mult.size(); ++r)
+          if (mult[r] > 0) {
+            e.push_back({static_cast<uint32_t>(r), mult[r]});
+            draws[j] += mult[r];
+          }
+        std::vector<uint32_t>().swap(spec.multiplicity);
+        reserve[j] = static_cast<int64_t>(e.size());
+      }
       specs_[j] = std::move(spec);
     });
-    std::vector<int64_t> offsets(n_jobs + 1, 0);
-    for (std::size_t j = 0; j < n_jobs; ++j) offsets[j + 1] = offsets[j] + static_cast<int64_t>(host_entries[j].size());
-    total_entries_ = offsets[n_jobs];
+    int64_t reserved = 0;
+    for (int64_t r : reserve) reserved += r;
+    t = profile_.add("begin: host entries", t);
 
     // Resident batch memory, checked before anything is allocated.
     const bool has_cq =
         nc > 0 && std::any_of(specs_.begin(), specs_.end(), [](const JobSpec& s) { return !s.class_quantum.empty(); });
+    // 32-bit shared counters: every per-row weight is its multiplicity
+    // (unweighted classification), so a block's sum is at most the job's draws.
+    hist32_ = !lay.regression() && !data.row_quantum && !has_cq &&
+              std::all_of(draws.begin(), draws.end(), [](uint64_t d) { return d <= UINT32_MAX; });
+    const bool any_sampled =
+        std::any_of(specs_.begin(), specs_.end(), [](const JobSpec& s) { return !s.sample.empty(); });
     std::size_t need = 0, reusable = 0;
     auto plan = [&](std::size_t bytes, std::size_t have) {
       if (bytes > have) need += bytes, reusable += have;
     };
+    const std::size_t slots = static_cast<std::size_t>(reserved + 1);
     plan((data.class_id ? nr : 1) * sizeof(int32_t), class_id_.bytes());
     plan((data.y_fixed ? nr : 1) * sizeof(int64_t), y_fixed_.bytes());
     plan((data.row_quantum ? nr : 1) * sizeof(int64_t), row_quantum_.bytes());
-    plan(static_cast<std::size_t>(total_entries_ + 1) * sizeof(RowEntry), entries_.bytes());
-    plan(static_cast<std::size_t>(total_entries_ + 1) * sizeof(RowEntry), entries_tmp_.bytes());
-    plan(static_cast<std::size_t>(total_entries_ + 1) * sizeof(uint32_t), flags_.bytes());
-    plan(static_cast<std::size_t>(total_entries_ + 1) * sizeof(uint32_t), scan_.bytes());
+    plan(slots * sizeof(RowEntry), entries_.bytes());
+    plan(slots * sizeof(RowEntry), entries_tmp_.bytes());
+    plan(slots * sizeof(uint32_t), flags_.bytes());
+    plan(slots * sizeof(uint32_t), scan_.bytes());
+    if (any_sampled) plan(3 * (nr + 1) * sizeof(uint32_t), 0);  // sampling scratch (rows, multiplicity, scan)
     cuda_util::require_device_memory(need, reusable,
-                                     "a batch of " + std::to_string(n_jobs) + " trees (" +
-                                         std::to_string(total_entries_) + " in-bag entries over " +
-                                         std::to_string(nr) + " rows)");
+                                     "a batch of " + std::to_string(n_jobs) + " trees (up to " +
+                                         std::to_string(reserved) + " in-bag entries over " + std::to_string(nr) +
+                                         " rows)");
 
     if (data.class_id) upload_ptr(class_id_, data.class_id, nr, "class ids");
     if (data.y_fixed) upload_ptr(y_fixed_, data.y_fixed, nr, "targets");
     if (data.row_quantum) upload_ptr(row_quantum_, data.row_quantum, nr, "row weights");
-    cuda_util::ensure_capacity(entries_, static_cast<std::size_t>(total_entries_ + 1), "row entries");
-    cuda_util::ensure_capacity(entries_tmp_, static_cast<std::size_t>(total_entries_ + 1), "row entries");
-    cuda_util::ensure_capacity(flags_, static_cast<std::size_t>(total_entries_ + 1), "partition flags");
-    cuda_util::ensure_capacity(scan_, static_cast<std::size_t>(total_entries_ + 1), "partition scan");
-    flags_.fill_bytes(0);
-    for (std::size_t j = 0; j < n_jobs; ++j)
+    cuda_util::ensure_capacity(entries_, slots, "row entries");
+    std::vector<int64_t> offsets(n_jobs + 1, 0);
+    for (std::size_t j = 0; j < n_jobs; ++j) {
+      int64_t n = reserve[j];
       if (!host_entries[j].empty())
         CANOPY_CUDA_CHECK(cudaMemcpy(entries_.data() + offsets[j], host_entries[j].data(),
                                      host_entries[j].size() * sizeof(RowEntry), cudaMemcpyHostToDevice));
+      else if (!specs_[j].sample.empty())
+        n = sample_on_device(specs_[j], nr, entries_.data() + offsets[j]);
+      offsets[j + 1] = offsets[j] + n;
+    }
+    total_entries_ = offsets[n_jobs];
     std::vector<std::vector<RowEntry>>().swap(host_entries);
+    release_sampling();
+    const std::size_t used = static_cast<std::size_t>(total_entries_ + 1);
+    cuda_util::ensure_capacity(entries_tmp_, used, "row entries");
+    cuda_util::ensure_capacity(flags_, used, "partition flags");
+    cuda_util::ensure_capacity(scan_, used, "partition scan");
+    flags_.fill_bytes(0);
+    t = profile_.add("begin: entries", t);
 
     // Class weights and job descriptions.
     std::vector<int64_t> cq(has_cq ? n_jobs * nc : 1, 0);
@@ -560,6 +690,8 @@ class CudaTreeBackend final : public TreeBackend {
     targets_.y_fixed = data.y_fixed ? y_fixed_.data() : nullptr;
     targets_.row_quantum = data.row_quantum ? row_quantum_.data() : nullptr;
 
+    root_statistics(offsets, root_stats);
+
     slots_.clear();
     for (std::size_t j = 0; j < n_jobs; ++j) {
       HostSlot s;
@@ -573,6 +705,7 @@ class CudaTreeBackend final : public TreeBackend {
     workspace_budget_ = std::min(MemoryPolicy::kMaxWorkspace,
                                  std::max(MemoryPolicy::kMinWorkspace,
                                           static_cast<std::size_t>(MemoryPolicy::kWorkspaceFraction * free_now)));
+    profile_.add("begin: rest", t);
   }
 
   void restrict_frontier(const std::vector<uint8_t>& keep) override {
@@ -627,6 +760,7 @@ class CudaTreeBackend final : public TreeBackend {
         items.push_back(PartItem{si, 0, e0, std::min(s.end, e0 + PartitionPolicy::kEntriesPerBlock)});
     }
     std::vector<int64_t> n_left(segs.size(), 0);
+    auto t = profile_.now();
     if (!segs.empty()) {
       upload_to(segs_, segs, "partition segments");
       upload_to(part_items_, items, "partition work items");
@@ -651,6 +785,7 @@ class CudaTreeBackend final : public TreeBackend {
       // nothing else, so the scratch array simply becomes the entries.
       std::swap(entries_, entries_tmp_);
     }
+    profile_.add("partition", t);
     std::vector<HostSlot> next;
     for (std::size_t g = 0; g < segs.size(); ++g) {
       const std::size_t i = seg_slot[g];
@@ -663,6 +798,7 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   void end() override {
+    profile_.report();
     slots_.clear();
     specs_.clear();
     // Per-batch memory goes; the binned matrix stays cached for the next batch.
@@ -707,6 +843,78 @@ class CudaTreeBackend final : public TreeBackend {
     bins_key_ = BinsKey{&m, m.bins.data(), m.n_rows, m.n_features, fp};
   }
 
+  // Materialises spec.sample into entries starting at `out` (ascending rows,
+  // as the host would); returns the number of entries.
+  int64_t sample_on_device(const JobSpec& spec, std::size_t n_rows, RowEntry* out) {
+    const std::vector<uint32_t>& rows = *spec.sample.rows;
+    if (rows.empty() || n_rows == 0) return 0;
+    if (sample_rows_key_ != &rows) {  // jobs of one request share their rows: upload once
+      upload_to(sample_rows_, rows, "training rows");
+      sample_rows_key_ = &rows;
+    }
+    cuda_util::ensure_capacity(sample_mult_, n_rows + 1, "row multiplicities");
+    cuda_util::ensure_capacity(sample_scan_, n_rows + 1, "row multiplicities");
+    CANOPY_CUDA_CHECK(cudaMemset(sample_mult_.data(), 0, n_rows * sizeof(uint32_t)));
+    constexpr int kThreads = SamplePolicy::kBlockThreads;
+    const int64_t n = static_cast<int64_t>(rows.size());
+    if (spec.sample.draws > 0) {
+      bootstrap_kernel<<<cuda_util::blocks_for((spec.sample.draws + 3) / 4, kThreads), kThreads>>>(spec.seed, spec.tree_index, spec.sample.draws,
+                                                                    sample_rows_.data(), static_cast<uint32_t>(n),
+                                                                    sample_mult_.data());
+    } else {
+      once_kernel<<<cuda_util::blocks_for(n, kThreads), kThreads>>>(sample_rows_.data(), n, sample_mult_.data());
+    }
+    CANOPY_CUDA_CHECK_LAUNCH();
+    // Flags go to scan_ (free until the batch's partitions), their prefix sums to sample_scan_.
+    cuda_util::ensure_capacity(scan_, n_rows + 1, "row multiplicities");
+    const int64_t nr = static_cast<int64_t>(n_rows);
+    in_sample_kernel<<<cuda_util::blocks_for(nr + 1, kThreads), kThreads>>>(sample_mult_.data(), nr, scan_.data());
+    CANOPY_CUDA_CHECK_LAUNCH();
+    std::size_t temp = 0;
+    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp, scan_.data(), sample_scan_.data(), nr + 1));
+    cuda_util::ensure_capacity(cub_temp_, std::max<std::size_t>(1, temp), "scan workspace");
+    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(cub_temp_.data(), temp, scan_.data(), sample_scan_.data(), nr + 1));
+    compact_kernel<<<cuda_util::blocks_for(nr, kThreads), kThreads>>>(sample_mult_.data(), sample_scan_.data(), nr, out);
+    CANOPY_CUDA_CHECK_LAUNCH();
+    uint32_t count = 0;
+    CANOPY_CUDA_CHECK(cudaMemcpy(&count, sample_scan_.data() + nr, sizeof(uint32_t), cudaMemcpyDeviceToHost));
+    return static_cast<int64_t>(count);
+  }
+
+  void release_sampling() {
+    sample_rows_ = {};
+    sample_rows_key_ = nullptr;
+    sample_mult_ = {};
+    sample_scan_ = {};
+  }
+
+  // Root statistics of every job, summed on the device (integers: any order
+  // gives the CPU's accumulate_totals_cpu result).
+  void root_statistics(const std::vector<int64_t>& offsets, std::vector<int64_t>& root_stats) {
+    const int32_t k = data_.layout.n_channels;
+    const std::size_t n_jobs = offsets.size() - 1;
+    root_stats.assign(n_jobs * k, 0);
+    std::vector<PartItem> items;
+    for (std::size_t j = 0; j < n_jobs; ++j)
+      for (int64_t e0 = offsets[j]; e0 < offsets[j + 1]; e0 += PartitionPolicy::kEntriesPerBlock)
+        items.push_back(PartItem{static_cast<int32_t>(j), 0, e0, std::min(offsets[j + 1], e0 + PartitionPolicy::kEntriesPerBlock)});
+    if (items.empty()) return;
+    upload_to(part_items_, items, "root statistics work items");
+    cuda_util::ensure_capacity(left_, std::max<std::size_t>(1, root_stats.size()), "root statistics");
+    CANOPY_CUDA_CHECK(cudaMemset(left_.data(), 0, root_stats.size() * sizeof(int64_t)));
+    unsigned long long* root = reinterpret_cast<unsigned long long*>(left_.data());
+    const std::size_t smem = static_cast<std::size_t>(k) * sizeof(int64_t);
+    const unsigned grid = static_cast<unsigned>(items.size());
+    if (smem <= HistogramPolicy::kSharedBytes)
+      root_stats_kernel<true><<<grid, PartitionPolicy::kBlockThreads, smem>>>(part_items_.data(), jobs_.data(),
+                                                                             entries_.data(), targets_, root);
+    else
+      root_stats_kernel<false><<<grid, PartitionPolicy::kBlockThreads>>>(part_items_.data(), jobs_.data(),
+                                                                        entries_.data(), targets_, root);
+    CANOPY_CUDA_CHECK_LAUNCH();
+    left_.download(root_stats.data(), root_stats.size());
+  }
+
   void release_workspace() {
     nodes_ = {};
     pair_node_ = {};
@@ -730,7 +938,8 @@ class CudaTreeBackend final : public TreeBackend {
 
   // Features per shared-memory group; 0 = global-atomic fallback.
   int32_t shared_group() const {
-    const std::size_t per_feature = static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * sizeof(int64_t);
+    const std::size_t per_feature =
+        static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
     return static_cast<int32_t>(HistogramPolicy::kSharedBytes / per_feature);
   }
 
@@ -762,6 +971,7 @@ class CudaTreeBackend final : public TreeBackend {
 
   void process_chunk(std::size_t i0, std::size_t i1, const std::vector<int64_t>& node_stats,
                      std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) {
+    auto t = profile_.now();
     const int32_t k = data_.layout.n_channels;
     const int32_t m = static_cast<int32_t>(i1 - i0);
     const int32_t g = shared_group();
@@ -805,6 +1015,7 @@ class CudaTreeBackend final : public TreeBackend {
         scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
       }
     }
+    t = profile_.add("level: host prep", t);
     const int32_t n_pairs = static_cast<int32_t>(pair_node.size());
     if (pair_node.size() > static_cast<std::size_t>(INT32_MAX) || items.size() > static_cast<std::size_t>(INT32_MAX))
       throw std::runtime_error("cuda backend: too many frontier nodes in one chunk");
@@ -822,6 +1033,7 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_util::ensure_capacity(best_j_, static_cast<std::size_t>(m), "best splits");
     cuda_util::ensure_capacity(left_, static_cast<std::size_t>(m) * k, "left statistics");
     if (hist_len > 0) CANOPY_CUDA_CHECK(cudaMemset(hist_.data(), 0, static_cast<std::size_t>(hist_len) * sizeof(int64_t)));
+    t = profile_phase("level: setup", t);
 
     sample_kernel<<<cuda_util::blocks_for(m, NodePolicy::kBlockThreads), NodePolicy::kBlockThreads>>>(
         nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(), feats_.data());
@@ -831,17 +1043,24 @@ class CudaTreeBackend final : public TreeBackend {
     if (!items.empty()) {
       const unsigned grid = static_cast<unsigned>(items.size());
       if (g > 0) {
-        const std::size_t smem = static_cast<std::size_t>(max_group) * max_bins_ * k * sizeof(int64_t);
-        histogram_kernel<true><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
-            hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-            targets_, max_bins_, hist);
+        const std::size_t smem =
+            static_cast<std::size_t>(max_group) * max_bins_ * k * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
+        if (hist32_)
+          histogram_kernel<SharedHistogram<unsigned int>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
+              hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
+              targets_, max_bins_, hist);
+        else
+          histogram_kernel<SharedHistogram<unsigned long long>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
+              hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
+              targets_, max_bins_, hist);
       } else {
-        histogram_kernel<false><<<grid, HistogramPolicy::kBlockThreads>>>(
+        histogram_kernel<GlobalHistogram><<<grid, HistogramPolicy::kBlockThreads>>>(
             hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
             targets_, max_bins_, hist);
       }
       CANOPY_CUDA_CHECK_LAUNCH();
     }
+    t = profile_phase("level: sample+histogram", t);
     if (n_pairs > 0) {
       split_kernel<<<cuda_util::blocks_for(n_pairs, SplitPolicy::kBlockThreads), SplitPolicy::kBlockThreads>>>(
           n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(), hist_.data(),
@@ -857,6 +1076,14 @@ class CudaTreeBackend final : public TreeBackend {
     CANOPY_CUDA_CHECK_LAUNCH();
     best_.download(best.data() + i0, static_cast<std::size_t>(m));
     left_.download(left_stats.data() + i0 * k, static_cast<std::size_t>(m) * k);
+    profile_phase("level: split+reduce+left", t);
+  }
+
+  // Profiling only: waits for the device so the phase's kernels are counted in it.
+  PhaseProfile::Clock::time_point profile_phase(const char* phase, PhaseProfile::Clock::time_point since) {
+    if (!profile_.enabled()) return since;
+    CANOPY_CUDA_CHECK(cudaDeviceSynchronize());
+    return profile_.add(phase, since);
   }
 
   struct BinsKey {
@@ -867,9 +1094,11 @@ class CudaTreeBackend final : public TreeBackend {
   };
 
   int device_;
+  PhaseProfile profile_{"cuda backend"};
   BatchData data_;
   int64_t nf_ = 0;
   int32_t max_bins_ = 2;
+  bool hist32_ = false;  // shared histograms with 32-bit counters (this batch)
   int64_t total_entries_ = 0;
   std::size_t workspace_budget_ = MemoryPolicy::kMinWorkspace;
   std::vector<JobSpec> specs_;
@@ -887,6 +1116,9 @@ class CudaTreeBackend final : public TreeBackend {
   DeviceArray<DevJob> jobs_;
   DeviceArray<RowEntry> entries_, entries_tmp_;
   DeviceArray<uint32_t> flags_, scan_;
+  // Row sampling (begin only).
+  DeviceArray<uint32_t> sample_rows_, sample_mult_, sample_scan_;
+  const std::vector<uint32_t>* sample_rows_key_ = nullptr;
   DeviceArray<uint8_t> cub_temp_;
   // Per level (grow-only workspace).
   DeviceArray<NodeDesc> nodes_;

@@ -36,6 +36,7 @@ struct Problem {
   std::vector<int32_t> class_id;
   std::vector<int64_t> y_fixed;
   std::vector<int64_t> row_quantum;
+  std::vector<uint32_t> train_rows;  // a training subset for RowSample jobs
   StatsLayout layout;
 
   BatchData batch() const {
@@ -92,6 +93,8 @@ Problem make_problem(const ProblemSpec& s) {
     if (s.weighted) p.row_quantum.push_back(u(rng) < 0.1 ? 0 : static_cast<int64_t>(1 + rng() % 1000));
   }
   p.layout = StatsLayout::make(s.classes, s.weighted);
+  for (std::size_t r = 0; r < s.rows; ++r)
+    if (r % 7 != 3) p.train_rows.push_back(static_cast<uint32_t>(r));
   return p;
 }
 
@@ -102,6 +105,9 @@ struct JobPlan {
   bool bootstrap;
   int32_t max_depth;
   bool class_weights = false;
+  // Rows from a RowSample over Problem::train_rows (the CUDA backend samples
+  // them on the device) instead of a multiplicity vector built here.
+  bool sampled = false;
 };
 
 void make_jobs(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed, std::vector<JobSpec>& jobs,
@@ -117,9 +123,14 @@ void make_jobs(const Problem& p, const std::vector<JobPlan>& plans, uint64_t see
     j.features_per_node = plan.features_per_node;
     j.min_samples_leaf = plan.min_samples_leaf;
     j.criterion = plan.criterion;
-    j.multiplicity.assign(p.bins.n_rows, plan.bootstrap ? 0 : 1);
-    if (plan.bootstrap)
-      for (std::size_t d = 0; d < p.bins.n_rows; ++d) ++j.multiplicity[rng() % p.bins.n_rows];
+    if (plan.sampled) {
+      j.sample.rows = &p.train_rows;
+      j.sample.draws = plan.bootstrap ? static_cast<int64_t>(p.train_rows.size()) : 0;
+    } else {
+      j.multiplicity.assign(p.bins.n_rows, plan.bootstrap ? 0 : 1);
+      if (plan.bootstrap)
+        for (std::size_t d = 0; d < p.bins.n_rows; ++d) ++j.multiplicity[rng() % p.bins.n_rows];
+    }
     if (plan.class_weights)
       for (int32_t c = 0; c < p.layout.n_classes; ++c) j.class_quantum.push_back(c % 3 == 0 ? 0 : 1 + c % 7);
     jobs.push_back(std::move(j));
@@ -240,6 +251,32 @@ TEST(CudaBackend, RegressionMatchesCpu) {
   }
 }
 
+// Jobs sampled on the device (bootstrap and plain subsets) next to jobs whose
+// multiplicities come from the host, in one batch; weighted and unweighted.
+TEST(CudaBackend, DeviceSampledRowsMatchCpu) {
+  CANOPY_REQUIRE_GPU();
+  for (int32_t classes : {3, 0}) {
+    for (bool weighted : {false, true}) {
+      SCOPED_TRACE(std::to_string(classes) + " classes, " + (weighted ? "weighted" : "unweighted"));
+      ProblemSpec s;
+      s.rows = 5000;
+      s.features = 8;
+      s.classes = classes;
+      s.weighted = weighted;
+      const Problem p = make_problem(s);
+      const Criterion c = classes > 0 ? Criterion::kGini : Criterion::kSquaredError;
+      JobPlan a{3, 1, c, true, -1};
+      a.sampled = true;
+      JobPlan b{8, 2, c, false, 10};
+      b.sampled = true;
+      JobPlan host{3, 1, c, true, -1};
+      JobPlan d{2, 1, c, true, 7, classes > 0};
+      d.sampled = true;
+      compare_backends(p, {a, host, b, d}, 41);
+    }
+  }
+}
+
 // Large nodes: several histogram blocks per node and several shared-memory
 // feature groups (28 features x 256 bins x 2 channels); the backend instance
 // is reused, so the second batch also exercises the cached binned matrix.
@@ -252,7 +289,9 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
   s.max_cuts = 254;
   const Problem p = make_problem(s);
   auto gpu = make_cuda_tree_backend(0);
-  compare_backends(p, {{28, 1, Criterion::kGini, true, 10}, {5, 1, Criterion::kGini, true, 10}}, 29, gpu.get());
+  JobPlan sampled{5, 1, Criterion::kGini, true, 10};
+  sampled.sampled = true;
+  compare_backends(p, {{28, 1, Criterion::kGini, true, 10}, {5, 1, Criterion::kGini, true, 10}, sampled}, 29, gpu.get());
   compare_backends(p, {{5, 1, Criterion::kEntropy, false, 12}, {28, 20, Criterion::kGini, true, -1}}, 31, gpu.get());
   const Problem q = make_problem(ProblemSpec{});  // another matrix: must be uploaded again
   compare_backends(q, {{3, 1, Criterion::kGini, true, -1}}, 37, gpu.get());
@@ -357,6 +396,8 @@ TEST(CudaEndToEnd, BreastCancerClassificationModelsAreIdentical) {
   expect_identical_models("bc-bootstrap", data);
   expect_identical_models("bc-no-bootstrap", data + " --bootstrap false");
   expect_identical_models("bc-entropy-balanced", data + " --criterion entropy --class-weight balanced --max-features 0.5");
+  // Host-side multiplicities (out-of-bag rows, per-tree class weights).
+  expect_identical_models("bc-oob-subsample", data + " --oob-score --class-weight balanced_subsample");
 }
 
 TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
+# the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune (default: all)
+# Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
+# time limit (seconds, from the environment) so one slow step cannot eat the rest:
+#   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
+# Sizes: CANOPY_GPU_BENCH_ROWS (10M), CANOPY_GPU_BENCH_FULL_ROWS (1M),
+#        GPU_CHECK_TUNE_ROWS (1M), GPU_CHECK_TUNE_TREES (20).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$PWD/gpu-check-out}"
+mkdir -p "$OUT"
+B=gpu-bundle
+[ -x "$B/run.sh" ] || { echo "gpu_check: $B/run.sh missing; run scripts/gpu_bundle.sh first" >&2; exit 2; }
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune)
+summary=()
+note() { summary+=("$1"); echo "== $1"; }
+
+for s in "${steps[@]}"; do
+  t0=$(date +%s)
+  case "$s" in
+    info)
+      nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 | tee "$OUT/info.txt"
+      "$B/run.sh" canopy devices 2>&1 | tee -a "$OUT/info.txt"
+      rc=$?
+      ;;
+    tests)
+      timeout "${GPU_CHECK_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
+        --gtest_filter='Cuda*:SelectDevice*:ListDevices*:DescribeDevices*' 2>&1 | tee "$OUT/tests.log"
+      rc=$?
+      ;;
+    bench)
+      timeout "${GPU_CHECK_BENCH_S:-240}" "$B/run.sh" gpu_bench --benchmark_filter='HistogramPass|Train10M' \
+        --benchmark_out="$OUT/gpu_bench.json" --benchmark_out_format=json 2>&1 | tee "$OUT/bench.log"
+      rc=$?
+      ;;
+    full)
+      timeout "${GPU_CHECK_FULL_S:-120}" "$B/run.sh" gpu_bench --benchmark_filter='FullyGrown' \
+        --benchmark_out="$OUT/gpu_bench_full.json" --benchmark_out_format=json 2>&1 | tee "$OUT/full.log"
+      rc=$?
+      ;;
+    tune)
+      timeout "${GPU_CHECK_TUNE_S:-120}" "$B/run.sh" python3 bench/tune_bench.py --canopy "$B/canopy" \
+        --device cuda --skip-sklearn --rows "${GPU_CHECK_TUNE_ROWS:-1000000}" \
+        --trees "${GPU_CHECK_TUNE_TREES:-20}" 2>&1 | tee "$OUT/tune.log"
+      rc=$?
+      ;;
+    *) echo "gpu_check: unknown step '$s'" >&2; exit 2 ;;
+  esac
+  note "$s: exit $rc in $(( $(date +%s) - t0 )) s"
+done
+printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
