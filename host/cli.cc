@@ -185,7 +185,7 @@ int cmd_train(TrainArgs& a) {
     const double t_train = seconds_since(t2);
 
     CvResult cv;
-    if (a.cv_folds > 0) cv = score_folds(td, forests, folds, fo.folds);
+    if (a.cv_folds > 0) cv = score_folds(td, forests, folds, fo.folds, *prep.backend);
     TrainedForest& full = forests.back();
     const double oob = full.oob_score;
     const auto oob_steps = full.oob_score_by_trees;
@@ -196,7 +196,7 @@ int cmd_train(TrainArgs& a) {
     nlohmann::ordered_json metrics;
     if (rec->enabled()) {
       ClassificationMetrics train_cls;
-      const MetricList train = evaluate_forest(td, model.forest, {}, &train_cls);
+      const MetricList train = evaluate_forest(td, model.forest, {}, *prep.backend, &train_cls);
       rec->log_metrics(train, "train_");
       metrics["train"] = metrics_json(train);
       if (task == Task::kClassification) metrics["confusion_matrix"] = train_cls.confusion;

@@ -53,7 +53,7 @@ std::vector<int32_t> assign_folds(std::size_t n, const FoldOptions& opt, const s
 }
 
 MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
-                           ClassificationMetrics* detail) {
+                           const TreeBackend& backend, ClassificationMetrics* detail) {
   const Dataset& d = *data.dataset;
   std::vector<uint32_t> idx;
   for (std::size_t r = 0; r < data.n_rows(); ++r)
@@ -65,7 +65,7 @@ MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, 
   for (std::size_t f = 0; f < cols.size(); ++f) ptr[f] = cols[f].data();
   const int32_t no = forest.n_outputs;
   std::vector<double> pred(idx.size() * no);
-  predict_cpu(forest, ColumnsView{ptr.data(), idx.size(), cols.size()}, 0, forest.n_trees(), pred.data());
+  backend.predict(forest, ColumnsView{ptr.data(), idx.size(), cols.size()}, 0, forest.n_trees(), pred.data());
   std::vector<double> weight;
   if (!d.sample_weight.empty())
     for (uint32_t r : idx) weight.push_back(d.sample_weight[r]);
@@ -108,13 +108,13 @@ std::vector<ForestRequest> fold_requests(const ForestParams& params, const std::
 }
 
 CvResult score_folds(const TrainingData& data, const std::vector<TrainedForest>& forests,
-                     const std::vector<int32_t>& folds, int32_t k) {
+                     const std::vector<int32_t>& folds, int32_t k, const TreeBackend& backend) {
   CvResult result;
   result.folds = k;
   for (int32_t f = 0; f < k; ++f) {
     std::vector<uint8_t> held_out(folds.size());
     for (std::size_t r = 0; r < folds.size(); ++r) held_out[r] = folds[r] == f;
-    result.per_fold.push_back(evaluate_forest(data, forests[f].nodes, held_out));
+    result.per_fold.push_back(evaluate_forest(data, forests[f].nodes, held_out, backend));
   }
   summarise_folds(result);
   return result;
@@ -125,7 +125,7 @@ CvResult cross_validate(const TrainingData& data, const ForestParams& params, co
   const auto folds = assign_folds(data.n_rows(), opt,
                                   data.task == Task::kClassification ? &data.class_id : nullptr);
   const auto forests = train_forests(data, fold_requests(params, folds, opt.folds), backend, progress);
-  return score_folds(data, forests, folds, opt.folds);
+  return score_folds(data, forests, folds, opt.folds, backend);
 }
 
 }  // namespace canopy

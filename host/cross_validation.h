@@ -32,18 +32,18 @@ struct CvResult {
   std::vector<double> fit_seconds;
 };
 
-// Metrics of a forest's predictions on the rows flagged in `rows` (all when
-// empty). For classification, `detail` (if given) receives the full metrics,
-// confusion matrix included.
+// Metrics of a forest's predictions (made by `backend`) on the rows flagged in
+// `rows` (all when empty). For classification, `detail` (if given) receives the
+// full metrics, confusion matrix included.
 MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
-                           ClassificationMetrics* detail = nullptr);
+                           const TreeBackend& backend, ClassificationMetrics* detail = nullptr);
 
 // One request per fold: fold f trains on the rows whose fold is not f.
 std::vector<ForestRequest> fold_requests(const ForestParams& params, const std::vector<int32_t>& folds, int32_t k);
 
 // Scores forests[f] (f < k) on the rows of fold f, with means and stds.
 CvResult score_folds(const TrainingData& data, const std::vector<TrainedForest>& forests,
-                     const std::vector<int32_t>& folds, int32_t k);
+                     const std::vector<int32_t>& folds, int32_t k, const TreeBackend& backend);
 
 CvResult cross_validate(const TrainingData& data, const ForestParams& params, const FoldOptions& opt,
                         TreeBackend& backend, const ProgressFn& progress = {});

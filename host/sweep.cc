@@ -209,7 +209,7 @@ void SweepEngine::train_group(const TrainingData& td, const std::vector<std::siz
         if (v_.mode == ValidationMode::kOob)
           cv.per_fold.push_back(oob_metrics(td, f, train_mask(s, units[i].row_limit)));
         else
-          cv.per_fold.push_back(evaluate_forest(td, f.nodes, held_out(s)));
+          cv.per_fold.push_back(evaluate_forest(td, f.nodes, held_out(s), backend_));
         r.score_seconds.push_back(seconds_since(ts));
         f = TrainedForest();  // free the trees as soon as they are scored
       }

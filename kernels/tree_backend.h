@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/bin.h"
+#include "kernels/predict.h"
 #include "kernels/row_sample.h"
 #include "kernels/split_math.h"
 
@@ -75,6 +76,12 @@ class TreeBackend {
 
   // Ends the batch and releases its memory.
   virtual void end() = 0;
+
+  // Mean prediction of trees [tree_begin, tree_end) on raw features, equal bit
+  // for bit to predict_cpu (the CUDA backend predicts on its device); used to
+  // score the forests a backend trains (cross-validation, sweeps).
+  virtual void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
+                       double* out) const = 0;
 };
 
 std::unique_ptr<TreeBackend> make_cpu_tree_backend();

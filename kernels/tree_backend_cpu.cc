@@ -73,6 +73,11 @@ class CpuTreeBackend final : public TreeBackend {
     return std::max<std::size_t>(4 * static_cast<std::size_t>(std::max(1, omp_get_max_threads())), 16);
   }
 
+  void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
+               double* out) const override {
+    predict_cpu(forest, x, tree_begin, tree_end, out);
+  }
+
   void begin(const BatchData& data, std::vector<JobSpec>& specs, std::vector<int64_t>& root_stats) override {
     data_ = data;
     const int32_t k = data.layout.n_channels;

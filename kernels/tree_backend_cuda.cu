@@ -56,10 +56,16 @@ namespace {
 
 struct HistogramPolicy {
   static constexpr int kBlockThreads = 256;
-  // Entries of one node handled by one block (the row chunk of a work item).
+  // Entries of one node handled by one block (the row chunk of a work item):
+  // at least this many ...
   static constexpr int64_t kEntriesPerBlock = 8192;
-  // Privatised histogram per block: a feature group's bins x channels x 8 bytes
-  // must fit here (48 KiB needs no opt-in; H100 SMs hold four such blocks).
+  // ... and more when a level has enough work to give each resident block slot
+  // (kBlocksPerSM per multiprocessor) several such chunks: every block ends by
+  // flushing its whole shared histogram with global atomics, so fewer, longer
+  // blocks flush less.
+  static constexpr int64_t kBlocksPerSM = 4;
+  // Privatised histogram per block: a feature group's bins x channels x counter
+  // bytes must fit here (48 KiB needs no opt-in; an SM holds four such blocks).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
 };
 
@@ -542,9 +548,15 @@ class CudaTreeBackend final : public TreeBackend {
   explicit CudaTreeBackend(int device) : device_(device) {
     cuda_util::ScopedDevice scoped(device_);
     CANOPY_CUDA_CHECK(cudaFree(nullptr));  // create the context now, so errors surface here
+    CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
   }
 
   const char* name() const override { return "cuda"; }
+
+  void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
+               double* out) const override {
+    predict_cuda(forest, x, tree_begin, tree_end, out, device_);
+  }
 
   // A level of every job of a batch is one launch per kernel, so bigger batches
   // fill the device better; each job keeps up to n_rows entries resident
@@ -980,6 +992,14 @@ class CudaTreeBackend final : public TreeBackend {
     std::vector<HistItem> items;
     int64_t hist_len = 0, scratch_len = 0;
     int32_t max_group = 0;
+    int64_t dense_work = 0;  // entries x feature groups of the dense nodes
+    for (int32_t i = 0; i < m; ++i) {
+      const HostSlot& s = slots_[i0 + i];
+      if (dense(s)) dense_work += s.size() * (g > 0 ? (std::max(0, node_kf(s)) + g - 1) / g : 1);
+    }
+    const int64_t per_block =
+        std::max(HistogramPolicy::kEntriesPerBlock,
+                 dense_work / std::max<int64_t>(1, int64_t{sm_count_} * HistogramPolicy::kBlocksPerSM) + 1);
     for (int32_t i = 0; i < m; ++i) {
       const HostSlot& s = slots_[i0 + i];
       NodeDesc& nd = nodes[i];
@@ -1006,8 +1026,8 @@ class CudaTreeBackend final : public TreeBackend {
         for (int32_t j0 = 0; j0 < nd.kf; j0 += group) {
           const int32_t nj = std::min(group, nd.kf - j0);
           max_group = std::max(max_group, nj);
-          for (int64_t e0 = s.begin; e0 < s.end; e0 += HistogramPolicy::kEntriesPerBlock)
-            items.push_back(HistItem{i, j0, nj, 0, e0, std::min(s.end, e0 + HistogramPolicy::kEntriesPerBlock)});
+          for (int64_t e0 = s.begin; e0 < s.end; e0 += per_block)
+            items.push_back(HistItem{i, j0, nj, 0, e0, std::min(s.end, e0 + per_block)});
         }
       } else {
         nd.scratch_off = scratch_len;
@@ -1094,6 +1114,7 @@ class CudaTreeBackend final : public TreeBackend {
   };
 
   int device_;
+  int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
   BatchData data_;
   int64_t nf_ = 0;

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
-#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune (default: all)
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report (default: all)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
+#   GPU_CHECK_REPORT_S=180
+# The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
+# scikit-learn with the machine's python3 (which must have numpy, h5py,
+# scikit-learn and matplotlib) standing in for the bench virtual environment.
 # Sizes: CANOPY_GPU_BENCH_ROWS (10M), CANOPY_GPU_BENCH_FULL_ROWS (1M),
 #        GPU_CHECK_TUNE_ROWS (1M), GPU_CHECK_TUNE_TREES (20).
 set -uo pipefail
@@ -14,7 +18,7 @@ mkdir -p "$OUT"
 B=gpu-bundle
 [ -x "$B/run.sh" ] || { echo "gpu_check: $B/run.sh missing; run scripts/gpu_bundle.sh first" >&2; exit 2; }
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune)
+[ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
@@ -46,6 +50,17 @@ for s in "${steps[@]}"; do
         --device cuda --skip-sklearn --rows "${GPU_CHECK_TUNE_ROWS:-1000000}" \
         --trees "${GPU_CHECK_TUNE_TREES:-20}" 2>&1 | tee "$OUT/tune.log"
       rc=$?
+      ;;
+    report)
+      venv=/tmp/canopy-gpu-check-venv
+      mkdir -p "$venv/bin" && printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" >"$venv/bin/python" &&
+        chmod +x "$venv/bin/python"
+      rm -rf /tmp/canopy-gpu-check-report
+      CANOPY_BENCH_VENV="$venv" timeout "${GPU_CHECK_REPORT_S:-180}" "$B/run.sh" canopy bench --quick --no-setup \
+        --no-tracking --systems canopy-cpu,canopy-gpu,sklearn --out /tmp/canopy-gpu-check-report 2>&1 |
+        tee "$OUT/report.log"
+      rc=$?
+      cp /tmp/canopy-gpu-check-report/report.md /tmp/canopy-gpu-check-report/results.json "$OUT/" 2>/dev/null
       ;;
     *) echo "gpu_check: unknown step '$s'" >&2; exit 2 ;;
   esac
