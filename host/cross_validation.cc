@@ -52,33 +52,44 @@ std::vector<int32_t> assign_folds(std::size_t n, const FoldOptions& opt, const s
   return fold;
 }
 
-MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
-                           const TreeBackend& backend, ClassificationMetrics* detail) {
+EvalSet make_eval_set(const TrainingData& data, const std::vector<uint8_t>& rows) {
   const Dataset& d = *data.dataset;
-  std::vector<uint32_t> idx;
+  EvalSet e;
   for (std::size_t r = 0; r < data.n_rows(); ++r)
-    if (rows.empty() || rows[r]) idx.push_back(static_cast<uint32_t>(r));
-  std::vector<std::vector<float>> cols(d.n_features(), std::vector<float>(idx.size()));
-  for (std::size_t f = 0; f < cols.size(); ++f)
-    for (std::size_t i = 0; i < idx.size(); ++i) cols[f][i] = d.columns[f][idx[i]];
-  std::vector<const float*> ptr(cols.size());
-  for (std::size_t f = 0; f < cols.size(); ++f) ptr[f] = cols[f].data();
-  const int32_t no = forest.n_outputs;
-  std::vector<double> pred(idx.size() * no);
-  backend.predict(forest, ColumnsView{ptr.data(), idx.size(), cols.size()}, 0, forest.n_trees(), pred.data());
-  std::vector<double> weight;
-  if (!d.sample_weight.empty())
-    for (uint32_t r : idx) weight.push_back(d.sample_weight[r]);
+    if (rows.empty() || rows[r]) e.rows.push_back(static_cast<uint32_t>(r));
+  const std::size_t n = e.rows.size();
+  e.columns.assign(d.n_features(), std::vector<float>(n));
+#pragma omp parallel for schedule(static) if (n * e.columns.size() >= 1000000)
+  for (std::size_t f = 0; f < e.columns.size(); ++f)
+    for (std::size_t i = 0; i < n; ++i) e.columns[f][i] = d.columns[f][e.rows[i]];
+  for (const auto& c : e.columns) e.column_ptrs.push_back(c.data());
   if (data.task == Task::kClassification) {
-    std::vector<int32_t> y(idx.size());
-    for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.class_id[idx[i]];
-    ClassificationMetrics m = classification_metrics(y, pred, no, weight);
+    for (uint32_t r : e.rows) e.class_id.push_back(data.class_id[r]);
+  } else {
+    for (uint32_t r : e.rows) e.y.push_back(data.y[r]);
+  }
+  if (!d.sample_weight.empty())
+    for (uint32_t r : e.rows) e.weight.push_back(d.sample_weight[r]);
+  return e;
+}
+
+MetricList evaluate_forest(const TrainingData& data, const EvalSet& e, const ForestNodes& forest,
+                           const TreeBackend& backend, ClassificationMetrics* detail) {
+  const std::size_t n = e.rows.size();
+  std::vector<double> pred(n * forest.n_outputs);
+  backend.predict(forest, ColumnsView{e.column_ptrs.data(), n, e.column_ptrs.size()}, 0, forest.n_trees(),
+                  pred.data());
+  if (data.task == Task::kClassification) {
+    ClassificationMetrics m = classification_metrics(e.class_id, pred, forest.n_outputs, e.weight);
     if (detail) *detail = m;
     return metric_list(m);
   }
-  std::vector<double> y(idx.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) y[i] = data.y[idx[i]];
-  return metric_list(regression_metrics(y, pred, weight));
+  return metric_list(regression_metrics(e.y, pred, e.weight));
+}
+
+MetricList evaluate_forest(const TrainingData& data, const ForestNodes& forest, const std::vector<uint8_t>& rows,
+                           const TreeBackend& backend, ClassificationMetrics* detail) {
+  return evaluate_forest(data, make_eval_set(data, rows), forest, backend, detail);
 }
 
 void summarise_folds(CvResult& r) {
@@ -111,11 +122,16 @@ CvResult score_folds(const TrainingData& data, const std::vector<TrainedForest>&
                      const std::vector<int32_t>& folds, int32_t k, const TreeBackend& backend) {
   CvResult result;
   result.folds = k;
+  result.per_fold.resize(k);
+  std::vector<EvalSet> sets(k);
   for (int32_t f = 0; f < k; ++f) {
     std::vector<uint8_t> held_out(folds.size());
     for (std::size_t r = 0; r < folds.size(); ++r) held_out[r] = folds[r] == f;
-    result.per_fold.push_back(evaluate_forest(data, forests[f].nodes, held_out, backend));
+    sets[f] = make_eval_set(data, held_out);
   }
+  parallel_evaluations(static_cast<std::size_t>(k), [&](std::size_t f) {
+    result.per_fold[f] = evaluate_forest(data, sets[f], forests[f].nodes, backend);
+  });
   summarise_folds(result);
   return result;
 }

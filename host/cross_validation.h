@@ -2,6 +2,7 @@
 // k-fold cross-validation. Folds are tree jobs whose held-out rows get weight
 // 0 (DESIGN principle 5): every fold trains on the same binned data in one batch.
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,40 @@ struct CvResult {
   MetricList mean, std;  // std: population standard deviation over folds
   std::vector<double> fit_seconds;
 };
+
+// Held-out rows gathered once for repeated scoring (a sweep scores every
+// candidate on the same folds): row ids, feature columns, targets, weights.
+struct EvalSet {
+  std::vector<uint32_t> rows;
+  std::vector<std::vector<float>> columns;
+  std::vector<const float*> column_ptrs;
+  std::vector<int32_t> class_id;  // classification
+  std::vector<double> y;          // regression
+  std::vector<double> weight;     // empty = unweighted
+};
+EvalSet make_eval_set(const TrainingData& data, const std::vector<uint8_t>& rows);
+
+// Runs fn(i) for i in [0, n) on the OpenMP threads, each call alone on its
+// thread (evaluations are independent; a prediction inside runs serially on
+// the CPU, or on the device for CUDA). After all calls end, one exception
+// thrown by any of them is rethrown.
+template <typename Fn>
+void parallel_evaluations(std::size_t n, Fn fn) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t i = 0; i < n; ++i) {
+    try {
+      fn(i);
+    } catch (...) {
+#pragma omp critical(canopy_parallel_evaluations)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+MetricList evaluate_forest(const TrainingData& data, const EvalSet& rows, const ForestNodes& forest,
+                           const TreeBackend& backend, ClassificationMetrics* detail = nullptr);
 
 // Metrics of a forest's predictions (made by `backend`) on the rows flagged in
 // `rows` (all when empty). For classification, `detail` (if given) receives the

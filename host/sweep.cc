@@ -197,35 +197,64 @@ void SweepEngine::train_group(const TrainingData& td, const std::vector<std::siz
   train_seconds_ += secs;
   trees_trained_ += total_trees;
   requests.clear();
-  for (std::size_t k = 0; k < idx.size(); ++k) {
-    const std::size_t i = idx[k];
-    UnitResult& r = out[i];
+
+  // Scores: every (unit, split) pair independently, in parallel; the held-out
+  // rows of each split are gathered once for all units (eval_set).
+  struct PairScore {
+    MetricList metrics;
+    double seconds = 0;
+    std::string error;
+  };
+  std::vector<PairScore> scores(idx.size() * ns);
+  if (v_.mode != ValidationMode::kOob)
+    for (int32_t s = 0; s < ns; ++s) (void)eval_set(td, s);
+  parallel_evaluations(scores.size(), [&](std::size_t q) {
+    const std::size_t k = q / ns;
+    const int32_t s = static_cast<int32_t>(q % ns);
+    TrainedForest& f = forests[q];
+    PairScore& sc = scores[q];
+    const auto ts = Clock::now();
     try {
-      CvResult cv;
-      cv.folds = ns;
-      for (int32_t s = 0; s < ns; ++s) {
-        TrainedForest& f = forests[k * ns + s];
-        const auto ts = Clock::now();
-        if (v_.mode == ValidationMode::kOob)
-          cv.per_fold.push_back(oob_metrics(td, f, train_mask(s, units[i].row_limit)));
-        else
-          cv.per_fold.push_back(evaluate_forest(td, f.nodes, held_out(s), backend_));
-        r.score_seconds.push_back(seconds_since(ts));
-        f = TrainedForest();  // free the trees as soon as they are scored
-      }
-      summarise_folds(cv);
-      r.per_split = std::move(cv.per_fold);
-      r.mean = std::move(cv.mean);
-      r.std = std::move(cv.std);
-      r.fit_seconds = total_trees > 0 ? secs * static_cast<double>(r.trees) / static_cast<double>(total_trees) : 0;
-      r.ok = true;
+      sc.metrics = v_.mode == ValidationMode::kOob ? oob_metrics(td, f, train_mask(s, units[idx[k]].row_limit))
+                                                   : evaluate_forest(td, eval_set(td, s), f.nodes, backend_);
     } catch (const std::exception& e) {
+      sc.error = e.what();
+    }
+    sc.seconds = seconds_since(ts);
+    f = TrainedForest();  // free the trees as soon as they are scored
+  });
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    UnitResult& r = out[idx[k]];
+    const PairScore* failed = nullptr;
+    CvResult cv;
+    cv.folds = ns;
+    for (int32_t s = 0; s < ns; ++s) {
+      const PairScore& sc = scores[k * ns + s];
+      if (!sc.error.empty() && !failed) failed = &sc;
+      cv.per_fold.push_back(sc.metrics);
+      r.score_seconds.push_back(sc.seconds);
+    }
+    if (failed) {
       const int64_t trees = r.trees;
       r = UnitResult();
       r.trees = trees;
-      r.error = e.what();
+      r.error = failed->error;
+      continue;
     }
+    summarise_folds(cv);
+    r.per_split = std::move(cv.per_fold);
+    r.mean = std::move(cv.mean);
+    r.std = std::move(cv.std);
+    r.fit_seconds = total_trees > 0 ? secs * static_cast<double>(r.trees) / static_cast<double>(total_trees) : 0;
+    r.ok = true;
   }
+}
+
+const EvalSet& SweepEngine::eval_set(const TrainingData& td, int32_t split) {
+  if (eval_sets_.size() < static_cast<std::size_t>(v_.n_splits())) eval_sets_.resize(v_.n_splits());
+  auto& slot = eval_sets_[split];
+  if (!slot) slot = std::make_unique<EvalSet>(make_eval_set(td, held_out(split)));
+  return *slot;
 }
 
 std::vector<UnitResult> SweepEngine::evaluate(const std::vector<SweepUnit>& units, const ProgressFn& progress) {

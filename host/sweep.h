@@ -82,6 +82,9 @@ class SweepEngine {
   ForestParams params_of(const SweepUnit& u) const;
   std::vector<uint8_t> train_mask(int32_t split, int64_t row_limit) const;
   std::vector<uint8_t> held_out(int32_t split) const;
+  // The held-out rows of a split, gathered on first use (raw features and
+  // targets: the same for every max_bins). Not thread-safe on first use.
+  const EvalSet& eval_set(const TrainingData& td, int32_t split);
   void train_group(const TrainingData& td, const std::vector<std::size_t>& idx, const std::vector<SweepUnit>& units,
                    std::vector<UnitResult>& out, const ProgressFn& progress);
 
@@ -93,6 +96,7 @@ class SweepEngine {
   std::map<int32_t, std::unique_ptr<TrainingData>> data_;
   std::vector<int32_t> split_of_row_;  // k-fold: fold; holdout: 1 = held out
   std::vector<uint32_t> row_order_;    // seeded order for row_limit subsets
+  std::vector<std::unique_ptr<EvalSet>> eval_sets_;  // by split
   int64_t trees_trained_ = 0;
   double train_seconds_ = 0;
 };
