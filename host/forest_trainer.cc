@@ -98,27 +98,47 @@ JobSpec make_job(const TrainingData& data, const ForestRequest& req, const Reque
   return job;
 }
 
-void append_tree(const TrainingData& data, const StatsLayout& lay, const GrownTree& t, ForestNodes& f) {
+// Writes tree t's nodes into f at node index `at` (f already sized).
+void write_tree(const TrainingData& data, const StatsLayout& lay, const GrownTree& t, ForestNodes& f, std::size_t at) {
   const int32_t k = lay.n_channels;
   const int32_t no = data.n_outputs();
   const double unit = data.row_quantum.empty() ? 1.0 : 1.0 / data.weight_scale;
   for (std::size_t i = 0; i < t.n_nodes(); ++i) {
+    const std::size_t o = at + i;
     const int64_t* s = &t.stats[i * k];
     const int32_t feat = t.feature[i];
-    f.feature.push_back(feat);
-    f.threshold.push_back(feat >= 0 ? data.cuts.threshold(feat, t.bin[i]) : 0.0f);
-    f.left_child.push_back(t.left_child[i]);
-    f.default_left.push_back(t.default_left[i]);
-    f.n_samples.push_back(lay.count(s));
+    f.feature[o] = feat;
+    f.threshold[o] = feat >= 0 ? data.cuts.threshold(feat, t.bin[i]) : 0.0f;
+    f.left_child[o] = t.left_child[i];
+    f.default_left[o] = t.default_left[i];
+    f.n_samples[o] = lay.count(s);
     const double w = static_cast<double>(lay.weight(s));
-    f.weight.push_back(lay.count_channel >= 0 ? w * unit : w);
+    f.weight[o] = lay.count_channel >= 0 ? w * unit : w;
+    float* v = &f.value[o * no];
     if (lay.regression()) {
-      f.value.push_back(static_cast<float>(static_cast<double>(s[1]) / w / data.y_scale + data.y_center));
+      v[0] = static_cast<float>(static_cast<double>(s[1]) / w / data.y_scale + data.y_center);
     } else {
-      for (int32_t c = 0; c < no; ++c) f.value.push_back(static_cast<float>(static_cast<double>(s[c]) / w));
+      for (int32_t c = 0; c < no; ++c) v[c] = static_cast<float>(static_cast<double>(s[c]) / w);
     }
   }
-  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+}
+
+// The trees' nodes, back to back in tree order (trees written in parallel).
+void assemble_forest(const TrainingData& data, const StatsLayout& lay, const std::vector<GrownTree>& trees,
+                     ForestNodes& f) {
+  f.tree_offsets.assign(1, 0);
+  for (const GrownTree& t : trees) f.tree_offsets.push_back(f.tree_offsets.back() + static_cast<int64_t>(t.n_nodes()));
+  const std::size_t n = static_cast<std::size_t>(f.tree_offsets.back());
+  f.feature.resize(n);
+  f.threshold.resize(n);
+  f.left_child.resize(n);
+  f.default_left.resize(n);
+  f.n_samples.resize(n);
+  f.weight.resize(n);
+  f.value.resize(n * static_cast<std::size_t>(data.n_outputs()));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t i = 0; i < trees.size(); ++i)
+    write_tree(data, lay, trees[i], f, static_cast<std::size_t>(f.tree_offsets[i]));
 }
 
 // Score of mean out-of-bag predictions acc/cnt over the rows seen out of bag
@@ -255,8 +275,8 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
     TrainedForest& tf = result[q];
     tf.nodes.n_outputs = data.n_outputs();
     tf.importances.assign(nf, 0.0);
+    assemble_forest(data, lay, grown[q], tf.nodes);
     for (const GrownTree& t : grown[q]) {
-      append_tree(data, lay, t, tf.nodes);
       double sum = 0;
       for (double v : t.importance) sum += v;
       if (sum > 0)
