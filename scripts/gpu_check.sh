@@ -50,7 +50,8 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     ncu)
-      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" ncu --kernel-name regex:histogram_kernel \
+      ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
+      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --kernel-name regex:histogram_kernel \
         --launch-skip 1 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
         --section Occupancy --section LaunchStats gpu_bench --benchmark_filter=HistogramPass 2>&1 |
         tee "$OUT/ncu.txt" | grep -v '^==PROF==' | tail -60
