@@ -30,7 +30,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -68,21 +67,6 @@ struct HistogramPolicy {
   // Privatised histogram per block: a feature group's bins x channels x counter
   // bytes must fit here (48 KiB needs no opt-in; an SM holds four such blocks).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
-  // Staged rows: a block copies each tile of kBlockThreads entries and their
-  // whole binned rows into shared memory with coalesced 4-byte loads, then
-  // reads the sampled features' bins from there (instead of one scattered byte
-  // load per entry and feature). Needs rows of whole words (n_features % 4 ==
-  // 0) of at most kMaxStagedWords words; the tile takes its bytes from
-  // kSharedBytes. The environment variable CANOPY_CUDA_HIST_STAGED=0 turns it
-  // off (for measuring both ways; results are the same).
-  static constexpr bool kStageRows = true;
-  static constexpr int32_t kMaxStagedWords = 16;
-  // Words per staged row in the tile: odd, so that consecutive threads reading
-  // the same feature of consecutive rows hit different banks.
-  static constexpr int32_t staged_stride(int32_t words) { return words | 1; }
-  static constexpr std::size_t staged_tile_bytes(int32_t words) {
-    return static_cast<std::size_t>(kBlockThreads) * (sizeof(uint64_t) + 4 * staged_stride(words));
-  }
 };
 
 struct SplitPolicy {
@@ -234,35 +218,14 @@ struct GlobalHistogram {
 __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
-// Adds one entry to the histograms of features f[0 .. nj) (row: its bins).
-template <typename Counter>
-__device__ __forceinline__ void add_entry(Counter* h, int64_t feat_stride, int32_t k, const int32_t* f, int32_t nj,
-                                          const uint8_t* row, const DevTargets& t, const int64_t* cq,
-                                          RowEntry en) {
-  const int64_t w = row_weight(t, cq, en.row, en.mult);
-  const bool regression = t.layout.regression();
-  const int32_t cc = t.layout.count_channel;
-  const int32_t c0 = regression ? 0 : t.class_id[en.row];
-  const int64_t v1 = regression ? w * t.y_fixed[en.row] : 0;
-  for (int32_t j = 0; j < nj; ++j) {
-    Counter* b = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(row[f[j]]) * k;
-    shared_add(b + c0, w);
-    if (regression) shared_add(b + 1, v1);
-    if (cc >= 0) shared_add(b + cc, static_cast<int64_t>(en.mult));
-  }
-}
-
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
-// of its sample, accumulated as Mode says. staged_words > 0 (shared modes
-// only): rows of that many words are staged through shared memory, after the
-// first hist_words 8-byte words of it (see HistogramPolicy::kStageRows).
+// of its sample, accumulated as Mode says.
 template <typename Mode>
 __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t n_features, const RowEntry* __restrict__ entries,
-                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist, int32_t staged_words,
-                     int64_t hist_words) {
+                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
   using Counter = typename Mode::Counter;
   constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
   extern __shared__ unsigned long long smem_raw[];
@@ -283,29 +246,25 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
   } else {
     h = gh;
   }
-  if (kShared && staged_words > 0) {
-    RowEntry* tile_e = reinterpret_cast<RowEntry*>(smem_raw + hist_words);
-    uint32_t* tile_w = reinterpret_cast<uint32_t*>(tile_e + HistogramPolicy::kBlockThreads);
-    const int32_t stride = HistogramPolicy::staged_stride(staged_words);
-    for (int64_t base = it.e0; base < it.e1; base += HistogramPolicy::kBlockThreads) {
-      const int32_t n = static_cast<int32_t>(min(static_cast<int64_t>(HistogramPolicy::kBlockThreads), it.e1 - base));
-      if (static_cast<int32_t>(threadIdx.x) < n) tile_e[threadIdx.x] = entries[base + threadIdx.x];
-      __syncthreads();
-      for (int32_t q = threadIdx.x; q < n * staged_words; q += blockDim.x) {
-        const int32_t i = q / staged_words, c = q - i * staged_words;
-        const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(tile_e[i].row) * n_features);
-        tile_w[i * stride + c] = row[c];
-      }
-      __syncthreads();
-      if (static_cast<int32_t>(threadIdx.x) < n)
-        add_entry(h, feat_stride, k, f, it.nj, reinterpret_cast<const uint8_t*>(tile_w + threadIdx.x * stride), t, cq,
-                  tile_e[threadIdx.x]);
-      __syncthreads();
+  const bool regression = t.layout.regression();
+  const int32_t cc = t.layout.count_channel;
+  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
+    const RowEntry en = entries[e];
+    const uint8_t* row = bins + static_cast<int64_t>(en.row) * n_features;
+    const int64_t w = row_weight(t, cq, en.row, en.mult);
+    int32_t c0;
+    int64_t v1 = 0;
+    if (regression) {
+      c0 = 0;
+      v1 = w * t.y_fixed[en.row];
+    } else {
+      c0 = t.class_id[en.row];
     }
-  } else {
-    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-      const RowEntry en = entries[e];
-      add_entry(h, feat_stride, k, f, it.nj, bins + static_cast<int64_t>(en.row) * n_features, t, cq, en);
+    for (int32_t j = 0; j < it.nj; ++j) {
+      Counter* b = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(row[f[j]]) * k;
+      shared_add(b + c0, w);
+      if (regression) shared_add(b + 1, v1);
+      if (cc >= 0) shared_add(b + cc, static_cast<int64_t>(en.mult));
     }
   }
   if constexpr (kShared) {
@@ -590,8 +549,6 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_util::ScopedDevice scoped(device_);
     CANOPY_CUDA_CHECK(cudaFree(nullptr));  // create the context now, so errors surface here
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
-    const char* staged = std::getenv("CANOPY_CUDA_HIST_STAGED");
-    stage_rows_ = HistogramPolicy::kStageRows && !(staged && std::string(staged) == "0");
   }
 
   const char* name() const override { return "cuda"; }
@@ -991,25 +948,11 @@ class CudaTreeBackend final : public TreeBackend {
   int32_t node_kf(const HostSlot& s) const { return jobs_host_[s.job].kf; }
   bool dense(const HostSlot& s) const { return s.size() > SplitPolicy::kSparseMaxRows; }
 
-  // Words per staged row (HistogramPolicy::kStageRows), 0 = rows not staged.
-  int32_t staged_words() const {
-    if (!stage_rows_ || nf_ % 4 != 0 || nf_ / 4 > HistogramPolicy::kMaxStagedWords) return 0;
-    return static_cast<int32_t>(nf_ / 4);
-  }
-
-  // Bytes of a shared histogram group for one feature.
-  std::size_t feature_hist_bytes() const {
-    return static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
-  }
-
-  // Features per shared-memory group; 0 = global-atomic fallback (then rows
-  // are not staged either).
+  // Features per shared-memory group; 0 = global-atomic fallback.
   int32_t shared_group() const {
-    const int32_t words = staged_words();
-    const std::size_t tile = words > 0 ? HistogramPolicy::staged_tile_bytes(words) : 0;
-    const int32_t with_tile = static_cast<int32_t>((HistogramPolicy::kSharedBytes - tile) / feature_hist_bytes());
-    if (with_tile > 0) return with_tile;
-    return static_cast<int32_t>(HistogramPolicy::kSharedBytes / feature_hist_bytes());
+    const std::size_t per_feature =
+        static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
+    return static_cast<int32_t>(HistogramPolicy::kSharedBytes / per_feature);
   }
 
   std::size_t node_workspace_bytes(const HostSlot& s) const {
@@ -1120,25 +1063,20 @@ class CudaTreeBackend final : public TreeBackend {
     if (!items.empty()) {
       const unsigned grid = static_cast<unsigned>(items.size());
       if (g > 0) {
-        const int64_t hist_words = static_cast<int64_t>((max_group * feature_hist_bytes() + 7) / 8);
-        int32_t words = staged_words();
-        if (static_cast<std::size_t>(hist_words) * 8 + HistogramPolicy::staged_tile_bytes(words) >
-            HistogramPolicy::kSharedBytes)
-          words = 0;  // a group that needs all of shared memory (many channels)
         const std::size_t smem =
-            static_cast<std::size_t>(hist_words) * 8 + (words > 0 ? HistogramPolicy::staged_tile_bytes(words) : 0);
+            static_cast<std::size_t>(max_group) * max_bins_ * k * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
         if (hist32_)
           histogram_kernel<SharedHistogram<unsigned int>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
               hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-              targets_, max_bins_, hist, words, hist_words);
+              targets_, max_bins_, hist);
         else
           histogram_kernel<SharedHistogram<unsigned long long>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
               hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-              targets_, max_bins_, hist, words, hist_words);
+              targets_, max_bins_, hist);
       } else {
         histogram_kernel<GlobalHistogram><<<grid, HistogramPolicy::kBlockThreads>>>(
             hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-            targets_, max_bins_, hist, 0, 0);
+            targets_, max_bins_, hist);
       }
       CANOPY_CUDA_CHECK_LAUNCH();
     }
@@ -1177,7 +1115,6 @@ class CudaTreeBackend final : public TreeBackend {
 
   int device_;
   int sm_count_ = 1;
-  bool stage_rows_ = HistogramPolicy::kStageRows;
   PhaseProfile profile_{"cuda backend"};
   BatchData data_;
   int64_t nf_ = 0;

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
-#   scripts/gpu_check.sh [STEP...]      steps: info tests bench unstaged full tune report ncu
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90
-# unstaged: the bench step's GPU cases again with CANOPY_CUDA_HIST_STAGED=0 (no CPU
-# comparison), to measure both histogram variants in one session.
 # ncu: Nsight Compute on one root-level histogram launch of the HistogramPass case.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
 # scikit-learn with the machine's python3 (which must have numpy, h5py,
@@ -42,11 +40,6 @@ for s in "${steps[@]}"; do
     bench)
       timeout "${GPU_CHECK_BENCH_S:-240}" "$B/run.sh" gpu_bench --benchmark_filter='HistogramPass|Train10M' \
         --benchmark_out="$OUT/gpu_bench.json" --benchmark_out_format=json 2>&1 | tee "$OUT/bench.log"
-      rc=$?
-      ;;
-    unstaged)
-      CANOPY_CUDA_HIST_STAGED=0 CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_BENCH_S:-240}" "$B/run.sh" gpu_bench \
-        --benchmark_filter='HistogramPass|Train10M' 2>&1 | tee "$OUT/bench_unstaged.log"
       rc=$?
       ;;
     ncu)
