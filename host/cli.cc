@@ -141,7 +141,7 @@ Prepared prepare(const DataArgs& da, const ParamArgs& pa, bool quiet) {
   set_threads(r.params.threads);
   r.backend = make_backend(pa.device, quiet);
   const auto t1 = Clock::now();
-  r.td = prepare_training_data(*r.data, pa.task_choice(), r.params.max_bins);
+  r.td = prepare_training_data(*r.data, pa.task_choice(), r.params.max_bins, r.backend.get());
   (void)r.params.features_per_node(r.task, static_cast<int32_t>(r.td.n_features()));  // validates max_features
   r.bin_s = seconds_since(t1);
   return r;

@@ -79,7 +79,7 @@ SweepEngine::SweepEngine(const Dataset& d, TaskChoice choice, Task task, const V
 const TrainingData& SweepEngine::data(int32_t max_bins) {
   auto it = data_.find(max_bins);
   if (it != data_.end()) return *it->second;
-  auto td = std::make_unique<TrainingData>(prepare_training_data(d_, choice_, max_bins));
+  auto td = std::make_unique<TrainingData>(prepare_training_data(d_, choice_, max_bins, &backend_));
   if (split_of_row_.empty()) {
     const std::size_t n = td->n_rows();
     const std::vector<int32_t>* classes = task_ == Task::kClassification ? &td->class_id : nullptr;

@@ -133,7 +133,7 @@ void quantise_weights(const Dataset& d, TrainingData& t) {
 
 }  // namespace
 
-TrainingData prepare_training_data(const Dataset& d, TaskChoice choice, int32_t max_bins) {
+TrainingData prepare_training_data(const Dataset& d, TaskChoice choice, int32_t max_bins, const TreeBackend* binner) {
   if (!d.has_label()) throw DataError(d.source + ": no label column");
   if (d.n_rows() == 0) throw DataError(d.source + ": no data rows");
   if (d.n_features() == 0) throw DataError(d.source + ": no feature columns");
@@ -148,7 +148,10 @@ TrainingData prepare_training_data(const Dataset& d, TaskChoice choice, int32_t 
   CutOptions co;
   co.max_bins = max_bins;
   t.cuts = compute_cuts(d.columns, co);
-  assign_bins_cpu(t.cuts, d.columns, t.bins);
+  if (binner)
+    binner->assign_bins(t.cuts, d.columns, t.bins);
+  else
+    assign_bins_cpu(t.cuts, d.columns, t.bins);
   t.fingerprint = dataset_fingerprint(d);
   return t;
 }

@@ -9,6 +9,7 @@
 #include "io/model.h"
 #include "kernels/bin.h"
 #include "kernels/split_math.h"
+#include "kernels/tree_backend.h"
 
 namespace canopy {
 
@@ -47,8 +48,11 @@ struct TrainingData {
 // Scale of integer class and sample weights.
 constexpr double kWeightQuantum = 65536.0;
 
+// Labels, weights, cuts (on the CPU) and bins (by `binner`'s assign_bins, the
+// CPU when null: the bins are the same either way).
 // Throws DataError for unusable labels (a single class, non-finite targets).
-TrainingData prepare_training_data(const Dataset& d, TaskChoice task, int32_t max_bins);
+TrainingData prepare_training_data(const Dataset& d, TaskChoice task, int32_t max_bins,
+                                   const TreeBackend* binner = nullptr);
 
 // Encodes labels of `d` with an existing class list (evaluate / cv on new
 // data). Unknown labels throw DataError naming the row and label.

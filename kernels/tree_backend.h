@@ -77,6 +77,11 @@ class TreeBackend {
   // Ends the batch and releases its memory.
   virtual void end() = 0;
 
+  // Bins of feature-major float columns under `cuts`, equal to assign_bins_cpu
+  // (the CUDA backend bins on its device).
+  virtual void assign_bins(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                           BinnedMatrix& out) const = 0;
+
   // Mean prediction of trees [tree_begin, tree_end) on raw features, equal bit
   // for bit to predict_cpu (the CUDA backend predicts on its device); used to
   // score the forests a backend trains (cross-validation, sweeps).

@@ -73,6 +73,11 @@ class CpuTreeBackend final : public TreeBackend {
     return std::max<std::size_t>(4 * static_cast<std::size_t>(std::max(1, omp_get_max_threads())), 16);
   }
 
+  void assign_bins(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                   BinnedMatrix& out) const override {
+    assign_bins_cpu(cuts, columns, out);
+  }
+
   void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
                double* out) const override {
     predict_cpu(forest, x, tree_begin, tree_end, out);

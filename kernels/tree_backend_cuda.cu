@@ -553,6 +553,11 @@ class CudaTreeBackend final : public TreeBackend {
 
   const char* name() const override { return "cuda"; }
 
+  void assign_bins(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                   BinnedMatrix& out) const override {
+    assign_bins_cuda(cuts, columns, out, device_);
+  }
+
   void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
                double* out) const override {
     predict_cuda(forest, x, tree_begin, tree_end, out, device_);
