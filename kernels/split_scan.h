@@ -28,7 +28,10 @@ struct ScanNode {
 // missing bin (bin 0); `values` holds `n_entries` groups of n_channels
 // statistics in ascending bin order, group j describing bin `bin_of(j)`:
 // bin_ids[j] when bin_ids is given (sparse path: only non-empty bins), else
-// j + 1 (dense path: every value bin). `left` and `alt` are scratch arrays of
+// j + 1 (dense path: every value bin). Optional (classification with at most
+// 64 classes): group_classes[j] has bit c set for every class c with weight in
+// group j (a superset is fine), so a bin costs O(its classes) instead of
+// O(classes); the result is the same. `left` and `alt` are scratch arrays of
 // n_channels. Updates `best` under the SplitChoice order.
 // Per-class term of a classification purity score: n^2 (gini) or n log2 n
 // (entropy), so that score = sum_c term(n_c) / n (gini) or sum_c term(n_c) -
@@ -49,9 +52,37 @@ CANOPY_HD int32_t class_at(const ScanNode& node, int32_t i) {
   return node.present_classes ? node.present_classes[i] : i;
 }
 
+// Index of the lowest set bit of a non-zero word.
+CANOPY_HD int32_t lowest_set_bit(uint64_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __ffsll(static_cast<long long>(bits)) - 1;
+#else
+  return __builtin_ctzll(bits);
+#endif
+}
+
+// Moves a bin's weight gc of one class from the right child to the left one,
+// keeping the exact sums of squared class weights (gini; see scan_feature).
+CANOPY_HD void move_class_exact(int64_t gc, int64_t total_c, int64_t& lc, int64_t& left_sq, int64_t& right_sq) {
+  // (l+g)^2 - l^2 = g (2l + g); (r-g)^2 - r^2 = g (g - 2r)
+  left_sq += gc * (2 * lc + gc);
+  right_sq += gc * (gc - 2 * (total_c - lc));
+  lc += gc;
+}
+
+// The same with per-class terms in double (gini or entropy); gc != 0.
+CANOPY_HD void move_class_terms(Criterion crit, int64_t gc, int64_t total_c, int64_t& lc, double& left_terms,
+                                double& right_terms) {
+  const int64_t r = total_c - lc;
+  left_terms += class_term(crit, lc + gc) - class_term(crit, lc);
+  right_terms += class_term(crit, r - gc) - class_term(crit, r);
+  lc += gc;
+}
+
 CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
                             const int64_t* values, const int32_t* bin_ids, int32_t n_entries,
-                            int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best) {
+                            int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best,
+                            const uint64_t* group_classes = nullptr) {
   const StatsLayout& lay = *node.layout;
   const int32_t k = lay.n_channels;
   const bool classes = !lay.regression();
@@ -77,26 +108,37 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
     int64_t gw = 0;  // the bin's weight
-    if (exact_gini) {  // (l+g)^2 - l^2 = g (2l + g); (r-g)^2 - r^2 = g (g - 2r)
-      for (int32_t i = 0; i < n_cls; ++i) {
-        const int32_t c = class_at(node, i);
-        const int64_t gc = g[c], lc = left[c];
-        left_sq += gc * (2 * lc + gc);
-        right_sq += gc * (gc - 2 * (node.total[c] - lc));
-        left[c] = lc + gc;
-        gw += gc;
+    if (exact_gini) {
+      if (group_classes) {
+        for (uint64_t bits = group_classes[j]; bits; bits &= bits - 1) {
+          const int32_t c = lowest_set_bit(bits);
+          move_class_exact(g[c], node.total[c], left[c], left_sq, right_sq);
+          gw += g[c];
+        }
+      } else {
+        for (int32_t i = 0; i < n_cls; ++i) {  // branch-free: absent classes add 0
+          const int32_t c = class_at(node, i);
+          move_class_exact(g[c], node.total[c], left[c], left_sq, right_sq);
+          gw += g[c];
+        }
       }
       if (gw == 0) continue;
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
-    } else if (classes) {  // one pass over the classes: weight and term updates together
-      for (int32_t i = 0; i < n_cls; ++i) {
-        const int32_t c = class_at(node, i);
-        if (g[c] == 0) continue;
-        const int64_t r = node.total[c] - left[c];
-        left_terms += class_term(node.criterion, left[c] + g[c]) - class_term(node.criterion, left[c]);
-        right_terms += class_term(node.criterion, r - g[c]) - class_term(node.criterion, r);
-        left[c] += g[c];
-        gw += g[c];
+    } else if (classes) {  // one pass over the classes (ascending): weight and term updates together
+      if (group_classes) {
+        for (uint64_t bits = group_classes[j]; bits; bits &= bits - 1) {
+          const int32_t c = lowest_set_bit(bits);
+          if (g[c] == 0) continue;
+          move_class_terms(node.criterion, g[c], node.total[c], left[c], left_terms, right_terms);
+          gw += g[c];
+        }
+      } else {
+        for (int32_t i = 0; i < n_cls; ++i) {
+          const int32_t c = class_at(node, i);
+          if (g[c] == 0) continue;
+          move_class_terms(node.criterion, g[c], node.total[c], left[c], left_terms, right_terms);
+          gw += g[c];
+        }
       }
       if (gw == 0) continue;  // an empty bin repeats the previous partition
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];

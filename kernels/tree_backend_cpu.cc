@@ -23,8 +23,15 @@ struct CpuPolicy {
   // full histogram costs clearing and scanning every bin of every sampled
   // feature, the sparse path only the bins that hold rows.
   static constexpr double kSparseRowsPerBin = 1.0;
-  static std::size_t sparse_max_rows(double bins_per_feature) {
-    return static_cast<std::size_t>(kSparseRowsPerBin * bins_per_feature);
+  // With class masks (classification, <= 64 classes) a sparse bin costs
+  // O(its classes) and a dense bin O(classes), so the sparse path pays up to
+  // this many rows per bin and class.
+  static constexpr double kSparseRowsPerBinClass = 0.3;
+  static std::size_t sparse_max_rows(double bins_per_feature, int32_t n_classes) {
+    const double per_bin = n_classes > 0 && n_classes <= 64
+                               ? std::max(kSparseRowsPerBin, kSparseRowsPerBinClass * n_classes)
+                               : kSparseRowsPerBin;
+    return static_cast<std::size_t>(per_bin * bins_per_feature);
   }
   // Row-parallel histogram chunk.
   static constexpr std::size_t kRowChunk = 16384;
@@ -60,6 +67,8 @@ struct Scratch {
   std::vector<int32_t> group_bins;
   std::vector<int64_t> bin_stats;  // 256 bins x channels, all zero between uses
   std::vector<int32_t> present;    // classes with weight in the node
+  std::vector<uint64_t> bin_classes;    // sparse path: class mask per bin, all zero between uses
+  std::vector<uint64_t> group_classes;  // sparse path: class mask per touched bin
   std::vector<RowEntry> part;
 };
 
@@ -89,8 +98,9 @@ class CpuTreeBackend final : public TreeBackend {
     const std::size_t nf = data.bins->n_features;
     all_offsets_.assign(nf + 1, 0);
     for (std::size_t f = 0; f < nf; ++f) all_offsets_[f + 1] = all_offsets_[f] + data.cuts->n_bins(f);
-    sparse_max_rows_ = CpuPolicy::sparse_max_rows(static_cast<double>(all_offsets_[nf]) /
-                                                  static_cast<double>(std::max<std::size_t>(1, nf)));
+    sparse_max_rows_ = CpuPolicy::sparse_max_rows(
+        static_cast<double>(all_offsets_[nf]) / static_cast<double>(std::max<std::size_t>(1, nf)),
+        data.layout.n_classes);
     all_features_.resize(nf);
     std::iota(all_features_.begin(), all_features_.end(), 0);
     jobs_.clear();
@@ -336,6 +346,10 @@ class CpuTreeBackend final : public TreeBackend {
     const std::size_t n = s.size();
     const std::size_t nf = data_.bins->n_features;
     const uint8_t* bins = data_.bins->bins.data();
+    // Class masks per bin (classification, at most 64 classes): the scan then
+    // visits only the classes a bin holds.
+    const int32_t* class_id = data_.layout.n_classes > 0 && data_.layout.n_classes <= 64 ? data_.class_id : nullptr;
+    if (class_id) sc.bin_classes.resize(256, 0);
     SplitChoice best;
     for (int32_t f : sc.feats) {
       uint64_t touched[4] = {0, 0, 0, 0};  // bitset of the bins holding rows
@@ -343,20 +357,42 @@ class CpuTreeBackend final : public TreeBackend {
         const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + f];
         touched[b >> 6] |= uint64_t{1} << (b & 63);
         job.targets.add(&sc.bin_stats[static_cast<std::size_t>(b) * k], e[i].row, e[i].mult);
+        if (class_id) sc.bin_classes[b] |= uint64_t{1} << class_id[e[i].row];
       }
-      sc.groups.clear();
       sc.group_bins.clear();
+      sc.group_classes.clear();
+      if (sc.groups.size() < static_cast<std::size_t>(256) * k) sc.groups.resize(static_cast<std::size_t>(256) * k);
+      const int32_t cc = data_.layout.count_channel;
       for (int w = 0; w < 4; ++w)
         for (uint64_t bits = touched[w] & (w == 0 ? ~uint64_t{1} : ~uint64_t{0}); bits; bits &= bits - 1) {
           const int32_t b = w * 64 + __builtin_ctzll(bits);
           int64_t* g = &sc.bin_stats[static_cast<std::size_t>(b) * k];
+          int64_t* to = &sc.groups[sc.group_bins.size() * k];
           sc.group_bins.push_back(b);
-          sc.groups.insert(sc.groups.end(), g, g + k);
-          std::fill(g, g + k, 0);
+          if (class_id) {
+            // Only the bin's classes and the count channel are non-zero, and
+            // only they are read by the scan (group_classes).
+            const uint64_t mask = sc.bin_classes[b];
+            sc.group_classes.push_back(mask);
+            sc.bin_classes[b] = 0;
+            for (uint64_t m = mask; m; m &= m - 1) {
+              const int32_t c = __builtin_ctzll(m);
+              to[c] = g[c];
+              g[c] = 0;
+            }
+            if (cc >= 0) {
+              to[cc] = g[cc];
+              g[cc] = 0;
+            }
+          } else {
+            std::copy(g, g + k, to);
+            std::fill(g, g + k, 0);
+          }
         }
+      if (class_id) sc.bin_classes[0] = 0;
       scan_feature(node, f, sc.bin_stats.data(), sc.groups.data(), sc.group_bins.data(),
                    static_cast<int32_t>(sc.group_bins.size()), sc.left.data(), sc.alt.data(), sc.right.data(),
-                   best);
+                   best, class_id ? sc.group_classes.data() : nullptr);
       std::fill(sc.bin_stats.begin(), sc.bin_stats.begin() + k, 0);  // the missing bin
     }
     if (best.valid()) {

@@ -67,25 +67,29 @@ Candidate exhaustive(const Dataset& d, const std::vector<int>& rows, bool regres
   return best;
 }
 
-Dataset small_data(bool regression, unsigned seed) {
+// classes > 0: that many classes (else 3); rows: the number of rows.
+Dataset small_data(bool regression, unsigned seed, int classes = 0, int n = 300) {
   std::mt19937 rng(seed);
   Dataset d;
   d.source = "synthetic";
-  const int n = 300, nf = 5;
+  const int nf = 5;
   d.columns.assign(nf, std::vector<float>(n));
   for (int f = 0; f < nf; ++f) d.feature_names.push_back("x" + std::to_string(f));
   d.label_name = "y";
   for (int r = 0; r < n; ++r) {
     for (int f = 0; f < nf; ++f) d.columns[f][r] = static_cast<float>(rng() % (6 + 7 * f)) * 0.5f;
     const double signal = d.columns[0][r] + 0.5 * d.columns[2][r] - 0.3 * d.columns[4][r] + (rng() % 100) * 0.05;
-    d.label_numeric.push_back(regression ? std::round(signal * 8) : static_cast<double>(signal > 4.0) +
-                                                                       static_cast<double>(signal > 7.0));
+    if (classes > 0)
+      d.label_numeric.push_back(static_cast<double>(static_cast<int>(signal * 3) % classes));
+    else
+      d.label_numeric.push_back(regression ? std::round(signal * 8) : static_cast<double>(signal > 4.0) +
+                                                                         static_cast<double>(signal > 7.0));
   }
   return d;
 }
 
-void check_tree(bool regression, unsigned seed) {
-  Dataset d = small_data(regression, seed);
+void check_tree(bool regression, unsigned seed, int classes = 0, int rows_in_data = 300) {
+  Dataset d = small_data(regression, seed, classes, rows_in_data);
   TrainingData td = prepare_training_data(d, regression ? TaskChoice::kRegression : TaskChoice::kClassification, 256);
   ParamValues v{{"n_estimators", "1"}, {"bootstrap", "false"}, {"max_features", "all"}};
   ForestParams p = resolve_params(v, td.task);
@@ -120,6 +124,13 @@ void check_tree(bool regression, unsigned seed) {
 
 TEST(ExactSplit, ClassificationMatchesExhaustiveSearch) {
   for (unsigned s : {1u, 2u, 3u}) check_tree(false, s);
+}
+
+// 20 classes over 1500 rows: nodes take both the dense path and the sparse
+// path with per-bin class masks (which the CPU backend uses up to about
+// 0.3 x classes rows per bin).
+TEST(ExactSplit, ManyClassesMatchExhaustiveSearch) {
+  for (unsigned s : {6u, 7u}) check_tree(false, s, 20, 1500);
 }
 
 TEST(ExactSplit, RegressionMatchesExhaustiveSearch) {
