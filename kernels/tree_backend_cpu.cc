@@ -69,6 +69,8 @@ struct Scratch {
   std::vector<int32_t> present;    // classes with weight in the node
   std::vector<uint64_t> bin_classes;    // sparse path: class mask per bin, all zero between uses
   std::vector<uint64_t> group_classes;  // sparse path: class mask per touched bin
+  std::vector<int32_t> row_class;       // sparse path: class of each node row
+  std::vector<int64_t> row_weight;      // sparse path: weight of each node row
   std::vector<RowEntry> part;
 };
 
@@ -349,20 +351,36 @@ class CpuTreeBackend final : public TreeBackend {
     // Class masks per bin (classification, at most 64 classes): the scan then
     // visits only the classes a bin holds.
     const int32_t* class_id = data_.layout.n_classes > 0 && data_.layout.n_classes <= 64 ? data_.class_id : nullptr;
-    if (class_id) sc.bin_classes.resize(256, 0);
+    const int32_t cc = data_.layout.count_channel;
+    if (class_id) {
+      // Each row's class and weight, once for all features.
+      sc.bin_classes.resize(256, 0);
+      sc.row_class.resize(n);
+      sc.row_weight.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        sc.row_class[i] = class_id[e[i].row];
+        sc.row_weight[i] = job.targets.weight(e[i].row, e[i].mult);
+      }
+    }
     SplitChoice best;
     for (int32_t f : sc.feats) {
       uint64_t touched[4] = {0, 0, 0, 0};  // bitset of the bins holding rows
       for (std::size_t i = 0; i < n; ++i) {
         const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + f];
         touched[b >> 6] |= uint64_t{1} << (b & 63);
-        job.targets.add(&sc.bin_stats[static_cast<std::size_t>(b) * k], e[i].row, e[i].mult);
-        if (class_id) sc.bin_classes[b] |= uint64_t{1} << class_id[e[i].row];
+        int64_t* st = &sc.bin_stats[static_cast<std::size_t>(b) * k];
+        if (class_id) {  // as job.targets.add, with the class and weight looked up once
+          const int32_t c = sc.row_class[i];
+          st[c] += sc.row_weight[i];
+          if (cc >= 0) st[cc] += e[i].mult;
+          sc.bin_classes[b] |= uint64_t{1} << c;
+        } else {
+          job.targets.add(st, e[i].row, e[i].mult);
+        }
       }
       sc.group_bins.clear();
       sc.group_classes.clear();
       if (sc.groups.size() < static_cast<std::size_t>(256) * k) sc.groups.resize(static_cast<std::size_t>(256) * k);
-      const int32_t cc = data_.layout.count_channel;
       for (int w = 0; w < 4; ++w)
         for (uint64_t bits = touched[w] & (w == 0 ? ~uint64_t{1} : ~uint64_t{0}); bits; bits &= bits - 1) {
           const int32_t b = w * 64 + __builtin_ctzll(bits);
