@@ -302,10 +302,10 @@ Dataset read_for_model(const DataArgs& a, const Model& m, bool need_label) {
   return x.read(need_label);
 }
 
-int cmd_evaluate(const std::string& model_path, const DataArgs& data, bool json) {
+int cmd_evaluate(const std::string& model_path, const DataArgs& data, const std::string& device, bool json) {
   Model m = load_model(model_path);
   Dataset d = read_for_model(data, m, true);
-  MetricList metrics = evaluate_model(m, d);
+  MetricList metrics = evaluate_model(m, d, *make_backend(device, json));
   if (json) {
     nlohmann::ordered_json j;
     j["metrics"] = metrics_json(metrics);
@@ -317,10 +317,11 @@ int cmd_evaluate(const std::string& model_path, const DataArgs& data, bool json)
   return 0;
 }
 
-int cmd_predict(const std::string& model_path, const DataArgs& data, const std::string& out, bool proba) {
+int cmd_predict(const std::string& model_path, const DataArgs& data, const std::string& device,
+                const std::string& out, bool proba) {
   Model m = load_model(model_path);
   Dataset d = read_for_model(data, m, false);
-  const std::vector<double> pred = predict_model(m, d);
+  const std::vector<double> pred = predict_model(m, d, *make_backend(device, false));
   const std::size_t n = d.n_rows();
   std::vector<std::string> names;
   std::vector<std::vector<double>> cols;
@@ -382,6 +383,9 @@ int run_cli(int argc, char** argv) {
   c_eval->add_option("--model", model_path, "model file")->required();
   eval_data.add(c_eval);
   c_eval->add_flag("--json", eval_json, "print one JSON object on stdout");
+  std::string predict_device = "cpu";
+  c_eval->add_option("--device", predict_device, "predict on: cpu, auto, cuda or cuda:N (same results)")
+      ->capture_default_str();
 
   DataArgs pred_data;
   bool proba = false;
@@ -390,6 +394,8 @@ int run_cli(int argc, char** argv) {
   pred_data.add(c_pred);
   c_pred->add_option("--out", out_path, "predictions file (.csv or .h5)")->required();
   c_pred->add_flag("--proba", proba, "also write class probabilities");
+  c_pred->add_option("--device", predict_device, "predict on: cpu, auto, cuda or cuda:N (same results)")
+      ->capture_default_str();
 
   auto* c_model = app.add_subcommand("model", "model file operations");
   c_model->require_subcommand(1);
@@ -458,8 +464,8 @@ int run_cli(int argc, char** argv) {
     if (app.got_subcommand("tune") || app.got_subcommand("bench")) return exit_code;
     if (c_train->parsed()) return cmd_train(train);
     if (c_cv->parsed()) return cmd_cv(cv);
-    if (c_eval->parsed()) return cmd_evaluate(model_path, eval_data, eval_json);
-    if (c_pred->parsed()) return cmd_predict(model_path, pred_data, out_path, proba);
+    if (c_eval->parsed()) return cmd_evaluate(model_path, eval_data, predict_device, eval_json);
+    if (c_pred->parsed()) return cmd_predict(model_path, pred_data, predict_device, out_path, proba);
     if (c_export->parsed()) {
       if (export_format != "json")
         throw ParamError("invalid value \"" + export_format + "\" for --format: expected json");

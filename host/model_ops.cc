@@ -47,17 +47,17 @@ std::vector<const float*> align_features(const Model& m, const Dataset& d) {
   return cols;
 }
 
-std::vector<double> predict_model(const Model& m, const Dataset& d) {
+std::vector<double> predict_model(const Model& m, const Dataset& d, const TreeBackend& backend) {
   std::vector<const float*> cols = align_features(m, d);
   const std::size_t n = d.n_rows();
   std::vector<double> out(n * m.forest.n_outputs);
-  predict_cpu(m.forest, ColumnsView{cols.data(), n, cols.size()}, 0, m.forest.n_trees(), out.data());
+  backend.predict(m.forest, ColumnsView{cols.data(), n, cols.size()}, 0, m.forest.n_trees(), out.data());
   return out;
 }
 
-std::vector<std::pair<std::string, double>> evaluate_model(const Model& m, const Dataset& d) {
+std::vector<std::pair<std::string, double>> evaluate_model(const Model& m, const Dataset& d, const TreeBackend& backend) {
   if (!d.has_label()) throw DataError(d.source + ": evaluation needs a label column");
-  const std::vector<double> pred = predict_model(m, d);
+  const std::vector<double> pred = predict_model(m, d, backend);
   if (m.task == Task::kClassification) {
     return metric_list(classification_metrics(encode_classes(d, m.class_labels), pred,
                                               static_cast<int>(m.class_labels.size()), d.sample_weight));

@@ -18,10 +18,12 @@ Model make_model(const TrainingData& data, TrainedForest&& forest, const std::ma
 // a DataError naming both counts.
 std::vector<const float*> align_features(const Model& m, const Dataset& d);
 
-// n_rows x n_outputs: class probabilities or regression values.
-std::vector<double> predict_model(const Model& m, const Dataset& d);
+// n_rows x n_outputs: class probabilities or regression values, predicted by
+// `backend` (the CPU or a GPU: the same values bit for bit).
+std::vector<double> predict_model(const Model& m, const Dataset& d, const TreeBackend& backend);
 
 // Metrics of the model on a labelled dataset, in metric_list order.
-std::vector<std::pair<std::string, double>> evaluate_model(const Model& m, const Dataset& d);
+std::vector<std::pair<std::string, double>> evaluate_model(const Model& m, const Dataset& d,
+                                                            const TreeBackend& backend);
 
 }  // namespace canopy

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "kernels/device.h"
 #include "test_util.h"
 
 namespace canopy::test {
@@ -112,6 +113,25 @@ TEST(TrainPredict, RegressionPredictionsToHdf5) {
                                dir + "/p.h5");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_TRUE(fs::exists(dir + "/p.h5"));
+}
+
+// predict/evaluate --device: the CPU explicitly gives the default's output; a
+// CUDA device that is not there is a clear error and leaves no predictions file.
+TEST(TrainPredict, PredictDeviceChoice) {
+  const std::string dir = temp_dir();
+  const std::string data = " --data " + data_file("breast_cancer.csv");
+  ASSERT_EQ(run_canopy("train" + data + " --label diagnosis --n-estimators 10 --out " + dir + "/m.h5").exit_code, 0);
+  ASSERT_EQ(run_canopy("predict --model " + dir + "/m.h5" + data + " --proba --out " + dir + "/default.csv").exit_code, 0);
+  CommandResult p = run_canopy("predict --model " + dir + "/m.h5" + data + " --proba --device cpu --out " + dir + "/cpu.csv");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(read_file(dir + "/default.csv"), read_file(dir + "/cpu.csv"));
+  if (!list_devices().empty()) GTEST_SKIP() << "a CUDA device is visible (tests/kernels/cuda_backend_test.cc compares it)";
+  CommandResult g = run_canopy("predict --model " + dir + "/m.h5" + data + " --device cuda --out " + dir + "/gpu.csv");
+  EXPECT_NE(g.exit_code, 0);
+  EXPECT_NE(g.err.find("cuda"), std::string::npos) << g.err;
+  EXPECT_FALSE(fs::exists(dir + "/gpu.csv"));
+  CommandResult e = run_canopy("evaluate --model " + dir + "/m.h5" + data + " --device cuda");
+  EXPECT_NE(e.exit_code, 0);
 }
 
 // Bad input: a clear one-line cause, a non-zero exit code and no model left behind.

@@ -407,6 +407,26 @@ TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {
   expect_identical_models("db-no-bootstrap", data + " --bootstrap false --max-features sqrt");
 }
 
+// canopy predict / evaluate --device cuda write the same bytes as on the CPU.
+TEST(CudaEndToEnd, PredictAndEvaluateOnTheGpuMatchTheCpu) {
+  CANOPY_REQUIRE_GPU();
+  const std::string dir = test::temp_dir();
+  for (const std::string& spec : {std::string("breast_cancer.csv --label diagnosis"), std::string("diabetes.csv --label target")}) {
+    const std::string data = " --data " + test::data_file(spec.substr(0, spec.find(' '))) + spec.substr(spec.find(' '));
+    ASSERT_EQ(run_canopy("train" + data + " --n-estimators 15 --out " + dir + "/m.h5").exit_code, 0);
+    for (const std::string device : {"cpu", "cuda"}) {
+      CommandResult p = run_canopy("predict --model " + dir + "/m.h5" + data + " --proba --device " + device +
+                                   " --out " + dir + "/p-" + device + ".csv");
+      ASSERT_EQ(p.exit_code, 0) << p.err;
+    }
+    EXPECT_EQ(test::read_file(dir + "/p-cpu.csv"), test::read_file(dir + "/p-cuda.csv")) << spec;
+    CommandResult ec = run_canopy("evaluate --json --model " + dir + "/m.h5" + data + " --device cpu");
+    CommandResult eg = run_canopy("evaluate --json --model " + dir + "/m.h5" + data + " --device cuda");
+    ASSERT_EQ(eg.exit_code, 0) << eg.err;
+    EXPECT_EQ(ec.out, eg.out) << spec;
+  }
+}
+
 TEST(CudaEndToEnd, SyntheticDataWithMissingValuesModelsAreIdentical) {
   CANOPY_REQUIRE_GPU();
   const std::string dir = test::temp_dir();
