@@ -10,7 +10,6 @@
 #include "host/metrics.h"
 #include "kernels/phase_profile.h"
 #include "kernels/predict.h"
-#include "kernels/rng.h"
 #include "kernels/row_sample.h"
 
 namespace canopy {

@@ -163,12 +163,11 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       double gain;
       if (exact_gini) {
         int64_t lsq = left_sq, rsq = right_sq;
-        if (variant == 0)
+        if (variant == 0)  // move the missing rows from the right child to the left
           for (int32_t i = 0; i < n_cls; ++i) {
             const int32_t c = class_at(node, i);
-            const int64_t mc = missing[c], lc = left[c];
-            lsq += mc * (2 * lc + mc);
-            rsq += mc * (mc - 2 * (node.total[c] - lc));
+            int64_t lc = left[c];
+            move_class_exact(missing[c], node.total[c], lc, lsq, rsq);
           }
         gain = children_score(node.criterion, static_cast<double>(lsq), wl, static_cast<double>(rsq), wr) -
                node.parent_score;
@@ -178,9 +177,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
           for (int32_t i = 0; i < n_cls; ++i) {
             const int32_t c = class_at(node, i);
             if (missing[c] == 0) continue;
-            const int64_t r = node.total[c] - left[c];
-            lt += class_term(node.criterion, left[c] + missing[c]) - class_term(node.criterion, left[c]);
-            rt += class_term(node.criterion, r - missing[c]) - class_term(node.criterion, r);
+            int64_t lc = left[c];
+            move_class_terms(node.criterion, missing[c], node.total[c], lc, lt, rt);
           }
         }
         gain = children_score(node.criterion, lt, wl, rt, wr) - node.parent_score;

@@ -19,6 +19,12 @@ OUT="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$OUT"
 B=gpu-bundle
 [ -x "$B/run.sh" ] || { echo "gpu_check: $B/run.sh missing; run scripts/gpu_bundle.sh first" >&2; exit 2; }
+# gpu_bench with a filter, its JSON to $OUT/$2.json and its output to $OUT/$3.log,
+# within $4 seconds.
+gpu_bench() {
+  timeout "$4" "$B/run.sh" gpu_bench --benchmark_filter="$1" --benchmark_out="$OUT/$2.json" \
+    --benchmark_out_format=json 2>&1 | tee "$OUT/$3.log"
+}
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -38,8 +44,7 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     bench)
-      timeout "${GPU_CHECK_BENCH_S:-240}" "$B/run.sh" gpu_bench --benchmark_filter='HistogramPass|Train10M' \
-        --benchmark_out="$OUT/gpu_bench.json" --benchmark_out_format=json 2>&1 | tee "$OUT/bench.log"
+      gpu_bench 'HistogramPass|Train10M' gpu_bench bench "${GPU_CHECK_BENCH_S:-240}"
       rc=$?
       ;;
     ncu)
@@ -51,8 +56,7 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     full)
-      timeout "${GPU_CHECK_FULL_S:-120}" "$B/run.sh" gpu_bench --benchmark_filter='FullyGrown' \
-        --benchmark_out="$OUT/gpu_bench_full.json" --benchmark_out_format=json 2>&1 | tee "$OUT/full.log"
+      gpu_bench FullyGrown gpu_bench_full full "${GPU_CHECK_FULL_S:-120}"
       rc=$?
       ;;
     tune)
