@@ -10,11 +10,14 @@
 //     same matrix comes again (a sweep or the batches of a forest upload once);
 //   - class ids, fixed-point targets and row quanta (per begin);
 //   - every job's in-bag entries (row, multiplicity), back to back, partitioned
-//     by frontier node; the host keeps each node's [begin, end).
+//     by frontier node; the host keeps each node's [begin, end). Jobs given as
+//     a RowSample are sampled here (bootstrap_kernel, CUB compaction), and
+//     root statistics are summed here (root_stats_kernel).
 // Per level, for a chunk of frontier nodes sized to the workspace budget:
 //   sample_kernel     one thread per node: the node's feature sample;
 //   histogram_kernel  block -> (node, feature group, entry chunk); shared-memory
-//                     privatised int64 histograms flushed with global atomics,
+//                     privatised histograms (32-bit counters for unweighted
+//                     classification, else int64) flushed with global atomics,
 //                     or global atomics when a feature's bins x channels do not
 //                     fit shared memory (hundreds of classes);
 //   split_kernel      one thread per (node, sampled feature): scan_feature over
@@ -953,12 +956,13 @@ class CudaTreeBackend final : public TreeBackend {
   int32_t node_kf(const HostSlot& s) const { return jobs_host_[s.job].kf; }
   bool dense(const HostSlot& s) const { return s.size() > SplitPolicy::kSparseMaxRows; }
 
-  // Features per shared-memory group; 0 = global-atomic fallback.
-  int32_t shared_group() const {
-    const std::size_t per_feature =
-        static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
-    return static_cast<int32_t>(HistogramPolicy::kSharedBytes / per_feature);
+  // Shared-memory bytes of one feature's privatised histogram.
+  std::size_t feature_hist_bytes() const {
+    return static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
   }
+
+  // Features per shared-memory group; 0 = global-atomic fallback.
+  int32_t shared_group() const { return static_cast<int32_t>(HistogramPolicy::kSharedBytes / feature_hist_bytes()); }
 
   std::size_t node_workspace_bytes(const HostSlot& s) const {
     const int64_t k = data_.layout.n_channels;
@@ -1068,8 +1072,7 @@ class CudaTreeBackend final : public TreeBackend {
     if (!items.empty()) {
       const unsigned grid = static_cast<unsigned>(items.size());
       if (g > 0) {
-        const std::size_t smem =
-            static_cast<std::size_t>(max_group) * max_bins_ * k * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
+        const std::size_t smem = static_cast<std::size_t>(max_group) * feature_hist_bytes();
         if (hist32_)
           histogram_kernel<SharedHistogram<unsigned int>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
               hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
