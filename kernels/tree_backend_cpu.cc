@@ -33,6 +33,8 @@ struct CpuPolicy {
                                : kSparseRowsPerBin;
     return static_cast<std::size_t>(per_bin * bins_per_feature);
   }
+  // The sparse path's gather prefetches the row this many entries ahead.
+  static constexpr std::size_t kGatherPrefetch = 16;
   // Row-parallel histogram chunk.
   static constexpr std::size_t kRowChunk = 16384;
   // A node keeps its histogram for the subtraction trick when it has at least
@@ -71,6 +73,7 @@ struct Scratch {
   std::vector<uint64_t> group_classes;  // sparse path: class mask per touched bin
   std::vector<int32_t> row_class;       // sparse path: class of each node row
   std::vector<int64_t> row_weight;      // sparse path: weight of each node row
+  std::vector<uint8_t> node_bins;       // sparse path: bins of the sampled features, feature-major
   std::vector<RowEntry> part;
 };
 
@@ -352,6 +355,20 @@ class CpuTreeBackend final : public TreeBackend {
     // visits only the classes a bin holds.
     const int32_t* class_id = data_.layout.n_classes > 0 && data_.layout.n_classes <= 64 ? data_.class_id : nullptr;
     const int32_t cc = data_.layout.count_channel;
+    // The node's bins of every sampled feature, gathered row by row (one
+    // visit per row of the row-major matrix), feature-major.
+    const std::size_t kf = sc.feats.size();
+    sc.node_bins.resize(kf * n);
+    {
+      uint8_t* nb = sc.node_bins.data();  // locals: byte stores may alias any member
+      const int32_t* feats = sc.feats.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + CpuPolicy::kGatherPrefetch < n)
+          __builtin_prefetch(bins + static_cast<std::size_t>(e[i + CpuPolicy::kGatherPrefetch].row) * nf);
+        const uint8_t* row = bins + static_cast<std::size_t>(e[i].row) * nf;
+        for (std::size_t j = 0; j < kf; ++j) nb[j * n + i] = row[feats[j]];
+      }
+    }
     if (class_id) {
       // Each row's class and weight, once for all features.
       sc.bin_classes.resize(256, 0);
@@ -363,10 +380,12 @@ class CpuTreeBackend final : public TreeBackend {
       }
     }
     SplitChoice best;
-    for (int32_t f : sc.feats) {
+    for (std::size_t j = 0; j < kf; ++j) {
+      const int32_t f = sc.feats[j];
+      const uint8_t* fb = &sc.node_bins[j * n];
       uint64_t touched[4] = {0, 0, 0, 0};  // bitset of the bins holding rows
       for (std::size_t i = 0; i < n; ++i) {
-        const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + f];
+        const uint8_t b = fb[i];
         touched[b >> 6] |= uint64_t{1} << (b & 63);
         int64_t* st = &sc.bin_stats[static_cast<std::size_t>(b) * k];
         if (class_id) {  // as job.targets.add, with the class and weight looked up once
@@ -414,10 +433,10 @@ class CpuTreeBackend final : public TreeBackend {
       std::fill(sc.bin_stats.begin(), sc.bin_stats.begin() + k, 0);  // the missing bin
     }
     if (best.valid()) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const uint8_t b = bins[static_cast<std::size_t>(e[i].row) * nf + best.feature];
-        if (goes_left(b, best.bin, best.missing_left != 0)) job.targets.add(left_out, e[i].row, e[i].mult);
-      }
+      const std::size_t j = std::find(sc.feats.begin(), sc.feats.end(), best.feature) - sc.feats.begin();
+      const uint8_t* fb = &sc.node_bins[j * n];
+      for (std::size_t i = 0; i < n; ++i)
+        if (goes_left(fb[i], best.bin, best.missing_left != 0)) job.targets.add(left_out, e[i].row, e[i].mult);
     }
     return best;
   }
