@@ -24,6 +24,7 @@ void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::si
       feature_col[j] = fs.features[j0 + j];
     }
     for (std::size_t i = 0; i < n; ++i) {
+      prefetch_row_ahead(base, nf, entries, i, n);
       const uint32_t r = entries[i].row;
       const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
       auto add = row_fn(r, static_cast<int64_t>(entries[i].mult));

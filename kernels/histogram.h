@@ -14,6 +14,16 @@ struct RowEntry {
   uint32_t mult;
 };
 
+// A node's rows lie scattered over the row-major binned matrix. Loops that
+// visit them in entry order call this at entry i to prefetch the row of entry
+// i + kRowPrefetchDistance (`rows`: the matrix, or any column of it).
+constexpr std::size_t kRowPrefetchDistance = 16;
+inline void prefetch_row_ahead(const uint8_t* rows, std::size_t n_features, const RowEntry* entries, std::size_t i,
+                               std::size_t n) {
+  if (i + kRowPrefetchDistance < n)
+    __builtin_prefetch(rows + static_cast<std::size_t>(entries[i + kRowPrefetchDistance].row) * n_features);
+}
+
 // Per-row training targets and weights, shared by every job of a batch.
 struct RowTargets {
   const StatsLayout* layout = nullptr;

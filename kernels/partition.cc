@@ -10,6 +10,7 @@ std::size_t partition_rows_cpu(const BinnedMatrix& bins, int32_t feature, int32_
   const uint8_t* base = bins.bins.data() + feature;
   std::size_t nl = 0, nr = 0;
   for (std::size_t i = 0; i < n; ++i) {
+    prefetch_row_ahead(base, nf, entries, i, n);
     const RowEntry e = entries[i];
     if (goes_left(base[static_cast<std::size_t>(e.row) * nf], bin, missing_left))
       entries[nl++] = e;

@@ -33,8 +33,6 @@ struct CpuPolicy {
                                : kSparseRowsPerBin;
     return static_cast<std::size_t>(per_bin * bins_per_feature);
   }
-  // The sparse path's gather prefetches the row this many entries ahead.
-  static constexpr std::size_t kGatherPrefetch = 16;
   // Row-parallel histogram chunk.
   static constexpr std::size_t kRowChunk = 16384;
   // A node keeps its histogram for the subtraction trick when it has at least
@@ -363,8 +361,7 @@ class CpuTreeBackend final : public TreeBackend {
       uint8_t* nb = sc.node_bins.data();  // locals: byte stores may alias any member
       const int32_t* feats = sc.feats.data();
       for (std::size_t i = 0; i < n; ++i) {
-        if (i + CpuPolicy::kGatherPrefetch < n)
-          __builtin_prefetch(bins + static_cast<std::size_t>(e[i + CpuPolicy::kGatherPrefetch].row) * nf);
+        prefetch_row_ahead(bins, nf, e, i, n);
         const uint8_t* row = bins + static_cast<std::size_t>(e[i].row) * nf;
         for (std::size_t j = 0; j < kf; ++j) nb[j * n + i] = row[feats[j]];
       }
