@@ -448,7 +448,8 @@ int run_cli(int argc, char** argv) {
   }
   try {
     if (version) {
-      std::printf("canopy %s (commit %s, CUDA backend %s)\n", CANOPY_VERSION, CANOPY_GIT_COMMIT,
+      std::printf("canopy %s (commit %s%s, CUDA backend %s)\n", CANOPY_VERSION, CANOPY_GIT_COMMIT,
+                  CANOPY_GIT_DIRTY ? " with uncommitted changes" : "",
 #ifdef CANOPY_WITH_CUDA
                   "compiled in"
 #else

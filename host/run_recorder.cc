@@ -62,6 +62,7 @@ std::map<std::string, std::string> standard_tags(const std::string& command_line
   std::map<std::string, std::string> t;
   t["canopy.version"] = CANOPY_VERSION;
   t["canopy.git_commit"] = CANOPY_GIT_COMMIT;
+  t["canopy.git_dirty"] = CANOPY_GIT_DIRTY ? "true" : "false";
   t["mlflow.source.git.commit"] = CANOPY_GIT_COMMIT;
   t["canopy.host"] = host_name();
   t[tracking::kTagUser] = user_name();

@@ -47,7 +47,7 @@ struct RunOptions {
 // The command line as one string, arguments with spaces or quotes quoted.
 std::string command_line_string(int argc, char** argv);
 
-// canopy.version, canopy.git_commit, mlflow.source.git.commit, canopy.host,
+// canopy.version, canopy.git_commit, canopy.git_dirty, mlflow.source.git.commit, canopy.host,
 // mlflow.user, mlflow.source.type=LOCAL (+ mlflow.source.name, canopy.command
 // when command_line is given).
 std::map<std::string, std::string> standard_tags(const std::string& command_line);

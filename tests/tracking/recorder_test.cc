@@ -68,6 +68,7 @@ TEST(RunRecorder, FinishedRunWithEverything) {
   EXPECT_TRUE(r.tags.count("mlflow.user"));
   EXPECT_TRUE(r.tags.count("canopy.version"));
   EXPECT_TRUE(r.tags.count("canopy.git_commit"));
+  EXPECT_TRUE(r.tags.count("canopy.git_dirty"));
   EXPECT_TRUE(r.tags.count("canopy.host"));
   EXPECT_EQ(s.list_artifacts(id).at(0).path, "model.h5");
 }
