@@ -8,10 +8,13 @@ namespace {
 // Visits every (row, feature) pair of entries[0, n): `row_fn(r, mult)` returns
 // an adder called with the statistics of the row's bin for each feature
 // (stride k). Histogram pointers are hoisted per feature, so the inner loop is
-// one byte load and the adder's increments.
+// one byte load and the adder's increments. `row_targets` (optional): the
+// per-row array row_fn reads, `target_bytes` per row, prefetched ahead like
+// the rows.
 template <typename RowFn>
 void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::size_t n, const FeatureSet& fs,
-                      int64_t* hist, int32_t k, RowFn row_fn) {
+                      int64_t* hist, int32_t k, RowFn row_fn, const void* row_targets = nullptr,
+                      std::size_t target_bytes = 0) {
   const std::size_t nf = bins.n_features;
   const uint8_t* base = bins.bins.data();
   constexpr int kMaxFeatures = 64;
@@ -25,6 +28,7 @@ void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::si
     }
     for (std::size_t i = 0; i < n; ++i) {
       prefetch_row_ahead(base, nf, entries, i, n);
+      if (row_targets) prefetch_row_ahead(static_cast<const uint8_t*>(row_targets), target_bytes, entries, i, n);
       const uint32_t r = entries[i].row;
       const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
       auto add = row_fn(r, static_cast<int64_t>(entries[i].mult));
@@ -41,7 +45,7 @@ void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const
   for_each_row_bin(bins, entries, n, fs, hist, K > 0 ? K : channels, [class_id](uint32_t r, int64_t mult) {
     const int32_t c = class_id[r];
     return [c, mult](int64_t* s) { s[c] += mult; };
-  });
+  }, class_id, sizeof *class_id);
 }
 
 // Unweighted regression: channel 0 = multiplicity, channel 1 = multiplicity * y.
@@ -53,7 +57,7 @@ void accumulate_regression(const BinnedMatrix& bins, const int64_t* y_fixed, con
       s[0] += mult;
       s[1] += wy;
     };
-  });
+  }, y_fixed, sizeof *y_fixed);
 }
 
 }  // namespace
