@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -14,8 +16,42 @@ float midpoint_cut(float a, float b) {
   return (mid < b && mid >= a) ? mid : a;
 }
 
+// Order-preserving key of a non-NaN float: a < b exactly when key(a) < key(b)
+// (-0.0 and +0.0 are folded to +0.0 by the caller).
+uint32_t sort_key(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+// Sorts non-NaN floats ascending: least-significant-digit radix sort over the
+// keys, one pass per byte, skipping bytes every key shares. The same order as
+// std::sort (keys are unique per value), in linear time.
+void sort_floats(std::vector<float>& v) {
+  constexpr std::size_t kMinRadix = 1024;  // below this, std::sort is as fast
+  if (v.size() < kMinRadix) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  std::vector<uint32_t> keys(v.size()), tmp(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) keys[i] = sort_key(v[i]);
+  for (int shift = 0; shift < 32; shift += 8) {
+    std::size_t count[257] = {0};
+    for (uint32_t k : keys) ++count[((k >> shift) & 0xff) + 1];
+    if (count[((keys[0] >> shift) & 0xff) + 1] == keys.size()) continue;  // one digit: already in order
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (uint32_t k : keys) tmp[count[(k >> shift) & 0xff]++] = k;
+    keys.swap(tmp);
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const uint32_t k = keys[i];
+    const uint32_t bits = (k & 0x80000000u) ? k & 0x7fffffffu : ~k;
+    std::memcpy(&v[i], &bits, sizeof bits);
+  }
+}
+
 std::vector<float> feature_cuts(std::vector<float>& sample, std::size_t max_value_bins) {
-  std::sort(sample.begin(), sample.end());
+  sort_floats(sample);
   std::vector<float> distinct;
   for (float v : sample)
     if (distinct.empty() || v != distinct.back()) distinct.push_back(v);
@@ -51,7 +87,8 @@ BinCuts compute_cuts(const std::vector<std::vector<float>>& columns, const CutOp
     sample.reserve(ns);
     for (std::size_t i = 0; i < ns; ++i) {
       float v = columns[f][ns == nr ? i : i * nr / ns];
-      if (!std::isnan(v)) sample.push_back(v);
+      if (std::isnan(v)) continue;
+      sample.push_back(v == 0.0f ? 0.0f : v);  // -0.0 as +0.0: one zero, whatever the sort order
     }
     per_feature[f] = feature_cuts(sample, max_value_bins);
   }
