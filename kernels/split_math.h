@@ -110,13 +110,16 @@ CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64
 // and wr, already known to the caller), in weight units (regression: weight *
 // (fixed-point y)^2 units). Regression uses the form wL wR / wP (mean_L -
 // mean_R)^2, which is exactly 0 when the means agree.
+// Regression: sl, sr are the children's weight * y sums, wl, wr their weights.
+CANOPY_HD double regression_gain(int64_t sl, int64_t sr, int64_t wl, int64_t wr) {
+  const double dl = static_cast<double>(wl), dr = static_cast<double>(wr);
+  const double d = static_cast<double>(sl) / dl - static_cast<double>(sr) / dr;
+  return (dl * dr / (dl + dr)) * (d * d);
+}
+
 CANOPY_HD double split_gain_w(Criterion crit, const StatsLayout& lay, const int64_t* left, const int64_t* right,
                               int64_t wl, int64_t wr, double parent_score) {
-  if (lay.regression()) {
-    const double dl = static_cast<double>(wl), dr = static_cast<double>(wr);
-    const double d = static_cast<double>(left[1]) / dl - static_cast<double>(right[1]) / dr;
-    return (dl * dr / (dl + dr)) * (d * d);
-  }
+  if (lay.regression()) return regression_gain(left[1], right[1], wl, wr);
   return class_score_w(crit, lay, left, wl) + class_score_w(crit, lay, right, wr) - parent_score;
 }
 

@@ -24,15 +24,6 @@ struct ScanNode {
   int32_t n_present = 0;
 };
 
-// Scans the value bins of `feature`. `missing` holds the statistics of the
-// missing bin (bin 0); `values` holds `n_entries` groups of n_channels
-// statistics in ascending bin order, group j describing bin `bin_of(j)`:
-// bin_ids[j] when bin_ids is given (sparse path: only non-empty bins), else
-// j + 1 (dense path: every value bin). Optional (classification with at most
-// 64 classes): group_classes[j] has bit c set for every class c with weight in
-// group j (a superset is fine), so a bin costs O(its classes) instead of
-// O(classes); the result is the same. `left` and `alt` are scratch arrays of
-// n_channels. Updates `best` under the SplitChoice order.
 // Per-class term of a classification purity score: n^2 (gini) or n log2 n
 // (entropy), so that score = sum_c term(n_c) / n (gini) or sum_c term(n_c) -
 // term(n) (entropy); see class_score_w.
@@ -79,13 +70,17 @@ CANOPY_HD void move_class_terms(Criterion crit, int64_t gc, int64_t total_c, int
   lc += gc;
 }
 
-CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
-                            const int64_t* values, const int32_t* bin_ids, int32_t n_entries,
-                            int64_t* left, int64_t* alt, int64_t* right, SplitChoice& best,
-                            const uint64_t* group_classes = nullptr) {
+// How scan_feature_as scores candidates; fixed per call, so each kind gets
+// its own loop without per-bin tests of the kind.
+enum class ScanKind { kExactGini, kClassTerms, kRegression };
+
+template <ScanKind Kind>
+CANOPY_HD void scan_feature_as(const ScanNode& node, int32_t feature, const int64_t* missing,
+                               const int64_t* values, const int32_t* bin_ids, int32_t n_entries, int64_t* left,
+                               SplitChoice& best, const uint64_t* group_classes) {
   const StatsLayout& lay = *node.layout;
   const int32_t k = lay.n_channels;
-  const bool classes = !lay.regression();
+  constexpr bool classes = Kind != ScanKind::kRegression;
   const int64_t miss_w = lay.weight(missing), miss_c = lay.count(missing);
   const bool has_missing = miss_w > 0;
   for (int32_t c = 0; c < k; ++c) left[c] = 0;
@@ -97,18 +92,18 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
   double left_terms = 0.0, right_terms = 0.0;
   // Gini on nodes lighter than 2^30: the sums of squared class weights are
   // kept exactly in int64 (every term < 2^62), branch-free per class.
-  const bool exact_gini = classes && node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30);
+  constexpr bool exact_gini = Kind == ScanKind::kExactGini;
   int64_t left_sq = 0, right_sq = 0;
   const int32_t n_cls = node.present_classes ? node.n_present : lay.n_classes;
-  if (exact_gini) {
+  if constexpr (exact_gini) {
     for (int32_t c = 0; c < lay.n_classes; ++c) right_sq += node.total[c] * node.total[c];
-  } else if (classes) {
+  } else if constexpr (classes) {
     for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
   }
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
     int64_t gw = 0;  // the bin's weight
-    if (exact_gini) {
+    if constexpr (exact_gini) {
       if (group_classes) {
         for (uint64_t bits = group_classes[j]; bits; bits &= bits - 1) {
           const int32_t c = lowest_set_bit(bits);
@@ -124,7 +119,7 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       }
       if (gw == 0) continue;
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
-    } else if (classes) {  // one pass over the classes (ascending): weight and term updates together
+    } else if constexpr (classes) {  // one pass over the classes (ascending): weight and term updates together
       if (group_classes) {
         for (uint64_t bits = group_classes[j]; bits; bits &= bits - 1) {
           const int32_t c = lowest_set_bit(bits);
@@ -143,7 +138,7 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (gw == 0) continue;  // an empty bin repeats the previous partition
       if (lay.count_channel >= 0) left[lay.count_channel] += g[lay.count_channel];
     } else {
-      gw = lay.weight(g);
+      gw = g[0];  // regression: channel 0 is the weight
       if (gw == 0) continue;
       for (int32_t c = 0; c < k; ++c) left[c] += g[c];
     }
@@ -161,7 +156,7 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (wl <= 0 || wr <= 0) continue;
       if (cl < node.min_leaf_count || cr < node.min_leaf_count) continue;
       double gain;
-      if (exact_gini) {
+      if constexpr (exact_gini) {
         int64_t lsq = left_sq, rsq = right_sq;
         if (variant == 0)  // move the missing rows from the right child to the left
           for (int32_t i = 0; i < n_cls; ++i) {
@@ -171,7 +166,7 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
           }
         gain = children_score(node.criterion, static_cast<double>(lsq), wl, static_cast<double>(rsq), wr) -
                node.parent_score;
-      } else if (classes) {
+      } else if constexpr (classes) {
         double lt = left_terms, rt = right_terms;
         if (variant == 0) {  // move the missing rows from the right child to the left
           for (int32_t i = 0; i < n_cls; ++i) {
@@ -183,13 +178,8 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
         }
         gain = children_score(node.criterion, lt, wl, rt, wr) - node.parent_score;
       } else {
-        const int64_t* l = left;
-        if (variant == 0) {
-          for (int32_t c = 0; c < k; ++c) alt[c] = left[c] + missing[c];
-          l = alt;
-        }
-        for (int32_t c = 0; c < k; ++c) right[c] = node.total[c] - l[c];
-        gain = split_gain_w(node.criterion, lay, l, right, wl, wr, node.parent_score);
+        const int64_t sl = variant == 0 ? left[1] + missing[1] : left[1];
+        gain = regression_gain(sl, node.total[1] - sl, wl, wr);
       }
       if (!(gain > node.min_gain)) continue;
       SplitChoice cand;
@@ -201,6 +191,30 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
       if (cand.better_than(best)) best = cand;
     }
   }
+}
+
+// Scans the value bins of `feature`. `missing` holds the statistics of the
+// missing bin (bin 0); `values` holds `n_entries` groups of n_channels
+// statistics in ascending bin order, group j describing bin `bin_of(j)`:
+// bin_ids[j] when bin_ids is given (sparse path: only non-empty bins), else
+// j + 1 (dense path: every value bin). Optional (classification with at most
+// 64 classes): group_classes[j] has bit c set for every class c with weight in
+// group j (a superset is fine), so a bin costs O(its classes) instead of
+// O(classes); the result is the same. `left` is a scratch array of
+// n_channels. Updates `best` under the SplitChoice order.
+CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
+                            const int64_t* values, const int32_t* bin_ids, int32_t n_entries, int64_t* left,
+                            SplitChoice& best, const uint64_t* group_classes = nullptr) {
+  if (node.layout->regression())
+    scan_feature_as<ScanKind::kRegression>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                           group_classes);
+  else if (node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30))
+    // Gini on nodes lighter than 2^30: sums of squared class weights exact in int64.
+    scan_feature_as<ScanKind::kExactGini>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                          group_classes);
+  else
+    scan_feature_as<ScanKind::kClassTerms>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                           group_classes);
 }
 
 // Statistics of the node needed before scanning.

@@ -63,7 +63,7 @@ struct Scratch {
   std::vector<int64_t> hist, hist2;
   std::vector<int32_t> feats, perm;
   std::vector<uint32_t> offsets;
-  std::vector<int64_t> left, alt, right, missing, groups;
+  std::vector<int64_t> left, groups;
   std::vector<int32_t> group_bins;
   std::vector<int64_t> bin_stats;  // 256 bins x channels, all zero between uses
   std::vector<int32_t> present;    // classes with weight in the node
@@ -310,8 +310,6 @@ class CpuTreeBackend final : public TreeBackend {
     const int32_t k = data_.layout.n_channels;
     ScanNode node = scan_node(job, total, sc);
     sc.left.resize(k);
-    sc.alt.resize(k);
-    sc.right.resize(k);
     SplitChoice best;
     // fs lists features ascending; sc.feats is an ascending subset of it.
     int32_t j = 0;
@@ -319,8 +317,7 @@ class CpuTreeBackend final : public TreeBackend {
       while (fs.features[j] != f) ++j;
       const int64_t* h = hist + static_cast<std::size_t>(fs.offsets[j]) * k;
       const int32_t n_value_bins = static_cast<int32_t>(fs.offsets[j + 1] - fs.offsets[j]) - 1;
-      scan_feature(node, f, h, h + k, nullptr, n_value_bins, sc.left.data(), sc.alt.data(), sc.right.data(),
-                   best);
+      scan_feature(node, f, h, h + k, nullptr, n_value_bins, sc.left.data(), best);
     }
     return best;
   }
@@ -342,8 +339,6 @@ class CpuTreeBackend final : public TreeBackend {
     const int32_t k = data_.layout.n_channels;
     ScanNode node = scan_node(job, total, sc);
     sc.left.resize(k);
-    sc.alt.resize(k);
-    sc.right.resize(k);
     if (sc.bin_stats.size() != static_cast<std::size_t>(256) * k) sc.bin_stats.assign(static_cast<std::size_t>(256) * k, 0);
     const RowEntry* e = job.entries.data() + s.begin;
     const std::size_t n = s.size();
@@ -425,8 +420,8 @@ class CpuTreeBackend final : public TreeBackend {
         }
       if (class_id) sc.bin_classes[0] = 0;
       scan_feature(node, f, sc.bin_stats.data(), sc.groups.data(), sc.group_bins.data(),
-                   static_cast<int32_t>(sc.group_bins.size()), sc.left.data(), sc.alt.data(), sc.right.data(),
-                   best, class_id ? sc.group_classes.data() : nullptr);
+                   static_cast<int32_t>(sc.group_bins.size()), sc.left.data(), best,
+                   class_id ? sc.group_classes.data() : nullptr);
       std::fill(sc.bin_stats.begin(), sc.bin_stats.begin() + k, 0);  // the missing bin
     }
     if (best.valid()) {

@@ -74,17 +74,17 @@ struct HistogramPolicy {
 
 struct SplitPolicy {
   static constexpr int kBlockThreads = 128;
-  // Up to this many channels the scan scratch (left, alt, right) lives in
-  // registers/local memory; above it, in a global scratch buffer.
-  static constexpr int32_t kLocalChannels = 8;
+  // Up to this many channels the scan's scratch (left: one int64 per channel)
+  // lives in registers/local memory; above it, in a global scratch buffer.
+  static constexpr int32_t kLocalChannels = 24;
   // Nodes with at most this many entries are scanned over their rows sorted by
   // bin instead of a histogram (as the CPU backend's sparse path).
   // (Measure on a GPU: the per-thread sort costs O(rows^2), a histogram costs
   // O(bins x channels) to clear, flush and scan.)
   static constexpr int32_t kSparseMaxRows = 64;
   // int64 groups of scratch per (sparse node of n rows, feature): missing +
-  // one group per row + left/alt/right.
-  static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 3; }
+  // one group per row + the scan's left.
+  static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 1; }
 };
 
 struct NodePolicy {
@@ -366,9 +366,9 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
   SplitChoice best;
   if (nd.dense) {
     const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(j) * max_bins * k;
-    int64_t local[3 * SplitPolicy::kLocalChannels];
+    int64_t local[SplitPolicy::kLocalChannels];
     int64_t* sc = k <= SplitPolicy::kLocalChannels ? local : scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
-    scan_feature(sn, f, h, h + k, nullptr, n_bins[f] - 1, sc, sc + k, sc + 2 * k, best);
+    scan_feature(sn, f, h, h + k, nullptr, n_bins[f] - 1, sc, best);
   } else {
     // Sparse path: the node's rows sorted by bin (stable insertion sort), one
     // statistics group per non-empty value bin, as the CPU's scan_sparse.
@@ -390,7 +390,7 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
     int64_t* s = scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
     int64_t* missing = s;
     int64_t* groups = s + k;
-    int64_t* lar = s + static_cast<int64_t>(1 + n) * k;
+    int64_t* left = s + static_cast<int64_t>(1 + n) * k;
     for (int32_t c = 0; c < k; ++c) missing[c] = 0;
     int32_t n_groups = 0;
     const int64_t* cq = jb.class_quantum;
@@ -411,7 +411,7 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
       }
       add_row(g, t, cq, en.row, en.mult);
     }
-    scan_feature(sn, f, missing, groups, group_bins, n_groups, lar, lar + k, lar + 2 * k, best);
+    scan_feature(sn, f, missing, groups, group_bins, n_groups, left, best);
   }
   choices[p] = best;
 }
@@ -971,7 +971,7 @@ class CudaTreeBackend final : public TreeBackend {
                     kf * (2 * sizeof(int32_t) + sizeof(SplitChoice)) + sizeof(SplitChoice) + sizeof(int32_t);
     if (dense(s)) {
       b += static_cast<std::size_t>(kf * max_bins_ * k) * sizeof(int64_t);
-      if (k > SplitPolicy::kLocalChannels) b += static_cast<std::size_t>(kf * 3 * k) * sizeof(int64_t);
+      if (k > SplitPolicy::kLocalChannels) b += static_cast<std::size_t>(kf * k) * sizeof(int64_t);
       const int32_t g = shared_group();
       const int64_t groups = g > 0 ? (kf + g - 1) / g : 1;
       b += static_cast<std::size_t>(groups * ((s.size() + HistogramPolicy::kEntriesPerBlock - 1) /
@@ -1028,7 +1028,7 @@ class CudaTreeBackend final : public TreeBackend {
         hist_len += static_cast<int64_t>(nd.kf) * max_bins_ * k;
         if (k > SplitPolicy::kLocalChannels) {
           nd.scratch_off = scratch_len;
-          nd.pair_scratch = 3 * k;
+          nd.pair_scratch = k;
           scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
         }
         const int32_t group = g > 0 ? g : std::max(1, nd.kf);

@@ -73,19 +73,19 @@ TEST(SplitScan, TieBreaksOnLowestFeatureThenBinAndLearnsMissingDirection) {
   const int64_t missing[] = {0, 1};
   const int64_t values[] = {2, 0, 0, 0, 0, 2, 0, 0};  // bins 1..4
   ScanNode node = make_scan_node(&lay, Criterion::kGini, total, 1);
-  int64_t a[2], b[2], c[2];
+  int64_t a[2];
   SplitChoice best;
-  scan_feature(node, 3, missing, values, nullptr, 4, a, b, c, best);
+  scan_feature(node, 3, missing, values, nullptr, 4, a, best);
   ASSERT_TRUE(best.valid());
   EXPECT_EQ(best.feature, 3);
   EXPECT_EQ(best.bin, 1);             // bins 2 (empty) repeats bin 1's partition: the lower bin wins
   EXPECT_EQ(best.missing_left, 0);    // missing class-1 row belongs with the class-1 rows
   EXPECT_EQ(best.default_left, 0);
   SplitChoice same = best;
-  scan_feature(node, 1, missing, values, nullptr, 4, a, b, c, best);
+  scan_feature(node, 1, missing, values, nullptr, 4, a, best);
   EXPECT_EQ(best.feature, 1);  // equal gain on a lower feature wins
   best = same;
-  scan_feature(node, 5, missing, values, nullptr, 4, a, b, c, best);
+  scan_feature(node, 5, missing, values, nullptr, 4, a, best);
   EXPECT_EQ(best.feature, 3);  // equal gain on a higher feature does not
 }
 
@@ -93,11 +93,11 @@ TEST(SplitScan, MinSamplesLeafIsHonoured) {
   const StatsLayout lay = StatsLayout::make(2, false);
   const int64_t total[] = {1, 5}, missing[] = {0, 0};
   const int64_t values[] = {1, 0, 0, 5};
-  int64_t a[2], b[2], c[2];
+  int64_t a[2];
   SplitChoice best;
-  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 2), 0, missing, values, nullptr, 2, a, b, c, best);
+  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 2), 0, missing, values, nullptr, 2, a, best);
   EXPECT_FALSE(best.valid());
-  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 1), 0, missing, values, nullptr, 2, a, b, c, best);
+  scan_feature(make_scan_node(&lay, Criterion::kGini, total, 1), 0, missing, values, nullptr, 2, a, best);
   EXPECT_TRUE(best.valid());
 }
 
