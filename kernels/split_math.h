@@ -106,17 +106,18 @@ CANOPY_HD double class_score(Criterion crit, const StatsLayout& lay, const int64
   return class_score_w(crit, lay, s, lay.weight(s));
 }
 
-// Impurity decrease of splitting a node into `left` and `right` (weights wl
-// and wr, already known to the caller), in weight units (regression: weight *
-// (fixed-point y)^2 units). Regression uses the form wL wR / wP (mean_L -
-// mean_R)^2, which is exactly 0 when the means agree.
-// Regression: sl, sr are the children's weight * y sums, wl, wr their weights.
+// Regression impurity decrease of a split whose children have weight * y
+// sums sl, sr and weights wl, wr, in weight * (fixed-point y)^2 units, as
+// wL wR / wP (mean_L - mean_R)^2, which is exactly 0 when the means agree.
 CANOPY_HD double regression_gain(int64_t sl, int64_t sr, int64_t wl, int64_t wr) {
   const double dl = static_cast<double>(wl), dr = static_cast<double>(wr);
   const double d = static_cast<double>(sl) / dl - static_cast<double>(sr) / dr;
   return (dl * dr / (dl + dr)) * (d * d);
 }
 
+// Impurity decrease of splitting a node into `left` and `right` (weights wl
+// and wr, already known to the caller), in weight units (regression:
+// regression_gain).
 CANOPY_HD double split_gain_w(Criterion crit, const StatsLayout& lay, const int64_t* left, const int64_t* right,
                               int64_t wl, int64_t wr, double parent_score) {
   if (lay.regression()) return regression_gain(left[1], right[1], wl, wr);
