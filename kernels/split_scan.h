@@ -209,7 +209,6 @@ CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t
     scan_feature_as<ScanKind::kRegression>(node, feature, missing, values, bin_ids, n_entries, left, best,
                                            group_classes);
   else if (node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30))
-    // Gini on nodes lighter than 2^30: sums of squared class weights exact in int64.
     scan_feature_as<ScanKind::kExactGini>(node, feature, missing, values, bin_ids, n_entries, left, best,
                                           group_classes);
   else

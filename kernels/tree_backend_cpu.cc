@@ -348,27 +348,28 @@ class CpuTreeBackend final : public TreeBackend {
     // visits only the classes a bin holds.
     const int32_t* class_id = data_.layout.n_classes > 0 && data_.layout.n_classes <= 64 ? data_.class_id : nullptr;
     const int32_t cc = data_.layout.count_channel;
-    // The node's bins of every sampled feature, gathered row by row (one
-    // visit per row of the row-major matrix), feature-major.
+    // One pass over the node's rows gathers the bins of every sampled feature
+    // (feature-major; each row of the row-major matrix visited once) and, with
+    // class masks, each row's class and weight.
     const std::size_t kf = sc.feats.size();
     sc.node_bins.resize(kf * n);
+    if (class_id) {
+      sc.bin_classes.resize(256, 0);
+      sc.row_class.resize(n);
+      sc.row_weight.resize(n);
+    }
     {
       uint8_t* nb = sc.node_bins.data();  // locals: byte stores may alias any member
       const int32_t* feats = sc.feats.data();
       for (std::size_t i = 0; i < n; ++i) {
         prefetch_row_ahead(bins, nf, e, i, n);
-        const uint8_t* row = bins + static_cast<std::size_t>(e[i].row) * nf;
+        const uint32_t r = e[i].row;
+        const uint8_t* row = bins + static_cast<std::size_t>(r) * nf;
         for (std::size_t j = 0; j < kf; ++j) nb[j * n + i] = row[feats[j]];
-      }
-    }
-    if (class_id) {
-      // Each row's class and weight, once for all features.
-      sc.bin_classes.resize(256, 0);
-      sc.row_class.resize(n);
-      sc.row_weight.resize(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        sc.row_class[i] = class_id[e[i].row];
-        sc.row_weight[i] = job.targets.weight(e[i].row, e[i].mult);
+        if (class_id) {
+          sc.row_class[i] = class_id[r];
+          sc.row_weight[i] = job.targets.weight(r, e[i].mult);
+        }
       }
     }
     SplitChoice best;
