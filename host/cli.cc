@@ -221,6 +221,7 @@ int cmd_train(TrainArgs& a) {
       j["features"] = td.n_features();
       if (task == Task::kClassification) j["classes"] = td.class_labels;
       j["trees"] = model.forest.n_trees();
+      j["multi_class"] = multi_class_name(model.forest);
       j["nodes"] = model.forest.n_nodes();
       if (has_oob) j["oob_score"] = oob;
       if (a.cv_folds > 0) j["cv"] = cv_json(cv);
@@ -233,7 +234,8 @@ int cmd_train(TrainArgs& a) {
     std::printf("canopy %s: %s on %s (%zu rows, %zu features%s)\n", CANOPY_VERSION, task_name(task),
                 d.source.c_str(), td.n_rows(), td.n_features(),
                 task == Task::kClassification ? (", " + std::to_string(td.n_classes) + " classes").c_str() : "");
-    std::printf("trained %zu trees (%zu nodes) on %s in %.2fs (load %.2fs, binning %.2fs)\n", model.forest.n_trees(),
+    std::printf("trained %zu trees%s (%zu nodes) on %s in %.2fs (load %.2fs, binning %.2fs)\n",
+                model.forest.n_trees(), model.forest.one_vs_rest ? ", one per class per member (one-vs-rest)" : "",
                 model.forest.n_nodes(), backend->name(), t_train, t_load, t_bin);
     if (a.cv_folds > 0) print_cv(cv);
     if (has_oob) std::printf("out-of-bag score: %.4f (%s)\n", oob, task == Task::kClassification ? "accuracy" : "r2");

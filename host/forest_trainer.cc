@@ -24,6 +24,23 @@ std::size_t host_batch_budget() {
   return std::max<std::size_t>(std::size_t(3) << 30, phys / 4);
 }
 
+// The labels a group of trees grows on: the data's classes (joint forests,
+// regression), or one class against the rest (one-vs-rest: label 1 = the class).
+struct LabelView {
+  const int32_t* class_id = nullptr;  // null for regression
+  int32_t n_classes = 0;              // 0 for regression
+  bool one_vs_rest = false;
+};
+
+LabelView joint_view(const TrainingData& data) {
+  return {data.class_id.empty() ? nullptr : data.class_id.data(), data.n_classes, false};
+}
+
+// Whether a request grows one tree per class (multi_class=ovr with 3+ classes).
+bool grows_one_vs_rest(const TrainingData& data, const ForestRequest& req) {
+  return req.params.one_vs_rest && data.task == Task::kClassification && data.n_classes >= 3;
+}
+
 struct RequestInfo {
   std::vector<uint32_t> train_rows;    // training rows with positive weight
   int64_t n_train = 0;
@@ -48,7 +65,7 @@ std::vector<int64_t> balanced_quantum(const std::vector<double>& class_counts) {
   return q;
 }
 
-RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
+RequestInfo request_info(const TrainingData& data, const LabelView& view, const ForestRequest& req) {
   RequestInfo info;
   const std::size_t n = data.n_rows();
   for (std::size_t r = 0; r < n; ++r) {
@@ -60,8 +77,8 @@ RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
   if (info.n_train == 0) throw DataError("no training rows with positive weight");
   const ForestParams& p = req.params;
   if (p.class_weight == "balanced") {
-    std::vector<double> counts(data.n_classes, 0);
-    for (uint32_t r : info.train_rows) counts[data.class_id[r]] += 1;
+    std::vector<double> counts(view.n_classes, 0);
+    for (uint32_t r : info.train_rows) counts[view.class_id[r]] += 1;
     info.class_quantum = balanced_quantum(counts);
   }
   info.limits.max_depth = p.max_depth;
@@ -73,7 +90,8 @@ RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
   return info;
 }
 
-JobSpec make_job(const TrainingData& data, const ForestRequest& req, const RequestInfo& info, uint32_t tree) {
+JobSpec make_job(const TrainingData& data, const LabelView& view, const ForestRequest& req, const RequestInfo& info,
+                 uint32_t tree) {
   const ForestParams& p = req.params;
   JobSpec job;
   job.seed = p.seed;
@@ -90,8 +108,8 @@ JobSpec make_job(const TrainingData& data, const ForestRequest& req, const Reque
   if (p.class_weight == "balanced") {
     job.class_quantum = info.class_quantum;
   } else if (p.class_weight == "balanced_subsample") {
-    std::vector<double> counts(data.n_classes, 0);
-    for (std::size_t r = 0; r < job.multiplicity.size(); ++r) counts[data.class_id[r]] += job.multiplicity[r];
+    std::vector<double> counts(view.n_classes, 0);
+    for (std::size_t r = 0; r < job.multiplicity.size(); ++r) counts[view.class_id[r]] += job.multiplicity[r];
     job.class_quantum = balanced_quantum(counts);
   }
   return job;
@@ -100,7 +118,8 @@ JobSpec make_job(const TrainingData& data, const ForestRequest& req, const Reque
 // Writes tree t's nodes into f at node index `at` (f already sized).
 void write_tree(const TrainingData& data, const StatsLayout& lay, const GrownTree& t, ForestNodes& f, std::size_t at) {
   const int32_t k = lay.n_channels;
-  const int32_t no = data.n_outputs();
+  const int32_t nv = f.values_per_node();
+  const int32_t first = f.one_vs_rest ? 1 : 0;  // one-vs-rest: the fraction of label 1, the tree's class
   const double unit = data.row_quantum.empty() ? 1.0 : 1.0 / data.weight_scale;
   for (std::size_t i = 0; i < t.n_nodes(); ++i) {
     const std::size_t o = at + i;
@@ -113,11 +132,11 @@ void write_tree(const TrainingData& data, const StatsLayout& lay, const GrownTre
     f.n_samples[o] = lay.count(s);
     const double w = static_cast<double>(lay.weight(s));
     f.weight[o] = lay.count_channel >= 0 ? w * unit : w;
-    float* v = &f.value[o * no];
+    float* v = &f.value[o * nv];
     if (lay.regression()) {
       v[0] = static_cast<float>(static_cast<double>(s[1]) / w / data.y_scale + data.y_center);
     } else {
-      for (int32_t c = 0; c < no; ++c) v[c] = static_cast<float>(static_cast<double>(s[c]) / w);
+      for (int32_t c = 0; c < nv; ++c) v[c] = static_cast<float>(static_cast<double>(s[first + c]) / w);
     }
   }
 }
@@ -134,28 +153,52 @@ void assemble_forest(const TrainingData& data, const StatsLayout& lay, const std
   f.default_left.resize(n);
   f.n_samples.resize(n);
   f.weight.resize(n);
-  f.value.resize(n * static_cast<std::size_t>(data.n_outputs()));
+  f.value.resize(n * static_cast<std::size_t>(f.values_per_node()));
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t i = 0; i < trees.size(); ++i)
     write_tree(data, lay, trees[i], f, static_cast<std::size_t>(f.tree_offsets[i]));
 }
 
-// Score of mean out-of-bag predictions acc/cnt over the rows seen out of bag
-// at least once: accuracy (classification) or R^2 (regression). NaN if none.
-double oob_metric(const TrainingData& data, const std::vector<double>& acc, const std::vector<int32_t>& cnt,
-                  int64_t& rows) {
+// Out-of-bag sums of a forest: per row, the leaf values of the trees that did
+// not see the row (add_leaf), and how many such trees there were (per class for
+// a one-vs-rest forest).
+struct OobSums {
+  int32_t n_outputs = 1;
+  bool one_vs_rest = false;
+  std::vector<double> acc;   // n_rows x n_outputs
+  std::vector<int32_t> cnt;  // n_rows, or n_rows x n_outputs (one-vs-rest)
+
+  // Writes row r's out-of-bag outputs to o; false when no tree left r out.
+  bool row_output(std::size_t r, double* o) const {
+    const int32_t no = n_outputs;
+    if (one_vs_rest) {
+      const int32_t* c = &cnt[r * no];
+      if (std::all_of(c, c + no, [](int32_t v) { return v == 0; })) return false;
+      std::copy(&acc[r * no], &acc[r * no] + no, o);
+      finish_one_vs_rest(o, no, [&](int32_t k) { return static_cast<int64_t>(c[k]); });
+      return true;
+    }
+    if (cnt[r] == 0) return false;
+    for (int32_t k = 0; k < no; ++k) o[k] = acc[r * no + k] / cnt[r];
+    return true;
+  }
+};
+
+// Score of the out-of-bag predictions over the rows seen out of bag at least
+// once: accuracy (classification) or R^2 (regression). NaN if none.
+double oob_metric(const TrainingData& data, const OobSums& sums, int64_t& rows) {
   const int32_t no = data.n_outputs();
   const Dataset& d = *data.dataset;
-  std::vector<double> proba, y_pred, y_true, weight;
+  std::vector<double> proba, y_pred, y_true, weight, row(no);
   std::vector<int32_t> cls;
-  for (std::size_t r = 0; r < cnt.size(); ++r) {
-    if (cnt[r] == 0) continue;
+  for (std::size_t r = 0; r < data.n_rows(); ++r) {
+    if (!sums.row_output(r, row.data())) continue;
     if (data.task == Task::kClassification) {
       cls.push_back(data.class_id[r]);
-      for (int32_t o = 0; o < no; ++o) proba.push_back(acc[r * no + o] / cnt[r]);
+      proba.insert(proba.end(), row.begin(), row.end());
     } else {
       y_true.push_back(data.y[r]);
-      y_pred.push_back(acc[r] / cnt[r]);
+      y_pred.push_back(row[0]);
     }
     if (!d.sample_weight.empty()) weight.push_back(d.sample_weight[r]);
   }
@@ -166,76 +209,71 @@ double oob_metric(const TrainingData& data, const std::vector<double>& acc, cons
 }
 
 // Out-of-bag predictions and score, plus the score after every tenth of the
-// trees (a stepped metric: how the forest improves with more trees).
+// forest's members (a stepped metric: how the forest improves with more trees).
 void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t>>& in_bag, const ForestRequest& req,
                  TrainedForest& out) {
   const std::size_t n = data.n_rows();
-  const int32_t no = data.n_outputs();
   const Dataset& d = *data.dataset;
   std::vector<const float*> cols(d.n_features());
   for (std::size_t f = 0; f < cols.size(); ++f) cols[f] = d.columns[f].data();
   const ForestNodes& forest = out.nodes;
-  const int64_t n_trees = static_cast<int64_t>(forest.n_trees());
-  std::vector<double> acc(n * no, 0.0);
-  std::vector<int32_t> cnt(n, 0);
+  OobSums sums;
+  sums.n_outputs = forest.n_outputs;
+  sums.one_vs_rest = forest.one_vs_rest;
+  const int32_t no = forest.n_outputs, nv = forest.values_per_node();
+  const int64_t per_member = forest.one_vs_rest ? no : 1;  // trees per forest member
+  const int64_t n_members = static_cast<int64_t>(forest.n_trees()) / per_member;
+  sums.acc.assign(n * no, 0.0);
+  sums.cnt.assign(n * per_member, 0);
   int64_t done = 0;
-  for (int64_t step = 1; step <= 10 && done < n_trees; ++step) {
-    const int64_t upto = std::max(done + 1, (n_trees * step + 9) / 10);
+  for (int64_t step = 1; step <= 10 && done < n_members; ++step) {
+    const int64_t upto = std::max(done + 1, (n_members * step + 9) / 10);
 #pragma omp parallel for schedule(dynamic, 256)
     for (std::size_t r = 0; r < n; ++r) {
       if (!req.train_mask.empty() && !req.train_mask[r]) continue;
       auto row = [&](int32_t f) { return cols[f][r]; };
-      for (int64_t t = done; t < upto; ++t) {
+      for (int64_t t = done * per_member; t < upto * per_member; ++t) {
         if (in_bag[t][r]) continue;
         const int64_t base = forest.tree_offsets[t];
         const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
                                               forest.left_child.data() + base, forest.default_left.data() + base, row);
-        for (int32_t o = 0; o < no; ++o) acc[r * no + o] += forest.value[leaf * no + o];
-        ++cnt[r];
+        add_leaf(&sums.acc[r * no], &forest.value[leaf * nv], no, forest.one_vs_rest, t);
+        ++sums.cnt[r * per_member + t % per_member];
       }
     }
     done = upto;
-    out.oob_score = oob_metric(data, acc, cnt, out.oob_rows);
+    out.oob_score = oob_metric(data, sums, out.oob_rows);
     out.oob_score_by_trees.push_back({done, out.oob_score});
   }
   out.oob_prediction.assign(n * no, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> row(no);
   for (std::size_t r = 0; r < n; ++r)
-    if (cnt[r] > 0)
-      for (int32_t o = 0; o < no; ++o) out.oob_prediction[r * no + o] = acc[r * no + o] / cnt[r];
+    if (sums.row_output(r, row.data())) std::copy(row.begin(), row.end(), &out.oob_prediction[r * no]);
 }
 
 }  // namespace
 
 std::vector<TrainedForest> train_forests(const TrainingData& data, const std::vector<ForestRequest>& requests,
                                          TreeBackend& backend, const ProgressFn& progress) {
-  const StatsLayout lay =
-      StatsLayout::make(data.task == Task::kClassification ? data.n_classes : 0,
-                        !data.row_quantum.empty() ||
-                            std::any_of(requests.begin(), requests.end(),
-                                        [](const ForestRequest& r) { return r.params.class_weight != "none"; }));
-  BatchData batch;
-  batch.bins = &data.bins;
-  batch.cuts = &data.cuts;
-  batch.layout = lay;
-  batch.class_id = data.class_id.empty() ? nullptr : data.class_id.data();
-  batch.y_fixed = data.y_fixed.empty() ? nullptr : data.y_fixed.data();
-  batch.row_quantum = data.row_quantum.empty() ? nullptr : data.row_quantum.data();
+  const bool weighted = !data.row_quantum.empty() ||
+                        std::any_of(requests.begin(), requests.end(),
+                                    [](const ForestRequest& r) { return r.params.class_weight != "none"; });
+  const bool classification = data.task == Task::kClassification;
+  std::vector<uint8_t> ovr(requests.size());
+  for (std::size_t q = 0; q < requests.size(); ++q) ovr[q] = grows_one_vs_rest(data, requests[q]);
+  const StatsLayout joint_layout = StatsLayout::make(classification ? data.n_classes : 0, weighted);
+  const StatsLayout ovr_layout = StatsLayout::make(2, weighted);
 
-  std::vector<RequestInfo> infos;
-  struct TreeRef {
-    std::size_t request;
-    uint32_t tree;
-  };
-  std::vector<TreeRef> all;
-  for (std::size_t q = 0; q < requests.size(); ++q) {
-    infos.push_back(request_info(data, requests[q]));
-    for (int64_t t = 0; t < requests[q].params.n_estimators; ++t) all.push_back({q, static_cast<uint32_t>(t)});
-  }
+  // Forest q's tree i grows on view -1 (the data's labels) or, one-vs-rest, on
+  // view i % C (that class against the rest). Its index i also keys its RNG.
   std::vector<std::vector<GrownTree>> grown(requests.size());
   std::vector<std::vector<std::vector<uint8_t>>> in_bag(requests.size());
+  int64_t total_trees = 0;
   for (std::size_t q = 0; q < requests.size(); ++q) {
-    grown[q].resize(requests[q].params.n_estimators);
-    if (requests[q].params.oob_score) in_bag[q].resize(requests[q].params.n_estimators);
+    const int64_t n = requests[q].params.n_estimators * (ovr[q] ? data.n_classes : 1);
+    grown[q].resize(n);
+    if (requests[q].params.oob_score) in_bag[q].resize(n);
+    total_trees += n;
   }
 
   // Batch size: what the backend asks for, bounded by host memory (about 12
@@ -244,28 +282,62 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
   const std::size_t batch_size = std::max<std::size_t>(1, std::min(backend.batch_jobs(data.n_rows()), by_memory));
 
   PhaseProfile profile("train_forests");
-  for (std::size_t b0 = 0; b0 < all.size(); b0 += batch_size) {
-    auto t = profile.now();
-    const std::size_t b1 = std::min(all.size(), b0 + batch_size);
-    std::vector<JobSpec> jobs(b1 - b0);
-    std::vector<GrowLimits> limits(b1 - b0);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (std::size_t i = b0; i < b1; ++i) {
-      const TreeRef& ref = all[i];
-      jobs[i - b0] = make_job(data, requests[ref.request], infos[ref.request], ref.tree);
-      if (requests[ref.request].params.oob_score) {
-        std::vector<uint8_t> bag(data.n_rows());
-        for (std::size_t r = 0; r < bag.size(); ++r) bag[r] = jobs[i - b0].multiplicity[r] > 0;
-        in_bag[ref.request][ref.tree] = std::move(bag);
-      }
-      limits[i - b0] = infos[ref.request].limits;
+  int64_t trees_done = 0;
+  std::vector<int32_t> binary_class_id;
+  const bool any_ovr = std::find(ovr.begin(), ovr.end(), 1) != ovr.end();
+  const int32_t last_view = any_ovr ? data.n_classes - 1 : -1;
+  for (int32_t v = -1; v <= last_view; ++v) {
+    LabelView view = joint_view(data);
+    if (v >= 0) {
+      binary_class_id.resize(data.n_rows());
+      for (std::size_t r = 0; r < binary_class_id.size(); ++r) binary_class_id[r] = data.class_id[r] == v;
+      view = {binary_class_id.data(), 2, true};
     }
-    t = profile.add("jobs", t);
-    std::vector<GrownTree> out;
-    grow_batch(backend, batch, jobs, limits, out);
-    profile.add("grow", t);
-    for (std::size_t i = b0; i < b1; ++i) grown[all[i].request][all[i].tree] = std::move(out[i - b0]);
-    if (progress) progress(static_cast<int64_t>(b1), static_cast<int64_t>(all.size()));
+    struct TreeRef {
+      std::size_t request;
+      uint32_t tree;
+    };
+    std::vector<TreeRef> all;
+    std::vector<RequestInfo> infos(requests.size());
+    for (std::size_t q = 0; q < requests.size(); ++q) {
+      if (static_cast<bool>(ovr[q]) != (v >= 0)) continue;
+      infos[q] = request_info(data, view, requests[q]);
+      const int64_t n = static_cast<int64_t>(grown[q].size());
+      for (int64_t t = v >= 0 ? v : 0; t < n; t += v >= 0 ? data.n_classes : 1)
+        all.push_back({q, static_cast<uint32_t>(t)});
+    }
+    if (all.empty()) continue;
+    BatchData batch;
+    batch.bins = &data.bins;
+    batch.cuts = &data.cuts;
+    batch.layout = view.one_vs_rest ? ovr_layout : joint_layout;
+    batch.class_id = view.class_id;
+    batch.y_fixed = data.y_fixed.empty() ? nullptr : data.y_fixed.data();
+    batch.row_quantum = data.row_quantum.empty() ? nullptr : data.row_quantum.data();
+    for (std::size_t b0 = 0; b0 < all.size(); b0 += batch_size) {
+      auto t = profile.now();
+      const std::size_t b1 = std::min(all.size(), b0 + batch_size);
+      std::vector<JobSpec> jobs(b1 - b0);
+      std::vector<GrowLimits> limits(b1 - b0);
+#pragma omp parallel for schedule(dynamic, 1)
+      for (std::size_t i = b0; i < b1; ++i) {
+        const TreeRef& ref = all[i];
+        jobs[i - b0] = make_job(data, view, requests[ref.request], infos[ref.request], ref.tree);
+        if (requests[ref.request].params.oob_score) {
+          std::vector<uint8_t> bag(data.n_rows());
+          for (std::size_t r = 0; r < bag.size(); ++r) bag[r] = jobs[i - b0].multiplicity[r] > 0;
+          in_bag[ref.request][ref.tree] = std::move(bag);
+        }
+        limits[i - b0] = infos[ref.request].limits;
+      }
+      t = profile.add("jobs", t);
+      std::vector<GrownTree> out;
+      grow_batch(backend, batch, jobs, limits, out);
+      profile.add("grow", t);
+      for (std::size_t i = b0; i < b1; ++i) grown[all[i].request][all[i].tree] = std::move(out[i - b0]);
+      trees_done += static_cast<int64_t>(b1 - b0);
+      if (progress) progress(trees_done, total_trees);
+    }
   }
 
   std::vector<TrainedForest> result(requests.size());
@@ -273,8 +345,9 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
   for (std::size_t q = 0; q < requests.size(); ++q) {
     TrainedForest& tf = result[q];
     tf.nodes.n_outputs = data.n_outputs();
+    tf.nodes.one_vs_rest = ovr[q];
     tf.importances.assign(nf, 0.0);
-    assemble_forest(data, lay, grown[q], tf.nodes);
+    assemble_forest(data, ovr[q] ? ovr_layout : joint_layout, grown[q], tf.nodes);
     for (const GrownTree& t : grown[q]) {
       double sum = 0;
       for (double v : t.importance) sum += v;

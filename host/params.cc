@@ -103,6 +103,10 @@ const std::vector<ParamSpec>& param_table() {
        "rows drawn per tree when bootstrapping: none (all), a count, or a fraction in (0, 1]"},
       {"max_bins", "maxBins", "256", "histogram bins per feature including the missing-value bin, 3..256"},
       {"class_weight", "", "none", "none, balanced or balanced_subsample (classification)"},
+      {"multi_class", "", "joint",
+       "classification with 3+ classes: joint (each tree predicts every class, as scikit-learn, Spark and cuML) "
+       "or ovr (one-vs-rest: each forest member grows one tree per class, that class against the rest, as "
+       "XGBoost and LightGBM random forests do); 2 classes always train joint"},
       {"oob_score", "", "false", "compute the out-of-bag score and predictions (needs bootstrap)"},
       {"seed", "seed", "0", "random seed (always recorded)"},
       {"threads", "", "0", "CPU threads; 0 = every core"},
@@ -207,6 +211,11 @@ ForestParams resolve_params(const ParamValues& values, Task task) {
     bad("class_weight", get("class_weight"), "none, balanced or balanced_subsample");
   if (p.class_weight != "none" && task == Task::kRegression)
     throw ParamError("parameter class_weight applies to classification only");
+  const std::string multi = lower(get("multi_class"));
+  if (multi != "joint" && multi != "ovr") bad("multi_class", get("multi_class"), "joint or ovr");
+  if (multi == "ovr" && task == Task::kRegression)
+    throw ParamError("parameter multi_class=ovr applies to classification only");
+  p.one_vs_rest = multi == "ovr";
   p.oob_score = parse_bool("oob_score", get("oob_score"));
   if (p.oob_score && !p.bootstrap) throw ParamError("parameter oob_score needs bootstrap=true");
   int64_t seed;

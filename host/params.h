@@ -47,6 +47,7 @@ struct ForestParams {
   std::string max_samples = "none";       // none, count or fraction
   int32_t max_bins = 256;
   std::string class_weight = "none";      // none, balanced, balanced_subsample
+  bool one_vs_rest = false;               // multi_class=ovr (applies with 3+ classes)
   bool oob_score = false;
   uint64_t seed = 0;
   int32_t threads = 0;                    // 0 = every core

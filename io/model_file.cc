@@ -294,12 +294,14 @@ void write_hdf5(const Model& m, const std::string& file_name) {
   }
   hid_t root = file.get();
   write_string_attr(root, "format", kModelFormat);
-  write_int_attr(root, "format_version", kModelFormatVersion);
+  const int version = model_format_version(m);
+  write_int_attr(root, "format_version", version);
   write_string_attr(root, "canopy_version", m.canopy_version);
   write_string_attr(root, "task", task_name(m.task));
   write_string_attr(root, "label_name", m.label_name);
   write_int_attr(root, "n_features", static_cast<int64_t>(m.feature_names.size()));
   write_int_attr(root, "n_outputs", f.n_outputs);
+  if (version >= 2) write_string_attr(root, "multi_class", multi_class_name(f));
   write_int_attr(root, "n_trees", static_cast<int64_t>(f.n_trees()));
   write_int_attr(root, "n_nodes", static_cast<int64_t>(f.n_nodes()));
   write_int_attr(root, "n_train_rows", m.n_train_rows);
@@ -331,7 +333,7 @@ void write_hdf5(const Model& m, const std::string& file_name) {
                   true);
     write_numeric(g, "weight", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, f.weight.data(), n, 0, true);
     write_numeric(g, "value", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, f.value.data(), n,
-                  static_cast<hsize_t>(f.n_outputs), true);
+                  static_cast<hsize_t>(f.values_per_node()), true);
   }
   if (!file.close()) write_fail("cannot finish writing " + file_name);
 }
@@ -565,12 +567,14 @@ std::string model_checksum(const Model& m) {
   const ForestNodes& f = m.forest;
   Hasher h;
   h.str(kModelFormat);
-  h.i64(kModelFormatVersion);
+  const int version = model_format_version(m);
+  h.i64(version);
   h.str(m.canopy_version);
   h.str(task_name(m.task));
   h.str(m.label_name);
   h.i64(static_cast<int64_t>(m.feature_names.size()));
   h.i64(f.n_outputs);
+  if (version >= 2) h.str(multi_class_name(f));
   h.i64(static_cast<int64_t>(f.tree_offsets.empty() ? 0 : f.n_trees()));
   h.i64(static_cast<int64_t>(f.n_nodes()));
   h.i64(m.n_train_rows);
@@ -638,10 +642,19 @@ void validate_model(const Model& m) {
   same(f.default_left.size(), "default_left");
   same(f.n_samples.size(), "n_samples");
   same(f.weight.size(), "weight");
-  if (f.value.size() / static_cast<std::size_t>(f.n_outputs) != n ||
-      f.value.size() % static_cast<std::size_t>(f.n_outputs) != 0)
-    fail("value has " + s(f.value.size()) + " entries, expected n_nodes * n_outputs = " + s(n) +
-         " * " + s(f.n_outputs));
+  if (f.one_vs_rest) {
+    if (m.task != Task::kClassification || f.n_outputs < 3)
+      fail("a one-vs-rest forest needs classification with at least 3 classes (n_outputs is " +
+           s(f.n_outputs) + ")");
+    if (f.n_trees() % static_cast<std::size_t>(f.n_outputs) != 0)
+      fail("a one-vs-rest forest has " + s(f.n_trees()) + " trees, not a multiple of n_outputs = " +
+           s(f.n_outputs));
+  }
+  const std::size_t per_node = static_cast<std::size_t>(f.values_per_node());
+  if (f.value.size() / per_node != n || f.value.size() % per_node != 0)
+    fail("value has " + s(f.value.size()) + " entries, expected n_nodes * " +
+         (f.one_vs_rest ? std::string("1 (one-vs-rest)") : "n_outputs") + " = " + s(n) + " * " +
+         s(per_node));
 
   std::vector<uint8_t> parents;
   for (std::size_t t = 0; t + 1 < f.tree_offsets.size(); ++t) {
@@ -754,6 +767,12 @@ Model load_model(const std::string& path) {
   if (n_features < 0 || n_trees < 0 || n_nodes < 0)
     r.corrupt("negative n_features, n_trees or n_nodes");
   f.n_outputs = static_cast<int32_t>(n_outputs);
+  if (version >= 2) {
+    const std::string multi = r.string_attr("multi_class");
+    if (multi != "joint" && multi != "ovr")
+      r.corrupt("unknown multi_class '" + multi + "' (expected joint or ovr)");
+    f.one_vs_rest = multi == "ovr";
+  }
 
   m.feature_names = r.read_strings("/feature_names");
   expect_size(r, "/feature_names", m.feature_names.size(), static_cast<std::size_t>(n_features),
@@ -780,10 +799,11 @@ Model load_model(const std::string& path) {
   std::vector<hsize_t> value_dims;
   r.read_numeric("/nodes/value", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, f.value, &value_dims);
   if (value_dims[0] != static_cast<hsize_t>(n_nodes) ||
-      value_dims[1] != static_cast<hsize_t>(n_outputs))
+      value_dims[1] != static_cast<hsize_t>(f.values_per_node()))
     r.corrupt("/nodes/value has shape (" + std::to_string(value_dims[0]) + ", " +
-              std::to_string(value_dims[1]) + "), expected (n_nodes, n_outputs) = (" +
-              std::to_string(n_nodes) + ", " + std::to_string(n_outputs) + ")");
+              std::to_string(value_dims[1]) + "), expected (n_nodes, " +
+              (f.one_vs_rest ? "1 for one-vs-rest" : "n_outputs") + ") = (" + std::to_string(n_nodes) +
+              ", " + std::to_string(f.values_per_node()) + ")");
 
   std::string computed = model_checksum(m);
   if (computed != stored_checksum)

@@ -22,8 +22,16 @@ class ModelError : public std::runtime_error {
 
 // Value of the root attribute `format`.
 inline constexpr const char* kModelFormat = "canopy-forest";
-// The newest model format version this build writes and reads.
-inline constexpr int kModelFormatVersion = 1;
+// The newest model format version this build writes and reads. Version 2 adds
+// one-vs-rest forests (the `multi_class` attribute); joint forests are still
+// written as version 1, so older builds keep reading them.
+inline constexpr int kModelFormatVersion = 2;
+
+// The format version `m` is written with: the oldest that can hold it.
+inline int model_format_version(const Model& m) { return m.forest.one_vs_rest ? 2 : 1; }
+
+// Value of the `multi_class` attribute (format version 2 and later).
+inline const char* multi_class_name(const ForestNodes& f) { return f.one_vs_rest ? "ovr" : "joint"; }
 
 // Writes `m` to `path` (HDF5). The file is written to `path + ".tmp-<pid>"`
 // in the same directory, synced and renamed over `path`; on failure the

@@ -95,7 +95,7 @@ std::string model_to_json(const Model& m) {
   }
 
   const ForestNodes& f = m.forest;
-  const std::size_t k = static_cast<std::size_t>(f.n_outputs);
+  const std::size_t k = static_cast<std::size_t>(f.values_per_node());
   std::string out;
   out.reserve(1024 + f.n_nodes() * (120 + 12 * k));
   out += "{\n";
@@ -103,7 +103,7 @@ std::string model_to_json(const Model& m) {
   append_string(out, kModelFormat);
   out += ",\n";
   key(out, "format_version");
-  append_int(out, kModelFormatVersion);
+  append_int(out, model_format_version(m));
   out += ",\n";
   key(out, "canopy_version");
   append_string(out, m.canopy_version);
@@ -120,6 +120,11 @@ std::string model_to_json(const Model& m) {
   key(out, "n_outputs");
   append_int(out, f.n_outputs);
   out += ",\n";
+  if (model_format_version(m) >= 2) {
+    key(out, "multi_class");
+    append_string(out, multi_class_name(f));
+    out += ",\n";
+  }
   key(out, "n_trees");
   append_int(out, static_cast<long long>(f.n_trees()));
   out += ",\n";

@@ -9,8 +9,12 @@
 //    right otherwise; a missing (NaN) value goes left iff default_left != 0.
 //    Children are left_child and left_child + 1 (tree-local indices).
 //  - Leaf: feature == -1, left_child == -1.
-//  - value holds n_outputs floats per node: class probabilities (classification)
-//    or the mean target (regression); kept for internal nodes too.
+//  - value holds values_per_node() floats per node, kept for internal nodes too:
+//    class probabilities (classification) or the mean target (regression).
+//  - One-vs-rest forests (one_vs_rest, classification with n_outputs >= 3
+//    classes): tree t scores only class t % n_outputs, each node holds one
+//    value (the weighted fraction of that class), and the number of trees is a
+//    multiple of n_outputs (forest member m owns trees m*C .. m*C + C-1).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -19,6 +23,7 @@ namespace canopy {
 
 struct ForestNodes {
   int32_t n_outputs = 1;
+  bool one_vs_rest = false;
   std::vector<int64_t> tree_offsets{0};
   std::vector<int32_t> feature;
   std::vector<float> threshold;
@@ -30,6 +35,7 @@ struct ForestNodes {
 
   std::size_t n_trees() const { return tree_offsets.size() - 1; }
   std::size_t n_nodes() const { return feature.size(); }
+  int32_t values_per_node() const { return one_vs_rest ? 1 : n_outputs; }
 };
 
 }  // namespace canopy

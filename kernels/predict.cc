@@ -6,9 +6,9 @@ namespace canopy {
 
 void predict_cpu(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin,
                  std::size_t tree_end, double* out) {
-  const int32_t no = forest.n_outputs;
+  const int32_t no = forest.n_outputs, nv = forest.values_per_node();
+  const bool ovr = forest.one_vs_rest;
   const std::size_t n = x.n_rows;
-  const double scale = tree_end > tree_begin ? 1.0 / static_cast<double>(tree_end - tree_begin) : 0.0;
   constexpr std::size_t kRowBlock = 256;
   const std::size_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(dynamic, 4) if (n * (tree_end - tree_begin) >= 65536)
@@ -24,11 +24,11 @@ void predict_cpu(const ForestNodes& forest, const ColumnsView& x, std::size_t tr
       for (std::size_t r = r0; r < r1; ++r) {
         auto row = [&](int32_t f) { return x.columns[f][r]; };
         const int64_t leaf = base + find_leaf(feat, thr, lc, dl, row);
-        const float* v = forest.value.data() + leaf * no;
-        for (int32_t o = 0; o < no; ++o) out[r * no + o] += v[o];
+        add_leaf(out + r * no, forest.value.data() + leaf * nv, no, ovr, static_cast<int64_t>(t));
       }
     }
-    for (std::size_t i = r0 * no; i < r1 * no; ++i) out[i] *= scale;
+    for (std::size_t r = r0; r < r1; ++r)
+      finish_row(out + r * no, no, ovr, static_cast<int64_t>(tree_begin), static_cast<int64_t>(tree_end));
   }
 }
 

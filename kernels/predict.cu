@@ -1,7 +1,6 @@
 // CUDA prediction (kernels/predict.h): one thread per row walks the trees in
-// order with the shared find_leaf and accumulates in double exactly as
-// predict_cpu does (out += leaf value per tree, then one multiply by 1/T), so
-// the outputs are identical bit for bit.
+// order with the shared find_leaf, add_leaf and finish_row, accumulating in
+// double exactly as predict_cpu does, so the outputs are identical bit for bit.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -29,20 +28,20 @@ struct DeviceRow {
 __global__ void predict_kernel(const int64_t* __restrict__ tree_offsets, const int32_t* __restrict__ feature,
                                const float* __restrict__ threshold, const int32_t* __restrict__ left_child,
                                const uint8_t* __restrict__ default_left, const float* __restrict__ value,
-                               int32_t n_outputs, std::size_t tree_begin, std::size_t tree_end, double scale,
+                               int32_t n_outputs, bool one_vs_rest, std::size_t tree_begin, std::size_t tree_end,
                                const float* __restrict__ columns, std::size_t n_rows, double* __restrict__ out) {
   const std::size_t r = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= n_rows) return;
   double* o = out + r * n_outputs;
   for (int32_t k = 0; k < n_outputs; ++k) o[k] = 0.0;
   const DeviceRow row{columns, n_rows, r};
+  const int32_t values_per_node = one_vs_rest ? 1 : n_outputs;
   for (std::size_t t = tree_begin; t < tree_end; ++t) {
     const int64_t base = tree_offsets[t];
     const int64_t leaf = base + find_leaf(feature + base, threshold + base, left_child + base, default_left + base, row);
-    const float* v = value + leaf * n_outputs;
-    for (int32_t k = 0; k < n_outputs; ++k) o[k] += v[k];
+    add_leaf(o, value + leaf * values_per_node, n_outputs, one_vs_rest, static_cast<int64_t>(t));
   }
-  for (int32_t k = 0; k < n_outputs; ++k) o[k] *= scale;
+  finish_row(o, n_outputs, one_vs_rest, static_cast<int64_t>(tree_begin), static_cast<int64_t>(tree_end));
 }
 
 template <typename T>
@@ -59,7 +58,6 @@ void predict_cuda(const ForestNodes& forest, const ColumnsView& x, std::size_t t
   const int32_t no = forest.n_outputs;
   const std::size_t n = x.n_rows, nf = x.n_features;
   if (n == 0) return;
-  const double scale = tree_end > tree_begin ? 1.0 / static_cast<double>(tree_end - tree_begin) : 0.0;
   cuda_util::ScopedDevice scoped(device);
 
   const std::size_t forest_bytes = forest.tree_offsets.size() * 8 + forest.feature.size() * (4 + 4 + 4 + 1) +
@@ -87,7 +85,7 @@ void predict_cuda(const ForestNodes& forest, const ColumnsView& x, std::size_t t
                                    cudaMemcpyHostToDevice));
     predict_kernel<<<cuda_util::blocks_for(m, PredictPolicy::kBlockThreads), PredictPolicy::kBlockThreads>>>(
         d_offsets.data(), d_feature.data(), d_threshold.data(), d_left.data(), d_default.data(), d_value.data(), no,
-        tree_begin, tree_end, scale, d_cols.data(), m, d_out.data());
+        forest.one_vs_rest, tree_begin, tree_end, d_cols.data(), m, d_out.data());
     CANOPY_CUDA_CHECK_LAUNCH();
     d_out.download(out + r0 * no, m * static_cast<std::size_t>(no));
   }

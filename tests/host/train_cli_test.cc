@@ -51,6 +51,42 @@ TEST(Accuracy, MultiClassIrisAndWine) {
   EXPECT_GE(wine["metrics"]["accuracy"]["mean"].get<double>(), 0.95);
 }
 
+// multi_class=ovr through the binary: C trees per member, reported as such,
+// accurate, deterministic across thread counts, and refused for regression.
+TEST(Accuracy, OneVsRestOnWineAndIris) {
+  json wine = run_json("cv --data " + data_file("wine.csv") + " --label target --shuffle-seed 0 --multi-class ovr");
+  EXPECT_GE(wine["metrics"]["accuracy"]["mean"].get<double>(), 0.97);
+  EXPECT_GE(wine["metrics"]["roc_auc"]["mean"].get<double>(), 0.995);
+  const std::string dir = temp_dir();
+  json t = run_json("train --data " + data_file("iris.csv") + " --label species --multi-class ovr --oob-score --out " +
+                    dir + "/m.h5");
+  EXPECT_EQ(t["multi_class"], "ovr");
+  EXPECT_EQ(t["trees"], 300);  // 100 members x 3 classes
+  EXPECT_GT(t["oob_score"].get<double>(), 0.9);
+  EXPECT_EQ(t["params"]["multi_class"], "ovr");
+  CommandResult p = run_canopy("predict --model " + dir + "/m.h5 --data " + data_file("iris.csv") + " --out " + dir +
+                               "/p.csv --proba");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string csv = read_file(dir + "/p.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "prediction,proba_setosa,proba_versicolor,proba_virginica");
+  json e = run_json("evaluate --model " + dir + "/m.h5 --data " + data_file("iris.csv"));
+  EXPECT_GT(e["metrics"]["accuracy"].get<double>(), 0.98);  // training data
+  std::string first;
+  for (const char* threads : {"1", "2"}) {
+    const std::string model = dir + "/t" + threads + ".h5";
+    ASSERT_EQ(run_canopy("train --data " + data_file("wine.csv") + " --label target --multi-class ovr --n-estimators 8 "
+                         "--class-weight balanced --threads " + std::string(threads) + " --out " + model).exit_code, 0);
+    const std::string text = export_json(model);
+    if (first.empty()) first = text;
+    EXPECT_TRUE(text == first) << threads << " threads";
+  }
+  CommandResult bad = run_canopy("train --data " + data_file("diabetes.csv") + " --label target --multi-class ovr --out " +
+                                 dir + "/r.h5");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("parameter multi_class=ovr applies to classification only"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir + "/r.h5"));
+}
+
 // Same seed => byte-identical exported model for 1 and 2 threads and repeated runs.
 TEST(Determinism, ThreadsAndRepeatsGiveIdenticalModels) {
   const std::string dir = temp_dir();

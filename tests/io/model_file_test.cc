@@ -99,6 +99,26 @@ Model small_regressor() {
   return m;
 }
 
+// One-vs-rest: 4 features, 3 classes, 2 members of 3 trees; tree t scores
+// class t % 3 with one value per node.
+Model small_ovr_classifier() {
+  Model m = small_classifier();
+  m.params_json = R"({"n_estimators":2,"multi_class":"ovr"})";
+  ForestNodes& f = m.forest;
+  f = ForestNodes{};
+  f.n_outputs = 3;
+  f.one_vs_rest = true;
+  f.tree_offsets = {0};
+  for (int t = 0; t < 6; ++t) {
+    const float p = 0.1f * static_cast<float>(t + 1);
+    add_node(f, t % 4, 1.5f + static_cast<float>(t), 1, static_cast<uint8_t>(t % 2), 150, 150.0, {p});
+    add_node(f, -1, 0.f, -1, 0, 60, 60.0, {p / 2});
+    add_node(f, -1, 0.f, -1, 0, 90, 90.0, {t == 5 ? 0.f : 1.f - p / 3});
+    f.tree_offsets.push_back(f.tree_offsets.back() + 3);
+  }
+  return m;
+}
+
 template <typename T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() &&
@@ -116,6 +136,7 @@ void expect_same_model(const Model& a, const Model& b) {
   EXPECT_EQ(a.canopy_version, b.canopy_version);
   EXPECT_EQ(a.n_train_rows, b.n_train_rows);
   EXPECT_EQ(a.forest.n_outputs, b.forest.n_outputs);
+  EXPECT_EQ(a.forest.one_vs_rest, b.forest.one_vs_rest);
   EXPECT_EQ(a.forest.tree_offsets, b.forest.tree_offsets);
   EXPECT_EQ(a.forest.feature, b.forest.feature);
   EXPECT_TRUE(same_bits(a.forest.threshold, b.forest.threshold));
@@ -258,10 +279,11 @@ std::vector<std::string> dir_entries(const std::string& dir) {
   return names;
 }
 
-// Row x → averaged leaf values (the reference semantics of the node arrays).
+// Row x → averaged leaf values (the reference semantics of the node arrays);
+// one-vs-rest: each class's mean over its trees, scaled to sum 1.
 std::vector<double> predict_row(const Model& m, const std::vector<float>& x) {
   const ForestNodes& f = m.forest;
-  std::vector<double> out(f.n_outputs, 0.0);
+  std::vector<double> out(f.n_outputs, 0.0), trees(f.n_outputs, 0.0);
   for (std::size_t t = 0; t < f.n_trees(); ++t) {
     int64_t b = f.tree_offsets[t], i = 0;
     while (f.feature[b + i] >= 0) {
@@ -269,9 +291,20 @@ std::vector<double> predict_row(const Model& m, const std::vector<float>& x) {
       bool left = std::isnan(v) ? f.default_left[b + i] != 0 : v <= f.threshold[b + i];
       i = f.left_child[b + i] + (left ? 0 : 1);
     }
-    for (int j = 0; j < f.n_outputs; ++j) out[j] += f.value[(b + i) * f.n_outputs + j];
+    if (f.one_vs_rest) {
+      out[t % f.n_outputs] += f.value[b + i];
+      trees[t % f.n_outputs] += 1;
+    } else {
+      for (int j = 0; j < f.n_outputs; ++j) out[j] += f.value[(b + i) * f.n_outputs + j];
+    }
   }
-  for (auto& v : out) v /= static_cast<double>(f.n_trees());
+  if (!f.one_vs_rest) {
+    for (auto& v : out) v /= static_cast<double>(f.n_trees());
+    return out;
+  }
+  double total = 0;
+  for (int j = 0; j < f.n_outputs; ++j) total += out[j] /= trees[j];
+  for (auto& v : out) v = total > 0 ? v / total : 1.0 / f.n_outputs;
   return out;
 }
 
@@ -295,6 +328,32 @@ TEST_F(ModelFileTest, ClassificationRoundTrip) {
   Model back = load_model(path("m.h5"));
   expect_same_model(m, back);
   EXPECT_TRUE(std::isinf(back.forest.threshold[5]));
+}
+
+// One-vs-rest forests are format version 2 with multi_class "ovr"; joint
+// forests stay version 1 without the attribute, so older builds read them.
+TEST_F(ModelFileTest, OneVsRestRoundTripAndVersions) {
+  Model m = small_ovr_classifier();
+  save_model(m, path("ovr.h5"));
+  expect_same_model(m, load_model(path("ovr.h5")));
+  save_model(small_classifier(), path("joint.h5"));
+  File ovr(path("ovr.h5")), joint(path("joint.h5"));
+  auto version = [](const File& f) {
+    int64_t v = 0;
+    hid_t a = H5Aopen(f.id, "format_version", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+    return v;
+  };
+  EXPECT_EQ(version(ovr), 2);
+  EXPECT_EQ(version(joint), 1);
+  EXPECT_GT(H5Aexists(ovr.id, "multi_class"), 0);
+  EXPECT_EQ(H5Aexists(joint.id, "multi_class"), 0);
+  auto doc = nlohmann::ordered_json::parse(model_to_json(m));
+  EXPECT_EQ(doc["format_version"], 2);
+  EXPECT_EQ(doc["multi_class"], "ovr");
+  EXPECT_EQ(doc["trees"][0][0]["value"].size(), 1u);
+  EXPECT_FALSE(nlohmann::ordered_json::parse(model_to_json(small_classifier())).contains("multi_class"));
 }
 
 TEST_F(ModelFileTest, RegressionRoundTrip) {
@@ -601,7 +660,7 @@ TEST_F(ModelFileTest, NewerFormatVersion) {
   save_model(small_classifier(), p);
   patch_int_attr(p, "format_version", 3);
   EXPECT_EQ(load_error(p),
-            p + " was written by a newer canopy (format version 3; this build reads up to 1)");
+            p + " was written by a newer canopy (format version 3; this build reads up to 2)");
 }
 
 TEST_F(ModelFileTest, WrongFormatString) {
@@ -643,6 +702,14 @@ TEST_F(ModelFileTest, WrongValueShape) {
   EXPECT_TRUE(contains(err, p + ": corrupt model file: /nodes/value has shape (8, 2), expected "
                                 "(n_nodes, n_outputs) = (8, 3)"))
       << err;
+}
+
+TEST_F(ModelFileTest, UnknownMultiClassIsRefused) {
+  std::string p = path("m.h5");
+  save_model(small_ovr_classifier(), p);
+  patch_string_attr(p, "multi_class", "ecoc");
+  std::string err = load_error(p);
+  EXPECT_TRUE(contains(err, p + ": corrupt model file: unknown multi_class 'ecoc' (expected joint or ovr)")) << err;
 }
 
 // The structural checks run after the checksum, so these tests patch both.
@@ -691,6 +758,28 @@ std::string validate_error(const Model& m) {
 TEST(ValidateModel, FindsEachInconsistency) {
   EXPECT_EQ(validate_error(small_classifier()), "");
   EXPECT_EQ(validate_error(small_regressor()), "");
+  EXPECT_EQ(validate_error(small_ovr_classifier()), "");
+  {
+    Model m = small_ovr_classifier();
+    m.forest.tree_offsets.pop_back();
+    m.forest.feature.resize(15), m.forest.threshold.resize(15), m.forest.left_child.resize(15);
+    m.forest.default_left.resize(15), m.forest.n_samples.resize(15), m.forest.weight.resize(15);
+    m.forest.value.resize(15);
+    EXPECT_TRUE(contains(validate_error(m), "a one-vs-rest forest has 5 trees, not a multiple of n_outputs = 3"))
+        << validate_error(m);
+  }
+  {
+    Model m = small_ovr_classifier();
+    m.forest.value.resize(18 * 3);  // 3 values per node where one-vs-rest keeps 1
+    EXPECT_TRUE(contains(validate_error(m), "value has 54 entries, expected n_nodes * 1 (one-vs-rest) = 18 * 1"))
+        << validate_error(m);
+  }
+  {
+    Model m = small_regressor();
+    m.forest.one_vs_rest = true;
+    EXPECT_TRUE(contains(validate_error(m), "a one-vs-rest forest needs classification with at least 3 classes"))
+        << validate_error(m);
+  }
   {
     Model m = small_classifier();
     m.forest.tree_offsets = {0, 5, 5, 8};
@@ -983,6 +1072,7 @@ void fuzz_every_byte(const Model& m, const std::string& path, const char* what) 
 // unchecksummed global heap); fixed-length strings pass.
 TEST_F(ModelFileTest, FlippingAnyByteGivesTheModelOrAModelError) {
   fuzz_every_byte(small_classifier(), path("classifier.h5"), "small classifier");
+  fuzz_every_byte(small_ovr_classifier(), path("ovr.h5"), "one-vs-rest classifier");
   fuzz_every_byte(medium_forest(2, 2047, 3), path("medium.h5"), "2-tree forest");
 }
 
@@ -1025,7 +1115,12 @@ def leaf(t, x):  # global index of the leaf that row x reaches in tree t
         n = off[t] + left[n] + (0 if (dl[n] if np.isnan(v) else v <= thr[n]) else 1)
     return n
 x = np.array([float(s) for s in sys.argv[2:]], dtype=np.float32)
-p = np.mean([val[leaf(t, x)].astype(np.float64) for t in range(len(off) - 1)], axis=0)
+T, C = len(off) - 1, int(f.attrs["n_outputs"])
+if f.attrs.get("multi_class", b"joint") == b"ovr":  # tree t scores class t % C
+    s = np.array([np.mean([float(val[leaf(t, x)][0]) for t in range(c, T, C)]) for c in range(C)])
+    p = s / s.sum() if s.sum() > 0 else np.full(C, 1.0 / C)
+else:
+    p = np.mean([val[leaf(t, x)].astype(np.float64) for t in range(T)], axis=0)
 task = f.attrs["task"].decode()              # string attributes read as bytes
 labels = list(f["class_labels"].asstr()[:])  # string datasets too: .asstr() gives str
 print(task, labels[int(np.argmax(p))] if labels else "")
@@ -1034,14 +1129,14 @@ print(" ".join(repr(float(v)) for v in p))
 
 TEST_F(ModelFileTest, PythonSnippetPredictsLikeTheNodeSemantics) {
   if (!have_h5py()) GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
-  Model m = small_classifier();
   std::string p = path("m.h5"), script = path("predict.py"), out = path("out.txt");
-  save_model(m, p);
   test::write_file(script, kPythonPredict);
   const std::vector<std::vector<float>> rows = {
       {5.1f, 3.5f, 1.4f, 0.2f}, {std::nanf(""), 3.f, 5.f, 1.8f}, {6.f, 2.f, std::nanf(""), 1.f},
-      {6.f, 2.f, 4.f, std::nanf("")}};
+      {6.f, 2.f, 4.f, std::nanf("")}, {0.f, 0.f, 0.f, 0.f}, {9.f, 9.f, 9.f, 9.f}};
+  for (const Model& m : {small_classifier(), small_ovr_classifier()})
   for (const auto& row : rows) {
+    save_model(m, p);
     std::string cmd = "/usr/bin/python3 " + script + " " + p;
     for (float v : row) cmd += std::isnan(v) ? " nan" : " " + std::to_string(v);
     cmd += " >" + out + " 2>&1";
@@ -1075,8 +1170,11 @@ def canopy_checksum(path):
     def text(v):  # string attributes read as bytes (as str in older files)
         return v.decode() if isinstance(v, bytes) else v
     a = f.attrs
-    for k in ("format", "format_version", "canopy_version", "task", "label_name", "n_features",
-              "n_outputs", "n_trees", "n_nodes", "n_train_rows", "data_fingerprint", "params"):
+    keys = ["format", "format_version", "canopy_version", "task", "label_name", "n_features",
+            "n_outputs", "n_trees", "n_nodes", "n_train_rows", "data_fingerprint", "params"]
+    if int(a["format_version"]) >= 2:
+        keys.insert(7, "multi_class")
+    for k in keys:
         v = text(a[k])
         field(v.encode() if isinstance(v, str) else int(v).to_bytes(8, "little", signed=True))
     for k in ("feature_names", "class_labels"):
@@ -1103,11 +1201,11 @@ TEST_F(ModelFileTest, PythonChecksumFromTheDocsMatches) {
   unicode.label_name = "esp\xc3\xa8" "ce \xe2\x9c\x93";
   unicode.params_json = std::string(3000, '#');
   int i = 0;
-  for (const Model& m : {small_classifier(), small_regressor(), empty, unicode, unicode}) {
+  for (const Model& m : {small_classifier(), small_regressor(), small_ovr_classifier(), empty, unicode, unicode}) {
     std::string p = path("m" + std::to_string(i++) + ".h5");
     save_model(m, p);
     // The last file is written the way older canopy builds wrote strings.
-    if (i == 5) rewrite_strings_as_variable_length(p, m);
+    if (i == 6) rewrite_strings_as_variable_length(p, m);
     std::string cmd = "/usr/bin/python3 " + script + " " + p + " >" + out + " 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_file(out);
     EXPECT_EQ(test::read_file(out), "True\n") << p;

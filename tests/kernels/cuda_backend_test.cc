@@ -330,14 +330,14 @@ TEST(CudaBins, AssignBinsMatchesCpu) {
   EXPECT_TRUE(cpu.bins == gpu.bins);
 }
 
-TEST(CudaPredict, PredictMatchesCpuBitForBit) {
-  CANOPY_REQUIRE_GPU();
-  std::mt19937_64 rng(9);
+// 25 complete trees of depth 5 (24 for one-vs-rest: 8 members of 3 classes)
+// with random splits and values.
+ForestNodes random_forest(bool one_vs_rest, std::size_t nf, std::mt19937_64& rng) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  const std::size_t nf = 6, nr = 20011;
   ForestNodes forest;
   forest.n_outputs = 3;
-  for (int t = 0; t < 25; ++t) {  // complete trees of depth 5 in level order
+  forest.one_vs_rest = one_vs_rest;
+  for (int t = 0; t < (one_vs_rest ? 24 : 25); ++t) {  // level order
     const int depth = 5, internal = (1 << depth) - 1, total = (1 << (depth + 1)) - 1;
     for (int n = 0; n < total; ++n) {
       const bool leaf = n >= internal;
@@ -347,10 +347,18 @@ TEST(CudaPredict, PredictMatchesCpuBitForBit) {
       forest.default_left.push_back(static_cast<uint8_t>(rng() % 2));
       forest.n_samples.push_back(1);
       forest.weight.push_back(1.0);
-      for (int o = 0; o < forest.n_outputs; ++o) forest.value.push_back(u(rng));
+      for (int o = 0; o < forest.values_per_node(); ++o) forest.value.push_back(u(rng) + (one_vs_rest ? 1.0f : 0.0f));
     }
     forest.tree_offsets.push_back(static_cast<int64_t>(forest.feature.size()));
   }
+  return forest;
+}
+
+TEST(CudaPredict, PredictMatchesCpuBitForBit) {
+  CANOPY_REQUIRE_GPU();
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const std::size_t nf = 6, nr = 20011;
   std::vector<std::vector<float>> cols(nf, std::vector<float>(nr));
   std::vector<const float*> ptrs;
   for (auto& c : cols) {
@@ -358,11 +366,14 @@ TEST(CudaPredict, PredictMatchesCpuBitForBit) {
     ptrs.push_back(c.data());
   }
   const ColumnsView x{ptrs.data(), nr, nf};
-  for (auto range : {std::pair<std::size_t, std::size_t>{0, 25}, {3, 17}}) {
-    std::vector<double> cpu(nr * forest.n_outputs), gpu(nr * forest.n_outputs, -1.0);
-    predict_cpu(forest, x, range.first, range.second, cpu.data());
-    predict_cuda(forest, x, range.first, range.second, gpu.data(), 0);
-    EXPECT_TRUE(cpu == gpu);
+  for (bool one_vs_rest : {false, true}) {
+    const ForestNodes forest = random_forest(one_vs_rest, nf, rng);
+    for (auto range : {std::pair<std::size_t, std::size_t>{0, forest.n_trees()}, {3, 17}}) {
+      std::vector<double> cpu(nr * forest.n_outputs), gpu(nr * forest.n_outputs, -1.0);
+      predict_cpu(forest, x, range.first, range.second, cpu.data());
+      predict_cuda(forest, x, range.first, range.second, gpu.data(), 0);
+      EXPECT_TRUE(cpu == gpu) << "one_vs_rest " << one_vs_rest;
+    }
   }
 }
 
@@ -400,6 +411,19 @@ TEST(CudaEndToEnd, BreastCancerClassificationModelsAreIdentical) {
   expect_identical_models("bc-oob-subsample", data + " --oob-score --class-weight balanced_subsample");
 }
 
+// multi_class=ovr: one binary tree per class per member, on wine (3 classes)
+// and on 6 synthetic classes with missing values.
+TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
+  CANOPY_REQUIRE_GPU();
+  const std::string wine = "--data " + test::data_file("wine.csv") + " --label target --n-estimators 10 --seed 3";
+  expect_identical_models("wine-ovr", wine + " --multi-class ovr");
+  expect_identical_models("wine-ovr-oob-subsample", wine + " --multi-class ovr --oob-score --class-weight balanced_subsample");
+  const std::string file = test::temp_dir() + "/classes.h5";
+  CommandResult s = run_canopy("synth --rows 20000 --features 12 --classes 6 --missing 0.1 --seed 8 --out " + file);
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  expect_identical_models("synth-ovr", "--data " + file + " --label y --n-estimators 6 --seed 5 --multi-class ovr");
+}
+
 TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {
   CANOPY_REQUIRE_GPU();
   const std::string data = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 20 --seed 7";
@@ -411,9 +435,11 @@ TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {
 TEST(CudaEndToEnd, PredictAndEvaluateOnTheGpuMatchTheCpu) {
   CANOPY_REQUIRE_GPU();
   const std::string dir = test::temp_dir();
-  for (const std::string& spec : {std::string("breast_cancer.csv --label diagnosis"), std::string("diabetes.csv --label target")}) {
+  for (const std::string& spec : {std::string("breast_cancer.csv --label diagnosis"), std::string("diabetes.csv --label target"),
+                                  std::string("wine.csv --label target")}) {
     const std::string data = " --data " + test::data_file(spec.substr(0, spec.find(' '))) + spec.substr(spec.find(' '));
-    ASSERT_EQ(run_canopy("train" + data + " --n-estimators 15 --out " + dir + "/m.h5").exit_code, 0);
+    const std::string ovr = spec.rfind("wine", 0) == 0 ? " --multi-class ovr" : "";
+    ASSERT_EQ(run_canopy("train" + data + ovr + " --n-estimators 15 --out " + dir + "/m.h5").exit_code, 0);
     for (const std::string device : {"cpu", "cuda"}) {
       CommandResult p = run_canopy("predict --model " + dir + "/m.h5" + data + " --proba --device " + device +
                                    " --out " + dir + "/p-" + device + ".csv");
