@@ -21,6 +21,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from harness import systems as S  # noqa: E402  (after the path insert)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="canopy bench", description=__doc__.split("\n\n")[0])
@@ -28,7 +30,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="the small suite (bench/cases/quick.json)")
     ap.add_argument("--out", default="bench-report", help="report folder (default ./bench-report)")
     ap.add_argument("--cases", default="", help="cases file (JSON, or YAML with PyYAML)")
-    ap.add_argument("--systems", default="", help="comma-separated: canopy-cpu,canopy-gpu,sklearn,xgboost,lightgbm")
+    ap.add_argument("--systems", default="", help="comma-separated: " + ",".join(S.SYSTEMS))
     ap.add_argument("--repeats", type=int, default=None, help="timed fits per system and case (after the warm-up)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed warm-up fits (default from the cases file)")
     ap.add_argument("--threads", type=int, default=0, help="threads for every system (0: every usable core)")
@@ -94,7 +96,7 @@ def main(argv=None):
     for t in results["targets"]:
         sys.stderr.write("  target vs %s (%g×): %s\n" % (t["peer"], t["required_speedup"], t["status"]))
     canopy_failed = any(p["results"].get(s, {}).get("status") in ("failed", "timeout")
-                        for c in results["cases"] for p in c["points"] for s in ("canopy-cpu", "canopy-gpu"))
+                        for c in results["cases"] for p in c["points"] for s in S.CANOPY)
     red = any(c.get("check") == "fail" for c in results["cases"])
     data_failed = any(c.get("status") == "failed" for c in results["cases"])
     return 3 if (red or canopy_failed or data_failed) else 0

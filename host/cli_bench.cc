@@ -252,7 +252,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   c->add_option("--out", args->out, "report folder (report.md, report.html, results.json, plots/)")
       ->capture_default_str();
   c->add_option("--cases", args->cases, "cases file (JSON; see docs/benchmarks.md)");
-  c->add_option("--systems", args->systems, "comma-separated: canopy-cpu,canopy-gpu,sklearn,xgboost,lightgbm");
+  c->add_option("--systems", args->systems, "comma-separated: canopy-cpu,canopy-gpu,canopy-cpu-ovr,canopy-gpu-ovr (--multi-class ovr, on 3+ classes),"
+                 "sklearn,xgboost,lightgbm");
   c->add_option("--repeats", args->repeats, "timed fits per system and case, after the warm-up")
       ->check(CLI::PositiveNumber);
   c->add_option("--warmup", args->warmup, "untimed warm-up fits (default: the cases file's)")

@@ -6,7 +6,7 @@ A cases file is JSON (or YAML when PyYAML is installed and the name ends in
   {
     "name": "default",                       # shown in the report
     "defaults": {                            # apply to every case unless it sets its own
-      "systems": ["canopy-cpu", "canopy-gpu", "sklearn", "xgboost", "lightgbm"],
+      "systems": ["canopy-cpu", "canopy-gpu", "canopy-cpu-ovr", "canopy-gpu-ovr", "sklearn", "xgboost", "lightgbm"],
       "repeats": 3, "warmup": 1,             # median of `repeats` fits after `warmup` fits
       "seed": 0, "timeout_s": 900,           # per system and case (all its fits together)
       "model": {"n_estimators": 100, "max_depth": 10, "max_features": "sqrt", "max_bins": 256}

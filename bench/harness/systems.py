@@ -17,12 +17,17 @@ mapping is written into results.json and the report.
 """
 import math
 
-SYSTEMS = ("canopy-cpu", "canopy-gpu", "sklearn", "xgboost", "lightgbm")
+SYSTEMS = ("canopy-cpu", "canopy-gpu", "canopy-cpu-ovr", "canopy-gpu-ovr", "sklearn", "xgboost", "lightgbm")
 PEERS = ("sklearn", "xgboost", "lightgbm")
-CANOPY = ("canopy-cpu", "canopy-gpu")
+CANOPY = ("canopy-cpu", "canopy-gpu", "canopy-cpu-ovr", "canopy-gpu-ovr")
+# canopy with --multi-class ovr: one tree per class per forest member, the model
+# XGBoost and LightGBM grow; it runs on cases with 3+ classes only.
+ONE_VS_REST = ("canopy-cpu-ovr", "canopy-gpu-ovr")
 LABELS = {
     "canopy-cpu": "canopy (CPU)",
     "canopy-gpu": "canopy (GPU)",
+    "canopy-cpu-ovr": "canopy (CPU, one-vs-rest)",
+    "canopy-gpu-ovr": "canopy (GPU, one-vs-rest)",
     "sklearn": "scikit-learn RF",
     "xgboost": "XGBoost RF (hist)",
     "lightgbm": "LightGBM rf",
@@ -101,7 +106,11 @@ def canopy_max_features(spec, n_features):
     return "all" if k >= n_features else str(k)
 
 
-def canopy_args(model, task, threads, seed, device, n_features):
+def canopy_device(system):
+    return "cpu" if system.startswith("canopy-cpu") else "cuda"
+
+
+def canopy_args(model, task, threads, seed, device, n_features, one_vs_rest=False):
     m = normalise_model(model)
     args = ["--task", task, "--n-estimators", str(m["n_estimators"]),
             "--max-features", canopy_max_features(m["max_features"], n_features),
@@ -111,6 +120,8 @@ def canopy_args(model, task, threads, seed, device, n_features):
         args += ["--max-depth", str(m["max_depth"])]
     if not m["bootstrap"]:
         args.append("--no-bootstrap")
+    if one_vs_rest:
+        args += ["--multi-class", "ovr"]
     return args
 
 
@@ -196,7 +207,9 @@ def mapping_rows():
          "subsample=0.632 (without replacement)", "subsample=0.632, subsample_freq=1"),
         ("min leaf", "--min-samples-leaf L", "min_samples_leaf=L", "min_child_weight=L (hessian sum)",
          "min_child_samples=L"),
-        ("C > 2 classes", "each tree predicts all C classes", "each tree predicts all C classes",
+        ("C > 2 classes", "each tree predicts all C classes; one-vs-rest rows (--multi-class ovr): C trees per "
+         "forest member, one per class against the rest, C x T trees in all",
+         "each tree predicts all C classes",
          "C trees per forest member (one per class, multi:softprob): C x T trees in all",
          "C trees per forest member (one per class, multiclass): C x T trees in all"),
         ("shrinkage", "-", "-", "learning_rate=1, reg_lambda=1e-5", "reg_lambda=0"),

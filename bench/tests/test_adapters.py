@@ -255,13 +255,53 @@ class PeerAdapters(unittest.TestCase):
             return 0 if "leaf_value" in node else 1 + max(depth(node["left_child"]), depth(node["right_child"]))
         self.assertLessEqual(max(depth(t["tree_structure"]) for t in dump["tree_info"]), MODEL["max_depth"])
 
+    def test_targets_measure_xgboost_and_lightgbm_against_the_one_vs_rest_run(self):
+        def ok(fit, acc):
+            return {"status": "ok", "fit_s": fit, "metrics": {"accuracy": acc}}
+        results = {"canopy-cpu": ok(2.0, 0.640), "canopy-cpu-ovr": ok(20.0, 0.652), "sklearn": ok(50.0, 0.645),
+                   "xgboost": ok(60.0, 0.652), "lightgbm": ok(90.0, 0.653)}
+        case = {"name": "mc", "kind": "single", "task": "classification", "points": [{"results": results}]}
+        targets = {t["peer"]: t for t in runner.evaluate_targets([case])}
+        self.assertEqual(targets["sklearn"]["cases"][0]["canopy_system"], "canopy-cpu")
+        self.assertAlmostEqual(targets["sklearn"]["cases"][0]["speedup"], 25.0)
+        for peer, speedup in (("xgboost", 3.0), ("lightgbm", 4.5)):
+            row = targets[peer]["cases"][0]
+            self.assertEqual(row["canopy_system"], "canopy-cpu-ovr")
+            self.assertAlmostEqual(row["speedup"], speedup)
+            self.assertTrue(row["met"], row)  # 0.652 vs 0.653: within the 0.005 tolerance
+        # Without a one-vs-rest run the joint run is measured (and here misses on accuracy).
+        del results["canopy-cpu-ovr"]
+        xgb = [t for t in runner.evaluate_targets([case]) if t["peer"] == "xgboost"][0]
+        self.assertEqual(xgb["cases"][0]["canopy_system"], "canopy-cpu")
+        self.assertFalse(xgb["cases"][0]["accuracy_met"])
+        self.assertEqual(xgb["status"], "not met")
+
+    def test_one_vs_rest_run_is_not_checked_against_scikit_learn(self):
+        def ok(acc):
+            return {"status": "ok", "fit_s": 1.0, "metrics": {"accuracy": acc, "roc_auc": 0.9, "log_loss": 1.0}}
+        point = {"results": {"canopy-cpu": ok(0.645), "canopy-cpu-ovr": ok(0.70), "sklearn": ok(0.646)}}
+        runner.analyse_point(point, "classification")
+        self.assertEqual(point["check"]["canopy-cpu"]["status"], "pass")
+        self.assertEqual(point["check"]["canopy-cpu-ovr"]["status"], "n/a")
+        self.assertIn("one-vs-rest", point["check"]["canopy-cpu-ovr"]["reason"])
+
+    def test_canopy_args_ask_for_one_vs_rest(self):
+        args = S.canopy_args(MODEL, "classification", 2, 0, S.canopy_device("canopy-cpu-ovr"), 8, one_vs_rest=True)
+        self.assertEqual(args[-2:], ["--multi-class", "ovr"])
+        self.assertEqual(args[args.index("--device") + 1], "cpu")
+        self.assertEqual(S.canopy_device("canopy-gpu-ovr"), "cuda")
+        self.assertNotIn("--multi-class", S.canopy_args(MODEL, "classification", 2, 0, "cpu", 8))
+
     def test_missing_peer_is_reported_not_dropped(self):
         avail = runner.system_availability(
-            ["canopy-cpu", "canopy-gpu", "xgboost"], {"cuda_available": False, "gpu_reason": "built without CUDA"},
+            ["canopy-cpu", "canopy-gpu", "canopy-cpu-ovr", "canopy-gpu-ovr", "xgboost"],
+            {"cuda_available": False, "gpu_reason": "built without CUDA"},
             {"xgboost": {"error": "ModuleNotFoundError: No module named 'xgboost'"}},
             {"xgboost-cpu==3.2.0": {"status": "missing", "reason": "No matching distribution"}})
         self.assertEqual(avail["canopy-cpu"]["status"], "available")
         self.assertEqual(avail["canopy-gpu"]["status"], "not available")
+        self.assertEqual(avail["canopy-cpu-ovr"]["status"], "available")
+        self.assertEqual(avail["canopy-gpu-ovr"]["status"], "not available")
         self.assertIn("no GPU", avail["canopy-gpu"]["reason"])
         self.assertEqual(avail["xgboost"]["status"], "missing")
         self.assertIn("No matching distribution", avail["xgboost"]["reason"])

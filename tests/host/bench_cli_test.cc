@@ -66,7 +66,7 @@ class BenchCli : public ::testing::Test {
     if (!skip_.empty()) return;
     dir_ = new std::string(temp_dir());
     write_file(*dir_ + "/cases.json", kTinyCases);
-    result_ = new CommandResult(run_canopy("bench --quick --systems canopy-cpu --no-tracking --threads 2 --cases " +
+    result_ = new CommandResult(run_canopy("bench --quick --systems canopy-cpu,canopy-cpu-ovr --no-tracking --threads 2 --cases " +
                                            *dir_ + "/cases.json --out " + *dir_ + "/report"));
   }
   static void TearDownTestSuite() {
@@ -103,6 +103,7 @@ TEST_F(BenchCli, ResultsJsonNumbersAreWellFormed) {
   EXPECT_EQ(r["schema_version"], 1);
   EXPECT_EQ(r["settings"]["threads"], 2);
   EXPECT_EQ(r["systems"]["canopy-cpu"]["status"], "available");
+  EXPECT_EQ(r["systems"]["canopy-cpu-ovr"]["status"], "available");
   EXPECT_FALSE(r["machine"]["cpu"].get<std::string>().empty());
   EXPECT_TRUE(finite_positive(r["machine"]["memory_gib"]));
   EXPECT_NE(r["machine"]["versions"]["canopy"].get<std::string>().find("canopy"), std::string::npos);
@@ -118,7 +119,17 @@ TEST_F(BenchCli, ResultsJsonNumbersAreWellFormed) {
       ++points;
       EXPECT_TRUE(finite_positive(p["train_rows"]));
       ASSERT_TRUE(p["results"].contains("canopy-cpu"));
-      EXPECT_EQ(p["results"].size(), 1u) << "only --systems canopy-cpu should run";
+      EXPECT_EQ(p["results"].size(), 2u) << "only --systems canopy-cpu,canopy-cpu-ovr should run";
+      // The one-vs-rest run: C trees per member on 3+ classes, skipped otherwise.
+      const json& o = p["results"]["canopy-cpu-ovr"];
+      if (cls && c["classes"].get<int>() >= 3) {
+        ASSERT_EQ(o["status"], "ok") << o.dump();
+        EXPECT_EQ(o["params"]["--multi-class"], "ovr");
+        EXPECT_GT(o["metrics"]["accuracy"].get<double>(), 1.0 / c["classes"].get<double>());
+        EXPECT_EQ(p["check"]["canopy-cpu-ovr"]["status"], "n/a");  // not scikit-learn's model
+      } else {
+        EXPECT_EQ(o["status"], "skipped") << o.dump();
+      }
       const json& x = p["results"]["canopy-cpu"];
       ASSERT_EQ(x["status"], "ok") << x.dump();
       for (const char* k : {"fit_s", "wall_s", "bin_s", "train_s", "predict_s", "peak_rss_mb"})
