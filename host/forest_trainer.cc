@@ -36,9 +36,9 @@ LabelView joint_view(const TrainingData& data) {
   return {data.class_id.empty() ? nullptr : data.class_id.data(), data.n_classes, false};
 }
 
-// Whether a request grows one tree per class (multi_class=ovr with 3+ classes).
-bool grows_one_vs_rest(const TrainingData& data, const ForestRequest& req) {
-  return req.params.one_vs_rest && data.task == Task::kClassification && data.n_classes >= 3;
+// Whether a forest grows one tree per class (multi_class=ovr with 3+ classes).
+bool grows_one_vs_rest(const TrainingData& data, const ForestParams& p) {
+  return p.one_vs_rest && data.task == Task::kClassification && data.n_classes >= 3;
 }
 
 struct RequestInfo {
@@ -253,6 +253,10 @@ void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t
 
 }  // namespace
 
+int64_t forest_tree_count(const TrainingData& data, const ForestParams& p) {
+  return p.n_estimators * (grows_one_vs_rest(data, p) ? data.n_classes : 1);
+}
+
 std::vector<TrainedForest> train_forests(const TrainingData& data, const std::vector<ForestRequest>& requests,
                                          TreeBackend& backend, const ProgressFn& progress) {
   const bool weighted = !data.row_quantum.empty() ||
@@ -260,7 +264,7 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
                                     [](const ForestRequest& r) { return r.params.class_weight != "none"; });
   const bool classification = data.task == Task::kClassification;
   std::vector<uint8_t> ovr(requests.size());
-  for (std::size_t q = 0; q < requests.size(); ++q) ovr[q] = grows_one_vs_rest(data, requests[q]);
+  for (std::size_t q = 0; q < requests.size(); ++q) ovr[q] = grows_one_vs_rest(data, requests[q].params);
   const StatsLayout joint_layout = StatsLayout::make(classification ? data.n_classes : 0, weighted);
   const StatsLayout ovr_layout = StatsLayout::make(2, weighted);
 
@@ -270,7 +274,7 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
   std::vector<std::vector<std::vector<uint8_t>>> in_bag(requests.size());
   int64_t total_trees = 0;
   for (std::size_t q = 0; q < requests.size(); ++q) {
-    const int64_t n = requests[q].params.n_estimators * (ovr[q] ? data.n_classes : 1);
+    const int64_t n = forest_tree_count(data, requests[q].params);
     grown[q].resize(n);
     if (requests[q].params.oob_score) in_bag[q].resize(n);
     total_trees += n;

@@ -31,6 +31,10 @@ struct TrainedForest {
   std::vector<std::pair<int64_t, double>> oob_score_by_trees;  // (trees, score) after each tenth of the trees
 };
 
+// Trees a forest with parameters p grows on data: n_estimators, times the
+// number of classes for a one-vs-rest forest (multi_class=ovr, 3+ classes).
+int64_t forest_tree_count(const TrainingData& data, const ForestParams& p);
+
 // Called after each batch with (trees done, trees total).
 using ProgressFn = std::function<void(int64_t, int64_t)>;
 

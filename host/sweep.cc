@@ -176,7 +176,7 @@ void SweepEngine::train_group(const TrainingData& td, const std::vector<std::siz
   for (std::size_t i : idx) {
     const ForestParams p = params_of(units[i]);
     for (int32_t s = 0; s < ns; ++s) requests.push_back(ForestRequest{p, train_mask(s, units[i].row_limit)});
-    out[i].trees = p.n_estimators * ns;
+    out[i].trees = forest_tree_count(td, p) * ns;
     total_trees += out[i].trees;
   }
   std::vector<TrainedForest> forests;

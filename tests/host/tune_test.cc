@@ -203,6 +203,13 @@ TEST(TuneCli, SweepScoresEqualCvExactlyClassification) {
                      " --n-estimators 10 --max-depth 6", {"accuracy", "log_loss"}, 4);
 }
 
+TEST(TuneCli, SweepScoresEqualCvExactlyOneVsRest) {
+  // Joint and one-vs-rest candidates share one batch call (different label views).
+  expect_equal_to_cv(" --data " + test::data_file("wine.csv") + " --label target",
+                     {"multi_class=joint,ovr", "class_weight=none,balanced_subsample"},
+                     " --n-estimators 12 --max-depth 4 --shuffle-seed 1", {"accuracy", "roc_auc"}, 3);
+}
+
 // --- (2) results table and refit ------------------------------------------------
 
 TEST(TuneCli, ResultsTablesAndRefittedModel) {
