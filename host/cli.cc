@@ -289,7 +289,7 @@ int cmd_cv(CvArgs& a) {
       return 0;
     }
     std::printf("%s on %s (%zu rows, %zu features), %lld trees per fold, %.2fs\n", task_name(task),
-                d.source.c_str(), td.n_rows(), td.n_features(), static_cast<long long>(p.n_estimators), secs);
+                d.source.c_str(), td.n_rows(), td.n_features(), static_cast<long long>(forest_tree_count(td, p)), secs);
     print_cv(r);
     return 0;
   } catch (const std::exception& e) {
