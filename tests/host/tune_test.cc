@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "host/params.h"
 #include "host/search.h"
 #include "host/tune.h"
 #include "test_util.h"
@@ -416,7 +417,7 @@ TEST(TuneTracking, ParentAndChildRuns) {
   ASSERT_EQ(kids.size(), 4u);
   int ok = 0;
   for (const auto& k : kids) {
-    EXPECT_EQ(k.params.size(), 14u);  // every parameter, defaults included
+    EXPECT_EQ(k.params.size(), param_table().size());  // every parameter, defaults included
     EXPECT_TRUE(k.tags.count("canopy.candidate_key"));
     if (k.info.status == tracking::RunStatus::kFinished) {
       ++ok;
