@@ -187,21 +187,25 @@ def make_plots(results):
         canopies = [c for c in S.CANOPY if c in systems]
         peers = [p for p in S.PEERS if p in systems]
         if canopies and peers:
-            fig, axes = plt.subplots(1, len(canopies), figsize=(max(6, 1.6 * len(cases) + 3) * len(canopies), 4.2),
-                                     squeeze=False)
+            def sp(c, p, cs):
+                return c["points"][0].get("speedups", {}).get(cs, {}).get(p)
+            # Per canopy run, the cases it ran on (the one-vs-rest runs only have multi-class cases).
+            ran = {cs: [c for c in cases if any(sp(c, p, cs) is not None for p in peers)] for cs in canopies}
+            widths = [max(4, 1.6 * len(ran[cs]) + 3) for cs in canopies]
+            fig, axes = plt.subplots(1, len(canopies), figsize=(sum(widths), 4.2), squeeze=False,
+                                     gridspec_kw={"width_ratios": widths})
             for ax, cs in zip(axes[0], canopies):
-                def sp(c, p, cs=cs):
-                    return c["points"][0].get("speedups", {}).get(cs, {}).get(p)
-                _grouped(ax, cases, peers, sp, log=True, fmt=fmt_x)
+                _grouped(ax, ran[cs], peers, lambda c, p, cs=cs: sp(c, p, cs), log=True, fmt=fmt_x)
                 for p, ratio, style in (("sklearn", 10, ":"), ("xgboost", 1.5, "--")):
                     if p in peers:
                         ax.axhline(ratio, color="gray", linestyle=style, linewidth=1)
-                        ax.annotate("target %g×" % ratio, (len(cases) - 0.5, ratio), fontsize=7, color="gray",
+                        ax.annotate("target %g×" % ratio, (len(ran[cs]) - 0.5, ratio), fontsize=7, color="gray",
                                     ha="right", va="bottom")
                 ax.axhline(1, color="black", linewidth=0.8)
-                ax.set_ylabel("peer fit time / %s fit time (log)" % S.LABELS[cs])
-                ax.set_title("Speed-up of %s over each peer" % S.LABELS[cs])
-                ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+                ax.set_ylabel("peer fit time / canopy fit time (log)")
+                ax.set_title("Speed-up of %s over each peer" % S.LABELS[cs], fontsize=10)
+            axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))  # the same peers in every panel
+            fig.tight_layout()
             plots["speedup"] = ("Speed-up versus each peer", _png(fig))
 
     for c in scaling_cases(results):
