@@ -44,7 +44,6 @@ bool grows_one_vs_rest(const TrainingData& data, const ForestParams& p) {
 struct RequestInfo {
   std::vector<uint32_t> train_rows;    // training rows with positive weight
   int64_t n_train = 0;
-  std::vector<int64_t> class_quantum;  // "balanced": fixed per request
   GrowLimits limits;
   int32_t features_per_node = 1;
 };
@@ -65,7 +64,7 @@ std::vector<int64_t> balanced_quantum(const std::vector<double>& class_counts) {
   return q;
 }
 
-RequestInfo request_info(const TrainingData& data, const LabelView& view, const ForestRequest& req) {
+RequestInfo request_info(const TrainingData& data, const ForestRequest& req) {
   RequestInfo info;
   const std::size_t n = data.n_rows();
   for (std::size_t r = 0; r < n; ++r) {
@@ -76,11 +75,6 @@ RequestInfo request_info(const TrainingData& data, const LabelView& view, const 
   info.n_train = static_cast<int64_t>(info.train_rows.size());
   if (info.n_train == 0) throw DataError("no training rows with positive weight");
   const ForestParams& p = req.params;
-  if (p.class_weight == "balanced") {
-    std::vector<double> counts(view.n_classes, 0);
-    for (uint32_t r : info.train_rows) counts[view.class_id[r]] += 1;
-    info.class_quantum = balanced_quantum(counts);
-  }
   info.limits.max_depth = p.max_depth;
   info.limits.min_samples_split = p.min_samples_split_count(info.n_train);
   info.limits.min_samples_leaf = p.min_samples_leaf_count(info.n_train);
@@ -90,8 +84,22 @@ RequestInfo request_info(const TrainingData& data, const LabelView& view, const 
   return info;
 }
 
+// A tree's rows: the request's training rows, bootstrapped or not.
+RowSample request_sample(const ForestParams& p, const RequestInfo& info) {
+  return RowSample{&info.train_rows, p.bootstrap ? p.draws(info.n_train) : 0};
+}
+
+// class_weight=balanced: integer class weights of the request's training rows
+// under `view`'s labels (fixed for every tree of that view); empty otherwise.
+std::vector<int64_t> balanced_class_quantum(const LabelView& view, const ForestParams& p, const RequestInfo& info) {
+  if (p.class_weight != "balanced") return {};
+  std::vector<double> counts(view.n_classes, 0);
+  for (uint32_t r : info.train_rows) counts[view.class_id[r]] += 1;
+  return balanced_quantum(counts);
+}
+
 JobSpec make_job(const TrainingData& data, const LabelView& view, const ForestRequest& req, const RequestInfo& info,
-                 uint32_t tree) {
+                 const std::vector<int64_t>& balanced, uint32_t tree) {
   const ForestParams& p = req.params;
   JobSpec job;
   job.seed = p.seed;
@@ -99,15 +107,13 @@ JobSpec make_job(const TrainingData& data, const LabelView& view, const ForestRe
   job.features_per_node = info.features_per_node;
   job.min_samples_leaf = info.limits.min_samples_leaf;
   job.criterion = p.criterion;
-  job.sample.rows = &info.train_rows;
-  job.sample.draws = p.bootstrap ? p.draws(info.n_train) : 0;
+  job.sample = request_sample(p, info);
   // The backend materialises the sample (on the device for CUDA) unless the
-  // host needs the multiplicities itself: out-of-bag rows, per-tree class weights.
-  if (p.oob_score || p.class_weight == "balanced_subsample")
-    job.multiplicity = sample_multiplicity(job.sample, p.seed, tree, data.n_rows());
+  // host needs the multiplicities itself: per-tree class weights.
   if (p.class_weight == "balanced") {
-    job.class_quantum = info.class_quantum;
+    job.class_quantum = balanced;
   } else if (p.class_weight == "balanced_subsample") {
+    job.multiplicity = sample_multiplicity(job.sample, p.seed, tree, data.n_rows());
     std::vector<double> counts(view.n_classes, 0);
     for (std::size_t r = 0; r < job.multiplicity.size(); ++r) counts[view.class_id[r]] += job.multiplicity[r];
     job.class_quantum = balanced_quantum(counts);
@@ -210,8 +216,10 @@ double oob_metric(const TrainingData& data, const OobSums& sums, int64_t& rows) 
 
 // Out-of-bag predictions and score, plus the score after every tenth of the
 // forest's members (a stepped metric: how the forest improves with more trees).
-void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t>>& in_bag, const ForestRequest& req,
-                 TrainedForest& out) {
+// Host memory the in-bag flags of a chunk of trees may take (n_rows bytes a tree).
+constexpr std::size_t kOobBagBytes = std::size_t(256) << 20;
+
+void compute_oob(const TrainingData& data, const ForestRequest& req, const RequestInfo& info, TrainedForest& out) {
   const std::size_t n = data.n_rows();
   const Dataset& d = *data.dataset;
   std::vector<const float*> cols(d.n_features());
@@ -225,20 +233,37 @@ void compute_oob(const TrainingData& data, const std::vector<std::vector<uint8_t
   const int64_t n_members = static_cast<int64_t>(forest.n_trees()) / per_member;
   sums.acc.assign(n * no, 0.0);
   sums.cnt.assign(n * per_member, 0);
+  // Which rows each tree drew is recomputed from the RNG (row_sample.h), a
+  // chunk of trees at a time, so memory stays bounded for any number of trees.
+  const RowSample sample = request_sample(req.params, info);
+  const int64_t chunk = static_cast<int64_t>(std::max<std::size_t>(1, kOobBagBytes / std::max<std::size_t>(1, n)));
+  std::vector<std::vector<uint8_t>> in_bag;
   int64_t done = 0;
   for (int64_t step = 1; step <= 10 && done < n_members; ++step) {
     const int64_t upto = std::max(done + 1, (n_members * step + 9) / 10);
+    for (int64_t t0 = done * per_member; t0 < upto * per_member; t0 += chunk) {
+      const int64_t t1 = std::min(upto * per_member, t0 + chunk);
+      in_bag.resize(static_cast<std::size_t>(t1 - t0));
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t t = t0; t < t1; ++t) {
+        const std::vector<uint32_t> m = sample_multiplicity(sample, req.params.seed, static_cast<uint32_t>(t), n);
+        std::vector<uint8_t>& bag = in_bag[t - t0];
+        bag.resize(n);
+        for (std::size_t r = 0; r < n; ++r) bag[r] = m[r] > 0;
+      }
+      // Each row adds its out-of-bag trees in tree order, as predict does.
 #pragma omp parallel for schedule(dynamic, 256)
-    for (std::size_t r = 0; r < n; ++r) {
-      if (!req.train_mask.empty() && !req.train_mask[r]) continue;
-      auto row = [&](int32_t f) { return cols[f][r]; };
-      for (int64_t t = done * per_member; t < upto * per_member; ++t) {
-        if (in_bag[t][r]) continue;
-        const int64_t base = forest.tree_offsets[t];
-        const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
-                                              forest.left_child.data() + base, forest.default_left.data() + base, row);
-        add_leaf(&sums.acc[r * no], &forest.value[leaf * nv], no, forest.one_vs_rest, t);
-        ++sums.cnt[r * per_member + t % per_member];
+      for (std::size_t r = 0; r < n; ++r) {
+        if (!req.train_mask.empty() && !req.train_mask[r]) continue;
+        auto row = [&](int32_t f) { return cols[f][r]; };
+        for (int64_t t = t0; t < t1; ++t) {
+          if (in_bag[t - t0][r]) continue;
+          const int64_t base = forest.tree_offsets[t];
+          const int64_t leaf = base + find_leaf(forest.feature.data() + base, forest.threshold.data() + base,
+                                                forest.left_child.data() + base, forest.default_left.data() + base, row);
+          add_leaf(&sums.acc[r * no], &forest.value[leaf * nv], no, forest.one_vs_rest, t);
+          ++sums.cnt[r * per_member + t % per_member];
+        }
       }
     }
     done = upto;
@@ -271,13 +296,12 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
   // Forest q's tree i grows on view -1 (the data's labels) or, one-vs-rest, on
   // view i % C (that class against the rest). Its index i also keys its RNG.
   std::vector<std::vector<GrownTree>> grown(requests.size());
-  std::vector<std::vector<std::vector<uint8_t>>> in_bag(requests.size());
+  std::vector<RequestInfo> infos;
   int64_t total_trees = 0;
   for (std::size_t q = 0; q < requests.size(); ++q) {
-    const int64_t n = forest_tree_count(data, requests[q].params);
-    grown[q].resize(n);
-    if (requests[q].params.oob_score) in_bag[q].resize(n);
-    total_trees += n;
+    infos.push_back(request_info(data, requests[q]));
+    grown[q].resize(forest_tree_count(data, requests[q].params));
+    total_trees += static_cast<int64_t>(grown[q].size());
   }
 
   // Batch size: what the backend asks for, bounded by host memory (about 12
@@ -302,10 +326,10 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
       uint32_t tree;
     };
     std::vector<TreeRef> all;
-    std::vector<RequestInfo> infos(requests.size());
+    std::vector<std::vector<int64_t>> balanced(requests.size());
     for (std::size_t q = 0; q < requests.size(); ++q) {
       if (static_cast<bool>(ovr[q]) != (v >= 0)) continue;
-      infos[q] = request_info(data, view, requests[q]);
+      balanced[q] = balanced_class_quantum(view, requests[q].params, infos[q]);
       const int64_t n = static_cast<int64_t>(grown[q].size());
       for (int64_t t = v >= 0 ? v : 0; t < n; t += v >= 0 ? data.n_classes : 1)
         all.push_back({q, static_cast<uint32_t>(t)});
@@ -326,12 +350,8 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
 #pragma omp parallel for schedule(dynamic, 1)
       for (std::size_t i = b0; i < b1; ++i) {
         const TreeRef& ref = all[i];
-        jobs[i - b0] = make_job(data, view, requests[ref.request], infos[ref.request], ref.tree);
-        if (requests[ref.request].params.oob_score) {
-          std::vector<uint8_t> bag(data.n_rows());
-          for (std::size_t r = 0; r < bag.size(); ++r) bag[r] = jobs[i - b0].multiplicity[r] > 0;
-          in_bag[ref.request][ref.tree] = std::move(bag);
-        }
+        jobs[i - b0] =
+            make_job(data, view, requests[ref.request], infos[ref.request], balanced[ref.request], ref.tree);
         limits[i - b0] = infos[ref.request].limits;
       }
       t = profile.add("jobs", t);
@@ -363,7 +383,7 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
     if (total > 0)
       for (double& v : tf.importances) v /= total;
     std::vector<GrownTree>().swap(grown[q]);
-    if (requests[q].params.oob_score) compute_oob(data, in_bag[q], requests[q], tf);
+    if (requests[q].params.oob_score) compute_oob(data, requests[q], infos[q], tf);
   }
   return result;
 }

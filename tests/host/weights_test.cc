@@ -9,6 +9,8 @@
 #include "host/metrics.h"
 #include "host/params.h"
 #include "host/training_data.h"
+#include "kernels/predict.h"
+#include "kernels/row_sample.h"
 
 namespace canopy {
 namespace {
@@ -121,6 +123,48 @@ TEST(Oob, ScoreIsCloseToCrossValidation) {
   for (double v : f[0].importances) s += v;
   EXPECT_NEAR(s, 1.0, 1e-12);
   EXPECT_GT(f[0].importances[0], f[0].importances[2]);  // "a" carries signal, "c" none
+}
+
+// A row's out-of-bag prediction is the mean leaf value over exactly the trees
+// whose bootstrap sample (row_sample.h, keyed by seed and tree index) missed
+// it; one-vs-rest: each class's mean over its own such trees, normalised.
+TEST(Oob, PredictionsUseExactlyTheTreesThatLeftTheRowOut) {
+  Dataset d = grid_data(800, 5, false);
+  for (std::size_t r = 0; r < d.n_rows(); r += 5) d.label_numeric[r] = 2;  // a third class
+  for (const char* multi : {"joint", "ovr"}) {
+    const TrainedForest f =
+        fit(d, TaskChoice::kClassification, {{"n_estimators", "12"}, {"oob_score", "true"}, {"multi_class", multi},
+                                             {"seed", "4"}, {"max_depth", "5"}})[0];
+    const ForestNodes& nodes = f.nodes;
+    const int32_t C = nodes.n_outputs;
+    ASSERT_EQ(C, 3);
+    std::vector<uint32_t> rows(d.n_rows());
+    for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<uint32_t>(r);
+    const RowSample sample{&rows, static_cast<int64_t>(rows.size())};
+    std::vector<std::vector<uint32_t>> mult;
+    for (std::size_t t = 0; t < nodes.n_trees(); ++t) mult.push_back(sample_multiplicity(sample, 4, t, d.n_rows()));
+    for (std::size_t r = 0; r < d.n_rows(); ++r) {
+      std::vector<double> sum(C, 0.0), n(C, 0.0);
+      for (std::size_t t = 0; t < nodes.n_trees(); ++t) {
+        if (mult[t][r] > 0) continue;
+        const int64_t base = nodes.tree_offsets[t];
+        auto row = [&](int32_t k) { return d.columns[k][r]; };
+        const int64_t leaf = base + find_leaf(&nodes.feature[base], &nodes.threshold[base], &nodes.left_child[base],
+                                              &nodes.default_left[base], row);
+        for (int32_t c = 0; c < C; ++c) {
+          if (nodes.one_vs_rest && static_cast<int32_t>(t % C) != c) continue;
+          sum[c] += nodes.value[leaf * nodes.values_per_node() + (nodes.one_vs_rest ? 0 : c)];
+          n[c] += 1;
+        }
+      }
+      double total = 0;
+      for (int32_t c = 0; c < C; ++c) total += sum[c] = n[c] > 0 ? sum[c] / n[c] : 0.0;
+      for (int32_t c = 0; c < C; ++c) {
+        const double want = nodes.one_vs_rest ? sum[c] / total : sum[c];
+        EXPECT_NEAR(f.oob_prediction[r * C + c], want, 1e-12) << multi << " row " << r << " class " << c;
+      }
+    }
+  }
 }
 
 }  // namespace
