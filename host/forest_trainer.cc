@@ -210,7 +210,7 @@ double oob_metric(const TrainingData& data, const OobSums& sums, int64_t& rows) 
   }
   rows = static_cast<int64_t>(data.task == Task::kClassification ? cls.size() : y_true.size());
   if (rows == 0) return std::numeric_limits<double>::quiet_NaN();
-  if (data.task == Task::kClassification) return classification_metrics(cls, proba, no, weight).accuracy;
+  if (data.task == Task::kClassification) return accuracy_score(cls, proba, no, weight);
   return regression_metrics(y_true, y_pred, weight).r2;
 }
 

@@ -108,6 +108,19 @@ std::vector<int32_t> argmax_classes(const std::vector<double>& proba, int n_clas
   return out;
 }
 
+double accuracy_score(const std::vector<int32_t>& y_true, const std::vector<double>& proba, int n_classes,
+                      const std::vector<double>& sample_weight) {
+  check_classification_inputs(y_true, proba, n_classes);
+  const std::vector<double> w = checked_weights(sample_weight, y_true.size());
+  const std::vector<int32_t> y_pred = argmax_classes(proba, n_classes);
+  double total = 0, correct = 0;  // summed in row order, as classification_metrics does
+  for (size_t i = 0; i < y_true.size(); ++i) {
+    total += w[i];
+    if (y_true[i] == y_pred[i]) correct += w[i];
+  }
+  return correct / total;
+}
+
 ClassificationMetrics classification_metrics(const std::vector<int32_t>& y_true,
                                              const std::vector<double>& proba, int n_classes,
                                              const std::vector<double>& sample_weight,

@@ -53,6 +53,11 @@ ClassificationMetrics classification_metrics(const std::vector<int32_t>& y_true,
                                              const std::vector<double>& sample_weight = {},
                                              int positive_class = 1);
 
+// classification_metrics(...).accuracy alone (the same value, bit for bit), without the sorts the
+// AUCs need: for scores computed often, such as the out-of-bag score after every tenth of a forest.
+double accuracy_score(const std::vector<int32_t>& y_true, const std::vector<double>& proba, int n_classes,
+                      const std::vector<double>& sample_weight = {});
+
 // Predicted class per row = argmax of the proba row; ties go to the lowest class id.
 std::vector<int32_t> argmax_classes(const std::vector<double>& proba, int n_classes);
 

@@ -125,6 +125,22 @@ TEST(Metrics, ArgmaxTiesGoToLowestClass) {
   EXPECT_THROW(argmax_classes({0.1, 0.2, 0.3}, 2), std::invalid_argument);
 }
 
+// accuracy_score is classification_metrics' accuracy, bit for bit, ties included.
+TEST(Metrics, AccuracyScoreEqualsTheFullMetricsAccuracy) {
+  std::vector<int32_t> y;
+  std::vector<double> p, w;
+  uint64_t s = 12345;
+  auto next = [&] { return (s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  for (int i = 0; i < 997; ++i) {
+    y.push_back(static_cast<int32_t>(next() % 5));
+    for (int c = 0; c < 5; ++c) p.push_back(static_cast<double>(next() % 4) / 4.0);  // many ties
+    w.push_back(static_cast<double>(next() % 1000) / 7.0);
+  }
+  EXPECT_EQ(accuracy_score(y, p, 5), classification_metrics(y, p, 5).accuracy);
+  EXPECT_EQ(accuracy_score(y, p, 5, w), classification_metrics(y, p, 5, w).accuracy);
+  EXPECT_THROW(accuracy_score(y, p, 4), std::invalid_argument);
+}
+
 TEST(Metrics, ZeroWeightRowsAreIgnoredAndIntegerWeightsDuplicate) {
   const std::vector<int32_t> y = {0, 1, 1, 0, 1, 0};
   const std::vector<double> p = {0.2, 0.6, 0.4, 0.6, 0.9, 0.1};
