@@ -19,4 +19,9 @@ inline bool goes_left(uint8_t b, int32_t bin, bool missing_left) {
 std::size_t partition_rows_cpu(const BinnedMatrix& bins, int32_t feature, int32_t bin, bool missing_left,
                                RowEntry* entries, std::size_t n, RowEntry* scratch);
 
+// The same with the split feature's bins stored contiguously: column[row]
+// (a feature-major copy of the matrix; the same result as partition_rows_cpu).
+std::size_t partition_rows_by_column(const uint8_t* column, int32_t bin, bool missing_left, RowEntry* entries,
+                                     std::size_t n, RowEntry* scratch);
+
 }  // namespace canopy

@@ -161,6 +161,33 @@ TEST(Partition, StableAndMissingFollowsDirection) {
   EXPECT_EQ(order, (std::vector<uint32_t>{0, 1, 2, 4, 3}));
 }
 
+// The feature-major partition (what the CPU backend runs) orders entries exactly
+// as the row-major one, for every feature, threshold and missing direction.
+TEST(Partition, ByColumnEqualsRowMajor) {
+  BinnedMatrix bins;
+  bins.n_rows = 3001;
+  bins.n_features = 3;
+  uint32_t s = 7;
+  for (std::size_t i = 0; i < bins.n_rows * bins.n_features; ++i)
+    bins.bins.push_back(static_cast<uint8_t>((s = s * 1103515245u + 12345u) >> 24) % 9);
+  std::vector<RowEntry> all;
+  for (uint32_t r = 0; r < bins.n_rows; r += 1 + r % 3) all.push_back({r, 1 + r % 2});
+  for (int32_t f = 0; f < 3; ++f)
+    for (int32_t bin : {0, 3, 8})
+      for (bool missing_left : {false, true}) {
+        std::vector<uint8_t> column;
+        for (std::size_t r = 0; r < bins.n_rows; ++r) column.push_back(bins.bins[r * 3 + f]);
+        std::vector<RowEntry> a = all, b = all, scratch(all.size());
+        const std::size_t na = partition_rows_cpu(bins, f, bin, missing_left, a.data(), a.size(), scratch.data());
+        const std::size_t nb = partition_rows_by_column(column.data(), bin, missing_left, b.data(), b.size(), scratch.data());
+        EXPECT_EQ(na, nb);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+          ASSERT_EQ(a[i].row, b[i].row) << "feature " << f << " bin " << bin << " entry " << i;
+          ASSERT_EQ(a[i].mult, b[i].mult);
+        }
+      }
+}
+
 TEST(Predict, WalksThresholdsAndDefaultDirections) {
   ForestNodes f;
   f.n_outputs = 1;
