@@ -38,7 +38,7 @@ LabelView joint_view(const TrainingData& data) {
 
 // Whether a forest grows one tree per class (multi_class=ovr with 3+ classes).
 bool grows_one_vs_rest(const TrainingData& data, const ForestParams& p) {
-  return p.one_vs_rest && data.task == Task::kClassification && data.n_classes >= 3;
+  return p.trees_per_member(data.task, data.n_classes) > 1;
 }
 
 struct RequestInfo {
@@ -279,7 +279,7 @@ void compute_oob(const TrainingData& data, const ForestRequest& req, const Reque
 }  // namespace
 
 int64_t forest_tree_count(const TrainingData& data, const ForestParams& p) {
-  return p.n_estimators * (grows_one_vs_rest(data, p) ? data.n_classes : 1);
+  return p.n_estimators * p.trees_per_member(data.task, data.n_classes);
 }
 
 std::vector<TrainedForest> train_forests(const TrainingData& data, const std::vector<ForestRequest>& requests,

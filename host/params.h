@@ -53,6 +53,11 @@ struct ForestParams {
   int32_t threads = 0;                    // 0 = every core
 
   int32_t features_per_node(Task task, int32_t n_features) const;
+  // Trees each forest member grows: n_classes for one-vs-rest (classification
+  // with 3+ classes), else 1.
+  int32_t trees_per_member(Task task, int32_t n_classes) const {
+    return one_vs_rest && task == Task::kClassification && n_classes >= 3 ? n_classes : 1;
+  }
   int64_t min_samples_split_count(int64_t n_train) const;
   int64_t min_samples_leaf_count(int64_t n_train) const;
   int64_t draws(int64_t n_train) const;  // bootstrap sample size

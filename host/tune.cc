@@ -356,8 +356,8 @@ double model_bytes(const SweepUnit& u, Task task, std::size_t n_rows, int32_t n_
   const double rows = static_cast<double>(u.row_limit > 0 ? u.row_limit : static_cast<int64_t>(n_rows));
   double nodes = 2.0 * rows / static_cast<double>(std::max<int64_t>(1, p.min_samples_leaf_count(n_rows)));
   if (p.max_depth >= 0 && p.max_depth < 40) nodes = std::min(nodes, std::ldexp(1.0, p.max_depth + 1));
-  const bool ovr = p.one_vs_rest && task == Task::kClassification && n_outputs >= 3;  // n_outputs trees of one value
-  const double per_member = ovr ? n_outputs * (32.0 + 4.0) : 32.0 + 4.0 * n_outputs;
+  const int32_t trees = p.trees_per_member(task, n_outputs);  // one-vs-rest trees hold one value a node
+  const double per_member = trees > 1 ? trees * (32.0 + 4.0) : 32.0 + 4.0 * n_outputs;
   return nodes * per_member * static_cast<double>(p.n_estimators) * n_splits;
 }
 
