@@ -1,6 +1,7 @@
 // Google Benchmark cases for the CPU engine on `canopy synth` data:
-// histogram building (rows per second) and end-to-end training.
+// histogram building (rows per second), bootstrap sampling and end-to-end training.
 //   build/bench/engine_bench --benchmark_filter=Histogram
+//   build/bench/engine_bench --benchmark_filter=Bootstrap
 //   CANOPY_BENCH_ROWS=1000000 build/bench/engine_bench --benchmark_filter=Train
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 #include "host/training_data.h"
 #include "io/synth.h"
 #include "kernels/histogram.h"
+#include "kernels/row_sample.h"
 
 namespace canopy {
 namespace {
@@ -65,6 +67,22 @@ void BM_HistogramAllFeatures(benchmark::State& state) {
   state.counters["rows/s"] = benchmark::Counter(static_cast<double>(entries.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_HistogramAllFeatures)->Unit(benchmark::kMillisecond);
+
+// One tree's bootstrap multiplicities over bench_rows() rows (n draws among n),
+// as the CPU backend draws them for every tree.
+void BM_BootstrapMultiplicity(benchmark::State& state) {
+  std::vector<uint32_t> rows(static_cast<std::size_t>(bench_rows()));
+  std::iota(rows.begin(), rows.end(), 0u);
+  const RowSample sample{&rows, static_cast<int64_t>(rows.size())};
+  uint32_t tree = 0;
+  for (auto _ : state) {
+    auto m = sample_multiplicity(sample, 42, tree++, rows.size());
+    benchmark::DoNotOptimize(m.data());
+  }
+  state.counters["draws/s"] =
+      benchmark::Counter(static_cast<double>(rows.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_BootstrapMultiplicity)->Unit(benchmark::kMillisecond);
 
 void train(benchmark::State& state, const std::string& task, ParamValues values) {
   const TrainingData& td = data(task, bench_rows(), 28);

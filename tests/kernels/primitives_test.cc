@@ -12,6 +12,7 @@
 #include "kernels/histogram.h"
 #include "kernels/partition.h"
 #include "kernels/predict.h"
+#include "kernels/row_sample.h"
 #include "kernels/split_math.h"
 #include "kernels/split_scan.h"
 
@@ -116,6 +117,39 @@ TEST(FeatureSampling, DeterministicDistinctAndSorted) {
   EXPECT_GT(seen.size(), 40u);  // different nodes draw different sets
   sample_features(7, 3, 0, 4, 9, scratch.data(), out.data());
   EXPECT_EQ(std::vector<int32_t>(out.begin(), out.begin() + 4), (std::vector<int32_t>{0, 1, 2, 3}));
+}
+
+// The contract in row_sample.h, one draw at a time: draw d picks
+// rows[bounded(bootstrap_block(seed, tree, d / 4).v[d % 4], n)].
+std::vector<uint32_t> multiplicity_by_draws(const std::vector<uint32_t>& rows, int64_t draws, uint64_t seed,
+                                            uint32_t tree, std::size_t n_rows) {
+  std::vector<uint32_t> m(n_rows, 0);
+  for (int64_t d = 0; d < draws; ++d)
+    ++m[rows[bounded(bootstrap_block(seed, tree, d / 4).v[d % 4], static_cast<uint32_t>(rows.size()))]];
+  return m;
+}
+
+TEST(RowSample, BootstrapFollowsTheDrawContract) {
+  const std::size_t n_rows = 1003;
+  std::vector<uint32_t> all(n_rows);
+  std::iota(all.begin(), all.end(), 0u);
+  std::vector<uint32_t> fold;  // a CV training fold: a subset, in order
+  for (uint32_t r = 0; r < n_rows; ++r)
+    if (r % 5 != 2) fold.push_back(r);
+  std::vector<uint32_t> from_one(all.begin() + 1, all.end());  // consecutive but not from 0
+  std::vector<uint32_t> shuffled(all.rbegin(), all.rend());
+  for (const auto* rows : {&all, &fold, &from_one, &shuffled})
+    for (int64_t draws : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{401}, static_cast<int64_t>(rows->size())})
+      for (uint32_t tree : {0u, 7u}) {
+        const RowSample s{rows, draws};
+        const auto m = sample_multiplicity(s, 99, tree, n_rows);
+        EXPECT_EQ(m, multiplicity_by_draws(*rows, draws, 99, tree, n_rows))
+            << "rows " << rows->size() << ", draws " << draws << ", tree " << tree;
+        EXPECT_EQ(std::accumulate(m.begin(), m.end(), int64_t{0}), draws);
+      }
+  const RowSample once{&fold, 0};
+  const auto m = sample_multiplicity(once, 1, 0, n_rows);
+  for (uint32_t r = 0; r < n_rows; ++r) EXPECT_EQ(m[r], r % 5 != 2 ? 1u : 0u);
 }
 
 TEST(Histogram, SumsAreOrderFreeAndMatchTotals) {
