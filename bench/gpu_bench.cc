@@ -1,8 +1,11 @@
 // Google Benchmark cases for the CUDA backend (issue 3), on `canopy synth`
 // data written to an HDF5 file once and read back (so "load" is a real read):
-//   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s
+//   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
+//                                                 under each CudaTuning (mapping 0 = row per thread,
+//                                                 1 = element per thread; shared KiB per block)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
-//                                                 load, binning (CPU and GPU) and training (GPU and CPU)
+//                                                 load, binning (CPU and GPU) and training (GPU and CPU);
+//                                                 Train10MTuned: GPU training under the other tunings
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -43,6 +46,15 @@ double seconds_since(Clock::time_point t0) {
 int64_t env_int(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v ? std::atoll(v) : fallback;
+}
+
+// The CudaTuning of a case's arguments (mapping, shared KiB).
+CudaTuning tuning_of(const benchmark::State& state) {
+  CudaTuning t;
+  t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
+                                            : CudaTuning::HistogramMapping::kRowPerThread;
+  t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
+  return t;
 }
 
 bool skip_without_gpu(benchmark::State& state) {
@@ -140,7 +152,7 @@ void BM_HistogramPass(benchmark::State& state) {
   std::vector<JobSpec> jobs(1);
   jobs[0].features_per_node = static_cast<int32_t>(td.n_features());
   jobs[0].multiplicity.assign(td.n_rows(), 1);
-  auto backend = make_cuda_tree_backend(0);
+  auto backend = make_cuda_tree_backend(0, tuning_of(state));
   std::vector<int64_t> root;
   backend->begin(batch, jobs, root);
   backend->restrict_frontier({1});
@@ -160,7 +172,12 @@ void BM_HistogramPass(benchmark::State& state) {
   state.counters["fraction_of_3.35TB/s"] =
       benchmark::Counter(bytes / kH100Bandwidth, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_HistogramPass)->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(20);
+BENCHMARK(BM_HistogramPass)
+    ->ArgNames({"mapping", "shared_KiB"})
+    ->ArgsProduct({{0, 1}, {48, 96}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20);
 
 double train_seconds(const TrainingData& td, const ForestParams& p, TreeBackend& backend) {
   const auto t0 = Clock::now();
@@ -193,6 +210,31 @@ void BM_Train10M(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Train10M)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(1);
+
+// The reference case on the GPU alone under each tuning: 3 fits after a warm-up.
+void BM_Train10MTuned(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  const ForestParams p = resolve_params(
+      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "sqrt"}, {"bootstrap", "true"}}, l.data.task);
+  auto gpu = make_cuda_tree_backend(0, tuning_of(state));
+  train_seconds(l.data, p, *gpu);  // warm-up: the default case above ran first in a fresh context
+  double gpu_s = 0;
+  for (auto _ : state) {
+    gpu_s = train_seconds(l.data, p, *gpu);
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["train_gpu_s"] = gpu_s;
+}
+BENCHMARK(BM_Train10MTuned)
+    ->ArgNames({"mapping", "shared_KiB"})
+    ->Args({0, 48})
+    ->Args({1, 48})
+    ->Args({0, 96})
+    ->Args({1, 96})
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
 
 // Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
 void BM_FullyGrown1M(benchmark::State& state) {

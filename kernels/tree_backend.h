@@ -91,9 +91,23 @@ class TreeBackend {
 
 std::unique_ptr<TreeBackend> make_cpu_tree_backend();
 
+// Launch choices of the CUDA backend. None of them changes a result; they
+// exist so bench/gpu_bench can measure them against each other on a GPU.
+struct CudaTuning {
+  // How a histogram block's threads walk a node's rows: one row per thread,
+  // looping over the features (each warp load touches 32 rows), or one
+  // (row, feature) element per thread, consecutive threads on consecutive
+  // features of a row (each warp load touches 32 / features rows).
+  enum class HistogramMapping { kRowPerThread, kElementPerThread };
+  HistogramMapping histogram_mapping = HistogramMapping::kRowPerThread;
+  // Shared memory of one histogram block (a feature group's privatised
+  // histogram); above 48 KiB it is opted into, up to the device's limit.
+  std::size_t histogram_shared_bytes = std::size_t(48) << 10;
+};
+
 // The CUDA backend on device `device_index` (kernels/tree_backend_cuda.cu);
 // returns the same splits, statistics and partitions as the CPU backend.
 // Throws std::runtime_error("built without CUDA") in a build without CUDA.
-std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index);
+std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const CudaTuning& tuning = {});
 
 }  // namespace canopy

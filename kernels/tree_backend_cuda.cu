@@ -15,11 +15,13 @@
 //     root statistics are summed here (root_stats_kernel).
 // Per level, for a chunk of frontier nodes sized to the workspace budget:
 //   sample_kernel     one thread per node: the node's feature sample;
-//   histogram_kernel  block -> (node, feature group, entry chunk); shared-memory
-//                     privatised histograms (32-bit counters for unweighted
-//                     classification, else int64) flushed with global atomics,
-//                     or global atomics when a feature's bins x channels do not
-//                     fit shared memory (hundreds of classes);
+//   histogram_kernel  block -> (node, feature group, entry chunk); threads take
+//                     entries or (entry, feature) elements (CudaTuning);
+//                     shared-memory privatised histograms (32-bit counters for
+//                     unweighted classification, else int64) flushed with
+//                     global atomics, or global atomics when a feature's
+//                     bins x channels do not fit shared memory (hundreds of
+//                     classes);
 //   split_kernel      one thread per (node, sampled feature): scan_feature over
 //                     the histogram, or for small nodes over the rows sorted by
 //                     bin (the CPU's sparse path; results are identical);
@@ -67,8 +69,8 @@ struct HistogramPolicy {
   // flushing its whole shared histogram with global atomics, so fewer, longer
   // blocks flush less.
   static constexpr int64_t kBlocksPerSM = 4;
-  // Privatised histogram per block: a feature group's bins x channels x counter
-  // bytes must fit here (48 KiB needs no opt-in; an SM holds four such blocks).
+  // Shared memory a block may use without opting in (the root statistics'
+  // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
 };
 
@@ -222,8 +224,11 @@ __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { a
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
-// of its sample, accumulated as Mode says.
-template <typename Mode>
+// of its sample, accumulated as Mode says. kElements: thread q of the block
+// takes the (entry, feature) elements q, q + blockDim, ... in entry-major
+// order (CudaTuning::HistogramMapping::kElementPerThread); otherwise it takes
+// whole entries and loops over the features.
+template <typename Mode, bool kElements>
 __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
@@ -251,23 +256,49 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
   }
   const bool regression = t.layout.regression();
   const int32_t cc = t.layout.count_channel;
-  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const RowEntry en = entries[e];
-    const uint8_t* row = bins + static_cast<int64_t>(en.row) * n_features;
-    const int64_t w = row_weight(t, cq, en.row, en.mult);
-    int32_t c0;
-    int64_t v1 = 0;
-    if (regression) {
-      c0 = 0;
-      v1 = w * t.y_fixed[en.row];
-    } else {
-      c0 = t.class_id[en.row];
+  // An entry's statistics, then their addition to feature j's histogram (j of
+  // this group).
+  struct EntryStats {
+    uint32_t row, mult;
+    int32_t c0;  // classification: the class channel; regression: 0
+    int64_t w, wy;
+  };
+  auto stats_of = [&](const RowEntry& en) {
+    EntryStats st{en.row, en.mult, 0, row_weight(t, cq, en.row, en.mult), 0};
+    if (regression)
+      st.wy = st.w * t.y_fixed[en.row];
+    else
+      st.c0 = t.class_id[en.row];
+    return st;
+  };
+  auto add = [&](const EntryStats& st, int32_t j) {
+    const uint8_t b = bins[static_cast<int64_t>(st.row) * n_features + f[j]];
+    Counter* s = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k;
+    shared_add(s + st.c0, st.w);
+    if (regression) shared_add(s + 1, st.wy);
+    if (cc >= 0) shared_add(s + cc, static_cast<int64_t>(st.mult));
+  };
+  if constexpr (kElements) {
+    // Element q is (entry q / nj, feature q % nj); the host keeps
+    // (e1 - e0) * nj below 2^31. Stepping by blockDim advances the pair by
+    // (blockDim / nj, blockDim % nj), so no division inside the loop.
+    const uint32_t nj = static_cast<uint32_t>(it.nj);
+    const uint32_t n_elements = static_cast<uint32_t>(it.e1 - it.e0) * nj;
+    const uint32_t step_e = blockDim.x / nj, step_j = blockDim.x % nj;
+    uint32_t e = threadIdx.x / nj, j = threadIdx.x % nj;
+    for (uint32_t q = threadIdx.x; q < n_elements; q += blockDim.x) {
+      add(stats_of(entries[it.e0 + e]), static_cast<int32_t>(j));
+      e += step_e;
+      j += step_j;
+      if (j >= nj) {
+        j -= nj;
+        ++e;
+      }
     }
-    for (int32_t j = 0; j < it.nj; ++j) {
-      Counter* b = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(row[f[j]]) * k;
-      shared_add(b + c0, w);
-      if (regression) shared_add(b + 1, v1);
-      if (cc >= 0) shared_add(b + cc, static_cast<int64_t>(en.mult));
+  } else {
+    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
+      const EntryStats st = stats_of(entries[e]);
+      for (int32_t j = 0; j < it.nj; ++j) add(st, j);
     }
   }
   if constexpr (kShared) {
@@ -548,10 +579,18 @@ struct HostSlot {
 
 class CudaTreeBackend final : public TreeBackend {
  public:
-  explicit CudaTreeBackend(int device) : device_(device) {
+  CudaTreeBackend(int device, const CudaTuning& tuning) : device_(device), tuning_(tuning) {
     cuda_util::ScopedDevice scoped(device_);
     CANOPY_CUDA_CHECK(cudaFree(nullptr));  // create the context now, so errors surface here
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
+    int block_optin = 0, per_sm = 0;
+    CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&block_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
+    CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device_));
+    hist_shared_bytes_ = std::clamp<std::size_t>(tuning_.histogram_shared_bytes, 1024, static_cast<std::size_t>(block_optin));
+    // Histogram blocks resident per multiprocessor (each also takes the
+    // driver's reserved 1 KiB), at most kBlocksPerSM.
+    hist_blocks_per_sm_ = static_cast<int64_t>(std::clamp<std::size_t>(
+        static_cast<std::size_t>(per_sm) / (hist_shared_bytes_ + 1024), 1, HistogramPolicy::kBlocksPerSM));
   }
 
   const char* name() const override { return "cuda"; }
@@ -962,7 +1001,7 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   // Features per shared-memory group; 0 = global-atomic fallback.
-  int32_t shared_group() const { return static_cast<int32_t>(HistogramPolicy::kSharedBytes / feature_hist_bytes()); }
+  int32_t shared_group() const { return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes()); }
 
   std::size_t node_workspace_bytes(const HostSlot& s) const {
     const int64_t k = data_.layout.n_channels;
@@ -1006,9 +1045,15 @@ class CudaTreeBackend final : public TreeBackend {
       const HostSlot& s = slots_[i0 + i];
       if (dense(s)) dense_work += s.size() * (g > 0 ? (std::max(0, node_kf(s)) + g - 1) / g : 1);
     }
-    const int64_t per_block =
-        std::max(HistogramPolicy::kEntriesPerBlock,
-                 dense_work / std::max<int64_t>(1, int64_t{sm_count_} * HistogramPolicy::kBlocksPerSM) + 1);
+    // Entries per histogram block; the element mapping needs entries x group
+    // features below 2^31 (at least one entry a block: a group is at most
+    // shared memory / one bin's counters, far below 2^31).
+    int64_t per_block =
+        std::max(HistogramPolicy::kEntriesPerBlock, dense_work / std::max<int64_t>(1, sm_count_ * hist_blocks_per_sm_) + 1);
+    int32_t widest = 1;
+    for (int32_t i = 0; i < m; ++i)
+      widest = std::max(widest, g > 0 ? std::min(g, node_kf(slots_[i0 + i])) : node_kf(slots_[i0 + i]));
+    per_block = std::max<int64_t>(1, std::min(per_block, int64_t{INT32_MAX} / widest));
     for (int32_t i = 0; i < m; ++i) {
       const HostSlot& s = slots_[i0 + i];
       NodeDesc& nd = nodes[i];
@@ -1074,17 +1119,11 @@ class CudaTreeBackend final : public TreeBackend {
       if (g > 0) {
         const std::size_t smem = static_cast<std::size_t>(max_group) * feature_hist_bytes();
         if (hist32_)
-          histogram_kernel<SharedHistogram<unsigned int>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
-              hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-              targets_, max_bins_, hist);
+          launch_histogram<SharedHistogram<unsigned int>>(grid, smem, hist);
         else
-          histogram_kernel<SharedHistogram<unsigned long long>><<<grid, HistogramPolicy::kBlockThreads, smem>>>(
-              hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-              targets_, max_bins_, hist);
+          launch_histogram<SharedHistogram<unsigned long long>>(grid, smem, hist);
       } else {
-        histogram_kernel<GlobalHistogram><<<grid, HistogramPolicy::kBlockThreads>>>(
-            hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), nf_, entries_.data(),
-            targets_, max_bins_, hist);
+        launch_histogram<GlobalHistogram>(grid, 0, hist);
       }
       CANOPY_CUDA_CHECK_LAUNCH();
     }
@@ -1107,6 +1146,20 @@ class CudaTreeBackend final : public TreeBackend {
     profile_phase("level: split+reduce+left", t);
   }
 
+  // histogram_kernel<Mode, mapping> over `grid` work items with `smem` bytes
+  // of dynamic shared memory (opted into above 48 KiB).
+  template <typename Mode>
+  void launch_histogram(unsigned grid, std::size_t smem, unsigned long long* hist) {
+    auto* kernel = tuning_.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread
+                       ? histogram_kernel<Mode, true>
+                       : histogram_kernel<Mode, false>;
+    if (smem > (std::size_t(48) << 10))
+      CANOPY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    kernel<<<grid, HistogramPolicy::kBlockThreads, smem>>>(hist_items_.data(), nodes_.data(), jobs_.data(),
+                                                           feats_.data(), bins_.data(), nf_, entries_.data(), targets_,
+                                                           max_bins_, hist);
+  }
+
   // Profiling only: waits for the device so the phase's kernels are counted in it.
   PhaseProfile::Clock::time_point profile_phase(const char* phase, PhaseProfile::Clock::time_point since) {
     if (!profile_.enabled()) return since;
@@ -1122,6 +1175,9 @@ class CudaTreeBackend final : public TreeBackend {
   };
 
   int device_;
+  CudaTuning tuning_;
+  std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
+  int64_t hist_blocks_per_sm_ = 1;
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
   BatchData data_;
@@ -1161,8 +1217,8 @@ class CudaTreeBackend final : public TreeBackend {
 
 }  // namespace
 
-std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index) {
-  return std::make_unique<CudaTreeBackend>(device_index);
+std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const CudaTuning& tuning) {
+  return std::make_unique<CudaTreeBackend>(device_index, tuning);
 }
 
 }  // namespace canopy

@@ -12,7 +12,7 @@
 
 namespace canopy {
 
-std::unique_ptr<TreeBackend> make_cuda_tree_backend(int /*device_index*/) {
+std::unique_ptr<TreeBackend> make_cuda_tree_backend(int /*device_index*/, const CudaTuning& /*tuning*/) {
   throw std::runtime_error("built without CUDA");
 }
 

@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "host/grower.h"
@@ -295,6 +296,43 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
   compare_backends(p, {{5, 1, Criterion::kEntropy, false, 12}, {28, 20, Criterion::kGini, true, -1}}, 31, gpu.get());
   const Problem q = make_problem(ProblemSpec{});  // another matrix: must be uploaded again
   compare_backends(q, {{3, 1, Criterion::kGini, true, -1}}, 37, gpu.get());
+}
+
+// Every CudaTuning grows the CPU's trees: both histogram mappings, each with
+// the default 48 KiB blocks and with 96 KiB ones (opted into; one feature
+// group for 28 features), on 32-bit-counter classification, weighted
+// classification with class weights, regression and the global-atomic
+// fallback of many classes. A 5-feature node makes the element mapping's
+// block stride (256) not a multiple of the group.
+TEST(CudaBackend, HistogramTuningsMatchCpu) {
+  CANOPY_REQUIRE_GPU();
+  std::vector<Problem> problems;
+  for (auto [rows, features, classes, weighted] :
+       {std::tuple<std::size_t, std::size_t, int32_t, bool>{60000, 28, 2, false}, {3000, 9, 4, true},
+        {4000, 7, 0, false}, {6000, 8, 300, false}}) {
+    ProblemSpec s;
+    s.rows = rows;
+    s.features = features;
+    s.classes = classes;
+    s.weighted = weighted;
+    problems.push_back(make_problem(s));
+  }
+  using Mapping = CudaTuning::HistogramMapping;
+  for (Mapping mapping : {Mapping::kRowPerThread, Mapping::kElementPerThread}) {
+    for (std::size_t shared : {std::size_t(48) << 10, std::size_t(96) << 10}) {
+      SCOPED_TRACE(std::string(mapping == Mapping::kRowPerThread ? "row" : "element") + " mapping, " +
+                   std::to_string(shared >> 10) + " KiB");
+      auto gpu = make_cuda_tree_backend(0, CudaTuning{mapping, shared});
+      for (const Problem& p : problems) {
+        const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+        const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+        JobPlan sampled{5, 1, c, true, 8};
+        sampled.sampled = true;
+        JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
+        compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
+      }
+    }
+  }
 }
 
 TEST(CudaBins, AssignBinsMatchesCpu) {
