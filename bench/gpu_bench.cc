@@ -2,7 +2,8 @@
 // data written to an HDF5 file once and read back (so "load" is a real read):
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
-//                                                 1 = element per thread; shared KiB per block)
+//                                                 1 = element per thread; shared KiB per block;
+//                                                 batch 1 = 8 loads before the additions)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under the other tunings
@@ -48,12 +49,13 @@ int64_t env_int(const char* name, int64_t fallback) {
   return v ? std::atoll(v) : fallback;
 }
 
-// The CudaTuning of a case's arguments (mapping, shared KiB).
+// The CudaTuning of a case's arguments (mapping, shared KiB, batched loads).
 CudaTuning tuning_of(const benchmark::State& state) {
   CudaTuning t;
   t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
                                             : CudaTuning::HistogramMapping::kRowPerThread;
   t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
+  t.histogram_batch_loads = state.range(2) != 0;
   return t;
 }
 
@@ -173,8 +175,8 @@ void BM_HistogramPass(benchmark::State& state) {
       benchmark::Counter(bytes / kH100Bandwidth, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_HistogramPass)
-    ->ArgNames({"mapping", "shared_KiB"})
-    ->ArgsProduct({{0, 1}, {48, 96}})
+    ->ArgNames({"mapping", "shared_KiB", "batch"})
+    ->ArgsProduct({{0, 1}, {48, 96}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -227,11 +229,8 @@ void BM_Train10MTuned(benchmark::State& state) {
   state.counters["train_gpu_s"] = gpu_s;
 }
 BENCHMARK(BM_Train10MTuned)
-    ->ArgNames({"mapping", "shared_KiB"})
-    ->Args({0, 48})
-    ->Args({1, 48})
-    ->Args({0, 96})
-    ->Args({1, 96})
+    ->ArgNames({"mapping", "shared_KiB", "batch"})
+    ->ArgsProduct({{0, 1}, {48, 96}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

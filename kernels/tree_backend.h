@@ -103,6 +103,9 @@ struct CudaTuning {
   // Shared memory of one histogram block (a feature group's privatised
   // histogram); above 48 KiB it is opted into, up to the device's limit.
   std::size_t histogram_shared_bytes = std::size_t(48) << 10;
+  // Each histogram thread loads several bins (8) before adding any of them,
+  // so more loads are in flight; otherwise one at a time.
+  bool histogram_batch_loads = false;
 };
 
 // The CUDA backend on device `device_index` (kernels/tree_backend_cuda.cu);

@@ -69,6 +69,8 @@ struct HistogramPolicy {
   // flushing its whole shared histogram with global atomics, so fewer, longer
   // blocks flush less.
   static constexpr int64_t kBlocksPerSM = 4;
+  // Bins a thread loads before adding them when CudaTuning batches loads.
+  static constexpr int kLoadBatch = 8;
   // Shared memory a block may use without opting in (the root statistics'
   // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
@@ -227,8 +229,9 @@ __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicA
 // of its sample, accumulated as Mode says. kElements: thread q of the block
 // takes the (entry, feature) elements q, q + blockDim, ... in entry-major
 // order (CudaTuning::HistogramMapping::kElementPerThread); otherwise it takes
-// whole entries and loops over the features.
-template <typename Mode, bool kElements>
+// whole entries and loops over the features. kBatch: bins loaded per thread
+// before their additions (CudaTuning::histogram_batch_loads).
+template <typename Mode, bool kElements, int kBatch>
 __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
@@ -271,8 +274,10 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
       st.c0 = t.class_id[en.row];
     return st;
   };
-  auto add = [&](const EntryStats& st, int32_t j) {
-    const uint8_t b = bins[static_cast<int64_t>(st.row) * n_features + f[j]];
+  auto bin_of = [&](const EntryStats& st, int32_t j) {
+    return bins[static_cast<int64_t>(st.row) * n_features + f[j]];
+  };
+  auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
     Counter* s = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k;
     shared_add(s + st.c0, st.w);
     if (regression) shared_add(s + 1, st.wy);
@@ -281,24 +286,48 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
   if constexpr (kElements) {
     // Element q is (entry q / nj, feature q % nj); the host keeps
     // (e1 - e0) * nj below 2^31. Stepping by blockDim advances the pair by
-    // (blockDim / nj, blockDim % nj), so no division inside the loop.
+    // (blockDim / nj, blockDim % nj), so no division inside the loop. Each
+    // round loads kBatch elements before adding any.
     const uint32_t nj = static_cast<uint32_t>(it.nj);
     const uint32_t n_elements = static_cast<uint32_t>(it.e1 - it.e0) * nj;
     const uint32_t step_e = blockDim.x / nj, step_j = blockDim.x % nj;
     uint32_t e = threadIdx.x / nj, j = threadIdx.x % nj;
-    for (uint32_t q = threadIdx.x; q < n_elements; q += blockDim.x) {
-      add(stats_of(entries[it.e0 + e]), static_cast<int32_t>(j));
-      e += step_e;
-      j += step_j;
-      if (j >= nj) {
-        j -= nj;
-        ++e;
+    for (uint32_t q = threadIdx.x; q < n_elements; q += kBatch * blockDim.x) {
+      EntryStats st[kBatch];
+      int32_t jb[kBatch];
+      uint8_t b[kBatch];
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        if (q + u * blockDim.x < n_elements) {
+          st[u] = stats_of(entries[it.e0 + e]);
+          jb[u] = static_cast<int32_t>(j);
+          b[u] = bin_of(st[u], jb[u]);
+        }
+        e += step_e;
+        j += step_j;
+        if (j >= nj) {
+          j -= nj;
+          ++e;
+        }
       }
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u)
+        if (q + u * blockDim.x < n_elements) add(st[u], jb[u], b[u]);
     }
   } else {
+    // Each thread takes whole entries; kBatch of an entry's features are
+    // loaded before any is added.
     for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
       const EntryStats st = stats_of(entries[e]);
-      for (int32_t j = 0; j < it.nj; ++j) add(st, j);
+      for (int32_t j0 = 0; j0 < it.nj; j0 += kBatch) {
+        uint8_t b[kBatch];
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u)
+          if (j0 + u < it.nj) b[u] = bin_of(st, j0 + u);
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u)
+          if (j0 + u < it.nj) add(st, j0 + u, b[u]);
+      }
     }
   }
   if constexpr (kShared) {
@@ -1146,13 +1175,16 @@ class CudaTreeBackend final : public TreeBackend {
     profile_phase("level: split+reduce+left", t);
   }
 
-  // histogram_kernel<Mode, mapping> over `grid` work items with `smem` bytes
+  // histogram_kernel<Mode, mapping, batch> over `grid` work items with `smem` bytes
   // of dynamic shared memory (opted into above 48 KiB).
   template <typename Mode>
   void launch_histogram(unsigned grid, std::size_t smem, unsigned long long* hist) {
-    auto* kernel = tuning_.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread
-                       ? histogram_kernel<Mode, true>
-                       : histogram_kernel<Mode, false>;
+    const bool elements = tuning_.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread;
+    const bool batched = tuning_.histogram_batch_loads;
+    auto* kernel = elements ? (batched ? histogram_kernel<Mode, true, HistogramPolicy::kLoadBatch>
+                                       : histogram_kernel<Mode, true, 1>)
+                            : (batched ? histogram_kernel<Mode, false, HistogramPolicy::kLoadBatch>
+                                       : histogram_kernel<Mode, false, 1>);
     if (smem > (std::size_t(48) << 10))
       CANOPY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     kernel<<<grid, HistogramPolicy::kBlockThreads, smem>>>(hist_items_.data(), nodes_.data(), jobs_.data(),

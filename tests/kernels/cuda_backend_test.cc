@@ -300,7 +300,7 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 
 // Every CudaTuning grows the CPU's trees: both histogram mappings, each with
 // the default 48 KiB blocks and with 96 KiB ones (opted into; one feature
-// group for 28 features), on 32-bit-counter classification, weighted
+// group for 28 features), with and without batched loads, on 32-bit-counter classification, weighted
 // classification with class weights, regression and the global-atomic
 // fallback of many classes. A 5-feature node makes the element mapping's
 // block stride (256) not a multiple of the group.
@@ -320,16 +320,18 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   using Mapping = CudaTuning::HistogramMapping;
   for (Mapping mapping : {Mapping::kRowPerThread, Mapping::kElementPerThread}) {
     for (std::size_t shared : {std::size_t(48) << 10, std::size_t(96) << 10}) {
-      SCOPED_TRACE(std::string(mapping == Mapping::kRowPerThread ? "row" : "element") + " mapping, " +
-                   std::to_string(shared >> 10) + " KiB");
-      auto gpu = make_cuda_tree_backend(0, CudaTuning{mapping, shared});
-      for (const Problem& p : problems) {
-        const int32_t nf = static_cast<int32_t>(p.bins.n_features);
-        const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
-        JobPlan sampled{5, 1, c, true, 8};
-        sampled.sampled = true;
-        JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
-        compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
+      for (bool batch : {false, true}) {
+        SCOPED_TRACE(std::string(mapping == Mapping::kRowPerThread ? "row" : "element") + " mapping, " +
+                     std::to_string(shared >> 10) + " KiB" + (batch ? ", batched loads" : ""));
+        auto gpu = make_cuda_tree_backend(0, CudaTuning{mapping, shared, batch});
+        for (const Problem& p : problems) {
+          const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+          const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+          JobPlan sampled{5, 1, c, true, 8};
+          sampled.sampled = true;
+          JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
+          compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
+        }
       }
     }
   }
