@@ -28,6 +28,7 @@ void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>&
   out.n_features = nf;
   out.bins.assign(nr * nf, 0);
   constexpr std::size_t kRowBlock = 4096;
+  constexpr int kLanes = 16;  // values searched in lockstep
   const std::size_t n_blocks = (nr + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static)
   for (std::size_t b = 0; b < n_blocks; ++b) {
@@ -36,7 +37,12 @@ void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>&
       const float* c = cuts.cuts(f);
       const uint32_t m = cuts.n_cuts(f);
       const float* col = columns[f].data();
-      for (std::size_t r = r0; r < r1; ++r) out.bins[r * nf + f] = bin_of(c, m, col[r]);
+      std::size_t r = r0;
+      for (uint8_t lane[kLanes]; r + kLanes <= r1; r += kLanes) {
+        bin_search_lanes<kLanes>(c, m, col + r, lane);
+        for (std::size_t u = 0; u < kLanes; ++u) out.bins[(r + u) * nf + f] = lane[u];
+      }
+      for (; r < r1; ++r) out.bins[r * nf + f] = bin_of(c, m, col[r]);
     }
   }
 }

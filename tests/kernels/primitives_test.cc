@@ -2,9 +2,11 @@
 // histogram and partition contracts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "kernels/bin.h"
@@ -42,6 +44,43 @@ TEST(Bin, ThresholdsReproduceBinSplits) {
     for (uint32_t t = 1; t <= c.n_cuts(0) + 1; ++t) EXPECT_EQ(b <= t, v <= c.threshold(0, t)) << v << " " << t;
   }
   EXPECT_TRUE(std::isinf(c.threshold(0, 4)));
+}
+
+// assign_bins_cpu searches 16 values in lockstep; every bin must equal the
+// one-value search, for any number of cuts (0 .. 254), for values on, between
+// and beyond the cuts, NaN and infinities, and row counts that leave a tail.
+TEST(Bin, MatrixEqualsOneValueAtATime) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-10.0f, 10.0f);
+  BinCuts cuts;
+  const std::vector<uint32_t> n_cuts = {0, 1, 2, 3, 15, 16, 17, 100, 254};
+  for (uint32_t m : n_cuts) {
+    std::vector<float> c(m);
+    for (float& x : c) x = u(rng);
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    cuts.values.insert(cuts.values.end(), c.begin(), c.end());
+    cuts.offsets.push_back(static_cast<uint32_t>(cuts.values.size()));
+  }
+  for (std::size_t rows : {std::size_t{5}, std::size_t{16}, std::size_t{4096 + 37}}) {
+    std::vector<std::vector<float>> columns(cuts.n_features(), std::vector<float>(rows));
+    for (std::size_t f = 0; f < columns.size(); ++f)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const uint32_t pick = static_cast<uint32_t>(rng() % 8);
+        float& v = columns[f][r];
+        if (pick == 0 && cuts.n_cuts(f) > 0) v = cuts.cuts(f)[rng() % cuts.n_cuts(f)];  // on a cut
+        else if (pick == 1) v = std::numeric_limits<float>::quiet_NaN();
+        else if (pick == 2) v = (rng() % 2 ? 1 : -1) * std::numeric_limits<float>::infinity();
+        else v = u(rng) * 1.2f;
+      }
+    BinnedMatrix m;
+    assign_bins_cpu(cuts, columns, m);
+    ASSERT_EQ(m.n_rows, rows);
+    for (std::size_t f = 0; f < columns.size(); ++f)
+      for (std::size_t r = 0; r < rows; ++r)
+        ASSERT_EQ(m.row(r)[f], bin_value(cuts.cuts(f), cuts.n_cuts(f), columns[f][r]))
+            << "feature " << f << " (" << cuts.n_cuts(f) << " cuts), row " << r << " of " << rows;
+  }
 }
 
 TEST(SplitMath, ExactLog2MatchesLibm) {
