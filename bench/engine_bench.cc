@@ -59,7 +59,7 @@ void BM_HistogramAllFeatures(benchmark::State& state) {
   std::vector<int64_t> hist(fs.total_bins() * lay.n_channels);
   for (auto _ : state) {
     std::fill(hist.begin(), hist.end(), 0);
-    accumulate_histogram_cpu(td.bins, t, entries.data(), entries.size(), fs, hist.data());
+    accumulate_histogram_cpu(rows_of(td.bins), t, entries.data(), entries.size(), fs, hist.data());
     benchmark::DoNotOptimize(hist.data());
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(entries.size()));

@@ -12,11 +12,11 @@ namespace {
 // per-row array row_fn reads, `target_bytes` per row, prefetched ahead like
 // the rows.
 template <typename RowFn>
-void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::size_t n, const FeatureSet& fs,
+void for_each_row_bin(const BinRows& rows, const RowEntry* entries, std::size_t n, const FeatureSet& fs,
                       int64_t* hist, int32_t k, RowFn row_fn, const void* row_targets = nullptr,
                       std::size_t target_bytes = 0) {
-  const std::size_t nf = bins.n_features;
-  const uint8_t* base = bins.bins.data();
+  const std::size_t stride = rows.stride;
+  const uint8_t* base = rows.data;
   constexpr int kMaxFeatures = 64;
   int64_t* feature_hist[kMaxFeatures];
   int32_t feature_col[kMaxFeatures];
@@ -27,10 +27,10 @@ void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::si
       feature_col[j] = fs.features[j0 + j];
     }
     for (std::size_t i = 0; i < n; ++i) {
-      prefetch_row_ahead(base, nf, entries, i, n);
+      prefetch_row_ahead(base, stride, entries, i, n);
       if (row_targets) prefetch_row_ahead(static_cast<const uint8_t*>(row_targets), target_bytes, entries, i, n);
       const uint32_t r = entries[i].row;
-      const uint8_t* row = base + static_cast<std::size_t>(r) * nf;
+      const uint8_t* row = base + static_cast<std::size_t>(r) * stride;
       auto add = row_fn(r, static_cast<int64_t>(entries[i].mult));
       for (int32_t j = 0; j < m; ++j) add(feature_hist[j] + row[feature_col[j]] * k);
     }
@@ -40,7 +40,7 @@ void for_each_row_bin(const BinnedMatrix& bins, const RowEntry* entries, std::si
 // Class counts weighted by multiplicity; K > 0 channels known at compile
 // time, K == 0 for any count.
 template <int K>
-void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const RowEntry* entries, std::size_t n,
+void accumulate_classes(const BinRows& bins, const int32_t* class_id, const RowEntry* entries, std::size_t n,
                         const FeatureSet& fs, int64_t* hist, int32_t channels = K) {
   for_each_row_bin(bins, entries, n, fs, hist, K > 0 ? K : channels, [class_id](uint32_t r, int64_t mult) {
     const int32_t c = class_id[r];
@@ -49,7 +49,7 @@ void accumulate_classes(const BinnedMatrix& bins, const int32_t* class_id, const
 }
 
 // Unweighted regression: channel 0 = multiplicity, channel 1 = multiplicity * y.
-void accumulate_regression(const BinnedMatrix& bins, const int64_t* y_fixed, const RowEntry* entries, std::size_t n,
+void accumulate_regression(const BinRows& bins, const int64_t* y_fixed, const RowEntry* entries, std::size_t n,
                            const FeatureSet& fs, int64_t* hist) {
   for_each_row_bin(bins, entries, n, fs, hist, 2, [y_fixed](uint32_t r, int64_t mult) {
     const int64_t wy = mult * y_fixed[r];
@@ -62,8 +62,8 @@ void accumulate_regression(const BinnedMatrix& bins, const int64_t* y_fixed, con
 
 }  // namespace
 
-void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, const RowEntry* entries,
-                              std::size_t n, const FeatureSet& fs, int64_t* hist) {
+void accumulate_histogram_cpu(const BinRows& bins, const RowTargets& t, const RowEntry* entries, std::size_t n,
+                              const FeatureSet& fs, int64_t* hist) {
   const StatsLayout& lay = *t.layout;
   const int32_t k = lay.n_channels;
   const bool simple_class = !lay.regression() && lay.count_channel < 0 && !t.row_quantum &&

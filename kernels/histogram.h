@@ -14,14 +14,25 @@ struct RowEntry {
   uint32_t mult;
 };
 
+// Row-major bins as the CPU loops read them: row r's bins start at
+// data + r * stride (stride >= n_features; the CPU backend reads a copy whose
+// rows are padded to stay within as few cache lines as possible).
+struct BinRows {
+  const uint8_t* data = nullptr;
+  std::size_t stride = 0;
+  const uint8_t* row(std::size_t r) const { return data + r * stride; }
+};
+inline BinRows rows_of(const BinnedMatrix& m) { return BinRows{m.bins.data(), m.n_features}; }
+
 // A node's rows lie scattered over the row-major binned matrix. Loops that
 // visit them in entry order call this at entry i to prefetch the row of entry
-// i + kRowPrefetchDistance (`rows`: the matrix, or any column of it).
+// i + kRowPrefetchDistance (`rows`: the matrix, or any column of it, with its
+// row stride).
 constexpr std::size_t kRowPrefetchDistance = 16;
-inline void prefetch_row_ahead(const uint8_t* rows, std::size_t n_features, const RowEntry* entries, std::size_t i,
+inline void prefetch_row_ahead(const uint8_t* rows, std::size_t stride, const RowEntry* entries, std::size_t i,
                                std::size_t n) {
   if (i + kRowPrefetchDistance < n)
-    __builtin_prefetch(rows + static_cast<std::size_t>(entries[i + kRowPrefetchDistance].row) * n_features);
+    __builtin_prefetch(rows + static_cast<std::size_t>(entries[i + kRowPrefetchDistance].row) * stride);
 }
 
 // Per-row training targets and weights, shared by every job of a batch.
@@ -61,8 +72,8 @@ struct FeatureSet {
 };
 
 // hist[(offsets[j] + bin) * n_channels + c] += statistics of entries[0, n).
-void accumulate_histogram_cpu(const BinnedMatrix& bins, const RowTargets& t, const RowEntry* entries,
-                              std::size_t n, const FeatureSet& fs, int64_t* hist);
+void accumulate_histogram_cpu(const BinRows& rows, const RowTargets& t, const RowEntry* entries, std::size_t n,
+                              const FeatureSet& fs, int64_t* hist);
 
 // Statistics of a set of rows (the node totals).
 void accumulate_totals_cpu(const RowTargets& t, const RowEntry* entries, std::size_t n, int64_t* totals);

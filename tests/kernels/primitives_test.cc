@@ -206,9 +206,9 @@ TEST(Histogram, SumsAreOrderFreeAndMatchTotals) {
   const uint32_t offs[] = {0, 4, 8};
   FeatureSet fs{feats, offs, 2};
   std::vector<int64_t> h1(16, 0), h2(16, 0), totals(2, 0);
-  accumulate_histogram_cpu(bins, t, e.data(), e.size(), fs, h1.data());
+  accumulate_histogram_cpu(rows_of(bins), t, e.data(), e.size(), fs, h1.data());
   std::reverse(e.begin(), e.end());
-  accumulate_histogram_cpu(bins, t, e.data(), e.size(), fs, h2.data());
+  accumulate_histogram_cpu(rows_of(bins), t, e.data(), e.size(), fs, h2.data());
   EXPECT_EQ(h1, h2);
   accumulate_totals_cpu(t, e.data(), e.size(), totals.data());
   for (int f = 0; f < 2; ++f) {
@@ -219,6 +219,37 @@ TEST(Histogram, SumsAreOrderFreeAndMatchTotals) {
   }
   EXPECT_EQ(h1[(0 + 1) * 2 + 0], 2);  // feature 0, bin 1, class 0: rows 0 and 5
   EXPECT_EQ(h1[(4 + 0) * 2 + 1], 2);  // feature 1, missing bin, class 1: row 1 drawn twice
+}
+
+// The CPU backend histograms a copy whose rows are padded (BinRows::stride >
+// n_features); whatever the padding holds, the histogram is the matrix's.
+TEST(Histogram, PaddedRowsGiveTheMatrixHistogram) {
+  std::mt19937 rng(3);
+  const std::size_t nr = 300, nf = 5, stride = 8;
+  BinnedMatrix bins;
+  bins.n_rows = nr;
+  bins.n_features = nf;
+  bins.bins.resize(nr * nf);
+  std::vector<uint8_t> padded(nr * stride);
+  for (auto& b : padded) b = static_cast<uint8_t>(rng() % 256);  // padding: anything
+  for (std::size_t r = 0; r < nr; ++r)
+    for (std::size_t f = 0; f < nf; ++f) padded[r * stride + f] = bins.bins[r * nf + f] = static_cast<uint8_t>(rng() % 10);
+  std::vector<int32_t> cls(nr);
+  for (auto& c : cls) c = static_cast<int32_t>(rng() % 3);
+  const StatsLayout lay = StatsLayout::make(3, false);
+  RowTargets t;
+  t.layout = &lay;
+  t.class_id = cls.data();
+  std::vector<RowEntry> e;
+  for (uint32_t r = 0; r < nr; r += 1 + rng() % 3) e.push_back({r, 1 + static_cast<uint32_t>(rng() % 3)});
+  const int32_t feats[] = {0, 2, 4};
+  const uint32_t offs[] = {0, 10, 20, 30};
+  FeatureSet fs{feats, offs, 3};
+  std::vector<int64_t> plain(30 * 3, 0), from_padded(30 * 3, 0);
+  accumulate_histogram_cpu(rows_of(bins), t, e.data(), e.size(), fs, plain.data());
+  accumulate_histogram_cpu(BinRows{padded.data(), stride}, t, e.data(), e.size(), fs, from_padded.data());
+  EXPECT_EQ(plain, from_padded);
+  EXPECT_GT(std::accumulate(plain.begin(), plain.end(), int64_t{0}), 0);
 }
 
 TEST(Partition, StableAndMissingFollowsDirection) {
