@@ -3,7 +3,8 @@
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
 //                                                 1 = element per thread; shared KiB per block;
-//                                                 batch 1 = 8 loads before the additions)
+//                                                 batch 1 = 8 loads before the additions;
+//                                                 pad 1 = device rows padded to 32-byte sectors)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under the other tunings
@@ -49,19 +50,20 @@ int64_t env_int(const char* name, int64_t fallback) {
   return v ? std::atoll(v) : fallback;
 }
 
-// The CudaTuning of a case's arguments (mapping, shared KiB, batched loads).
+// The CudaTuning of a case's arguments (mapping, shared KiB, batched loads, padded rows).
 CudaTuning tuning_of(const benchmark::State& state) {
   CudaTuning t;
   t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
                                             : CudaTuning::HistogramMapping::kRowPerThread;
   t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
   t.histogram_batch_loads = state.range(2) != 0;
+  t.pad_rows = state.range(3) != 0;
   return t;
 }
 
 // Registers a case once per CudaTuning: every combination of the arguments.
 void every_tuning(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"mapping", "shared_KiB", "batch"})->ArgsProduct({{0, 1}, {48, 96}, {0, 1}});
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad"})->ArgsProduct({{0, 1}, {48, 96}, {0, 1}, {0, 1}});
 }
 
 bool skip_without_gpu(benchmark::State& state) {

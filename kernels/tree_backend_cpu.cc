@@ -94,7 +94,7 @@ void transpose_bins(const BinnedMatrix& m, std::vector<uint8_t>& out) {
 // they must: the stride is the smallest power of two >= n_features up to 64,
 // else a multiple of 64, from a 64-byte aligned start. A node's rows are read
 // scattered, one or two lines each; unpadded rows of 28 bytes straddle two
-// lines 42% of the time, of 50 bytes 77%.
+// lines 38% of the time (6 of the 16 offsets), of 50 bytes 75%.
 BinRows pad_rows(const BinnedMatrix& m, std::vector<uint8_t>& storage) {
   constexpr std::size_t kLine = 64;
   const std::size_t nf = m.n_features, nr = m.n_rows;

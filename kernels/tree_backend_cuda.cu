@@ -235,7 +235,7 @@ template <typename Mode, bool kElements, int kBatch>
 __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
-                     const uint8_t* __restrict__ bins, int64_t n_features, const RowEntry* __restrict__ entries,
+                     const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
                      DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
   using Counter = typename Mode::Counter;
   constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
@@ -275,7 +275,7 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
     return st;
   };
   auto bin_of = [&](const EntryStats& st, int32_t j) {
-    return bins[static_cast<int64_t>(st.row) * n_features + f[j]];
+    return bins[static_cast<int64_t>(st.row) * bin_stride + f[j]];
   };
   auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
     Counter* s = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k;
@@ -410,7 +410,7 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
     split_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
                  const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
                  const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins, int32_t max_bins,
-                 const uint8_t* __restrict__ bins, int64_t n_features, const RowEntry* __restrict__ entries,
+                 const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
                  DevTargets t, int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
   const int32_t p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= n_pairs) return;
@@ -437,7 +437,7 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
     uint8_t idx[SplitPolicy::kSparseMaxRows];
     int32_t group_bins[SplitPolicy::kSparseMaxRows];
     for (int32_t q = 0; q < n; ++q) {
-      const uint8_t b = bins[static_cast<int64_t>(entries[nd.begin + q].row) * n_features + f];
+      const uint8_t b = bins[static_cast<int64_t>(entries[nd.begin + q].row) * bin_stride + f];
       int32_t pos = q;
       while (pos > 0 && key[pos - 1] > b) {
         key[pos] = key[pos - 1];
@@ -500,7 +500,7 @@ __global__ void reduce_kernel(int32_t n_nodes, const NodeDesc* __restrict__ node
 __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __restrict__ jobs,
                             const SplitChoice* __restrict__ best, const int32_t* __restrict__ best_j,
                             const int64_t* __restrict__ hist, int32_t max_bins, const uint8_t* __restrict__ bins,
-                            int64_t n_features, const RowEntry* __restrict__ entries, DevTargets t,
+                            int64_t bin_stride, const RowEntry* __restrict__ entries, DevTargets t,
                             int64_t* __restrict__ left) {
   const int32_t i = blockIdx.x;
   const NodeDesc nd = nodes[i];
@@ -525,18 +525,18 @@ __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __
   const int64_t* cq = jobs[nd.job].class_quantum;
   for (int64_t e = nd.begin; e < nd.end; ++e) {
     const RowEntry en = entries[e];
-    const uint8_t b = bins[static_cast<int64_t>(en.row) * n_features + c.feature];
+    const uint8_t b = bins[static_cast<int64_t>(en.row) * bin_stride + c.feature];
     if (device_goes_left(b, c.bin, c.missing_left)) add_row(l, t, cq, en.row, en.mult);
   }
 }
 
 __global__ void partition_flags_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,
-                                       const uint8_t* __restrict__ bins, int64_t n_features,
+                                       const uint8_t* __restrict__ bins, int64_t bin_stride,
                                        const RowEntry* __restrict__ entries, uint32_t* __restrict__ flags) {
   const PartItem it = items[blockIdx.x];
   const PartSeg s = segs[it.seg];
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const uint8_t b = bins[static_cast<int64_t>(entries[e].row) * n_features + s.feature];
+    const uint8_t b = bins[static_cast<int64_t>(entries[e].row) * bin_stride + s.feature];
     flags[e] = device_goes_left(b, s.bin, s.missing_left) ? 1u : 0u;
   }
 }
@@ -854,7 +854,7 @@ class CudaTreeBackend final : public TreeBackend {
       upload_to(part_items_, items, "partition work items");
       if (!items.empty()) {
         partition_flags_kernel<<<static_cast<unsigned>(items.size()), PartitionPolicy::kBlockThreads>>>(
-            part_items_.data(), segs_.data(), bins_.data(), nf_, entries_.data(), flags_.data());
+            part_items_.data(), segs_.data(), bins_.data(), bin_stride_, entries_.data(), flags_.data());
         CANOPY_CUDA_CHECK_LAUNCH();
       }
       exclusive_scan(total_entries_ + 1);
@@ -920,14 +920,32 @@ class CudaTreeBackend final : public TreeBackend {
     return h;
   }
 
+  // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
+  // CudaTuning::pad_rows the next power of two up to one 32-byte sector, else
+  // a multiple of 32 (cudaMalloc's start is sector-aligned), so a scattered
+  // row touches the fewest sectors. The padding is never read.
   void upload_bins(const BinnedMatrix& m) {
     const uint64_t fp = fingerprint(m);
     if (bins_key_.matrix == &m && bins_key_.data == m.bins.data() && bins_key_.n_rows == m.n_rows &&
         bins_key_.n_features == m.n_features && bins_key_.fingerprint == fp && !bins_.empty())
       return;
     bins_key_ = BinsKey{};
-    cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.bins.size()), "the binned matrix");
-    if (!m.bins.empty()) bins_.upload(m.bins.data(), m.bins.size());
+    constexpr std::size_t kSector = 32;
+    const std::size_t nf = m.n_features;
+    std::size_t stride = std::max<std::size_t>(1, nf);
+    if (tuning_.pad_rows) {
+      stride = 1;
+      while (stride < nf && stride < kSector) stride *= 2;
+      if (nf > kSector) stride = (nf + kSector - 1) / kSector * kSector;
+    }
+    cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
+    bin_stride_ = static_cast<int64_t>(stride);
+    if (!m.bins.empty()) {
+      if (stride == nf)
+        bins_.upload(m.bins.data(), m.bins.size());
+      else
+        CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
+    }
     bins_key_ = BinsKey{&m, m.bins.data(), m.n_rows, m.n_features, fp};
   }
 
@@ -1160,14 +1178,15 @@ class CudaTreeBackend final : public TreeBackend {
     if (n_pairs > 0) {
       split_kernel<<<cuda_util::blocks_for(n_pairs, SplitPolicy::kBlockThreads), SplitPolicy::kBlockThreads>>>(
           n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(), hist_.data(),
-          n_bins_.data(), max_bins_, bins_.data(), nf_, entries_.data(), targets_, scratch_.data(), choices_.data());
+          n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_, scratch_.data(),
+          choices_.data());
       CANOPY_CUDA_CHECK_LAUNCH();
     }
     reduce_kernel<<<cuda_util::blocks_for(m, NodePolicy::kBlockThreads), NodePolicy::kBlockThreads>>>(
         m, nodes_.data(), choices_.data(), best_.data(), best_j_.data());
     CANOPY_CUDA_CHECK_LAUNCH();
     left_kernel<<<static_cast<unsigned>(m), NodePolicy::kLeftBlockThreads>>>(
-        nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), hist_.data(), max_bins_, bins_.data(), nf_,
+        nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), hist_.data(), max_bins_, bins_.data(), bin_stride_,
         entries_.data(), targets_, left_.data());
     CANOPY_CUDA_CHECK_LAUNCH();
     best_.download(best.data() + i0, static_cast<std::size_t>(m));
@@ -1188,7 +1207,7 @@ class CudaTreeBackend final : public TreeBackend {
     if (smem > (std::size_t(48) << 10))
       CANOPY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     kernel<<<grid, HistogramPolicy::kBlockThreads, smem>>>(hist_items_.data(), nodes_.data(), jobs_.data(),
-                                                           feats_.data(), bins_.data(), nf_, entries_.data(), targets_,
+                                                           feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_,
                                                            max_bins_, hist);
   }
 
@@ -1214,6 +1233,7 @@ class CudaTreeBackend final : public TreeBackend {
   PhaseProfile profile_{"cuda backend"};
   BatchData data_;
   int64_t nf_ = 0;
+  int64_t bin_stride_ = 1;  // bytes from one row's bins to the next on the device
   int32_t max_bins_ = 2;
   bool hist32_ = false;  // shared histograms with 32-bit counters (this batch)
   int64_t total_entries_ = 0;

@@ -8,7 +8,7 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
-# block, batched loads), Train10M with the CPU comparison, Train10MTuned (every tuning).
+# block, batched loads, padded rows), Train10M with the CPU comparison, Train10MTuned.
 # ncu: Nsight Compute on one root-level histogram launch of the HistogramPass case.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
 # scikit-learn with the machine's python3 (which must have numpy, h5py,

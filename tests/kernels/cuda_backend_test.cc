@@ -298,18 +298,20 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
   compare_backends(q, {{3, 1, Criterion::kGini, true, -1}}, 37, gpu.get());
 }
 
-// Every CudaTuning grows the CPU's trees: both histogram mappings, each with
-// the default 48 KiB blocks and with 96 KiB ones (opted into; one feature
-// group for 28 features), with and without batched loads, on 32-bit-counter classification, weighted
-// classification with class weights, regression and the global-atomic
-// fallback of many classes. A 5-feature node makes the element mapping's
-// block stride (256) not a multiple of the group.
+// Every CudaTuning grows the CPU's trees: each combination of the histogram
+// mapping, 48 or 96 KiB blocks (opted into; one feature group for 28
+// features), batched loads and padded device rows, on 32-bit-counter
+// classification, weighted classification with class weights, regression and
+// the global-atomic fallback of many classes, and 40 features (padded to 64
+// bytes). Nodes of 5, 7, 9 and 28 features
+// leave partial load batches and a block stride (256) that is not a multiple
+// of the group.
 TEST(CudaBackend, HistogramTuningsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems;
   for (auto [rows, features, classes, weighted] :
        {std::tuple<std::size_t, std::size_t, int32_t, bool>{60000, 28, 2, false}, {3000, 9, 4, true},
-        {4000, 7, 0, false}, {6000, 8, 300, false}}) {
+        {4000, 7, 0, false}, {6000, 8, 300, false}, {2000, 40, 3, false}}) {
     ProblemSpec s;
     s.rows = rows;
     s.features = features;
@@ -317,22 +319,23 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.weighted = weighted;
     problems.push_back(make_problem(s));
   }
-  using Mapping = CudaTuning::HistogramMapping;
-  for (Mapping mapping : {Mapping::kRowPerThread, Mapping::kElementPerThread}) {
-    for (std::size_t shared : {std::size_t(48) << 10, std::size_t(96) << 10}) {
-      for (bool batch : {false, true}) {
-        SCOPED_TRACE(std::string(mapping == Mapping::kRowPerThread ? "row" : "element") + " mapping, " +
-                     std::to_string(shared >> 10) + " KiB" + (batch ? ", batched loads" : ""));
-        auto gpu = make_cuda_tree_backend(0, CudaTuning{mapping, shared, batch});
-        for (const Problem& p : problems) {
-          const int32_t nf = static_cast<int32_t>(p.bins.n_features);
-          const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
-          JobPlan sampled{5, 1, c, true, 8};
-          sampled.sampled = true;
-          JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
-          compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
-        }
-      }
+  for (int combo = 0; combo < 16; ++combo) {
+    CudaTuning tuning;
+    tuning.histogram_mapping =
+        combo & 1 ? CudaTuning::HistogramMapping::kElementPerThread : CudaTuning::HistogramMapping::kRowPerThread;
+    tuning.histogram_shared_bytes = std::size_t(combo & 2 ? 96 : 48) << 10;
+    tuning.histogram_batch_loads = (combo & 4) != 0;
+    tuning.pad_rows = (combo & 8) != 0;
+    SCOPED_TRACE(std::string(combo & 1 ? "element" : "row") + " mapping, " + (combo & 2 ? "96" : "48") + " KiB" +
+                 (combo & 4 ? ", batched loads" : "") + (combo & 8 ? ", padded rows" : ""));
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (const Problem& p : problems) {
+      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+      const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+      JobPlan sampled{5, 1, c, true, 8};
+      sampled.sampled = true;
+      JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
+      compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
     }
   }
 }
