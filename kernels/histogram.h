@@ -24,6 +24,19 @@ struct BinRows {
 };
 inline BinRows rows_of(const BinnedMatrix& m) { return BinRows{m.bins.data(), m.n_features}; }
 
+// The row stride that keeps rows of n_features bytes within the fewest
+// `granule`-byte blocks (cache lines, sectors) from a granule-aligned start:
+// the smallest power of two >= n_features up to the granule, else a multiple
+// of it. Unpadded rows of 28 bytes straddle two 64-byte lines 38% of the time
+// (6 of the 16 offsets) and two 32-byte sectors 75%; rows of 50 bytes two
+// lines 75%.
+inline std::size_t padded_stride(std::size_t n_features, std::size_t granule) {
+  if (n_features > granule) return (n_features + granule - 1) / granule * granule;
+  std::size_t stride = 1;
+  while (stride < n_features) stride *= 2;
+  return stride;
+}
+
 // A node's rows lie scattered over the row-major binned matrix. Loops that
 // visit them in entry order call this at entry i to prefetch the row of entry
 // i + kRowPrefetchDistance (`rows`: the matrix, or any column of it, with its

@@ -106,10 +106,9 @@ struct CudaTuning {
   // Each histogram thread loads several bins (8) before adding any of them,
   // so more loads are in flight; otherwise one at a time.
   bool histogram_batch_loads = false;
-  // The device copy of the bins pads each row to a power of two up to one
-  // 32-byte sector, else to whole sectors, so a scattered row is read in the
-  // fewest sectors (rows of 28 bytes otherwise straddle two sectors 75% of
-  // the time); otherwise rows are packed.
+  // The device copy of the bins pads each row to padded_stride(n_features,
+  // 32) (histogram.h), so a scattered row is read in the fewest 32-byte
+  // sectors; otherwise rows are packed.
   bool pad_rows = false;
 };
 

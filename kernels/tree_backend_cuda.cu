@@ -921,9 +921,9 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
-  // CudaTuning::pad_rows the next power of two up to one 32-byte sector, else
-  // a multiple of 32 (cudaMalloc's start is sector-aligned), so a scattered
-  // row touches the fewest sectors. The padding is never read.
+  // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
+  // sector-aligned), so a scattered row touches the fewest 32-byte sectors.
+  // The padding is never read.
   void upload_bins(const BinnedMatrix& m) {
     const uint64_t fp = fingerprint(m);
     if (bins_key_.matrix == &m && bins_key_.data == m.bins.data() && bins_key_.n_rows == m.n_rows &&
@@ -932,12 +932,7 @@ class CudaTreeBackend final : public TreeBackend {
     bins_key_ = BinsKey{};
     constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
-    std::size_t stride = std::max<std::size_t>(1, nf);
-    if (tuning_.pad_rows) {
-      stride = 1;
-      while (stride < nf && stride < kSector) stride *= 2;
-      if (nf > kSector) stride = (nf + kSector - 1) / kSector * kSector;
-    }
+    const std::size_t stride = std::max<std::size_t>(1, tuning_.pad_rows ? padded_stride(nf, kSector) : nf);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
     if (!m.bins.empty()) {

@@ -221,6 +221,29 @@ TEST(Histogram, SumsAreOrderFreeAndMatchTotals) {
   EXPECT_EQ(h1[(4 + 0) * 2 + 1], 2);  // feature 1, missing bin, class 1: row 1 drawn twice
 }
 
+TEST(Histogram, PaddedStrideKeepsRowsInTheFewestBlocks) {
+  EXPECT_EQ(padded_stride(0, 64), 1u);
+  EXPECT_EQ(padded_stride(1, 64), 1u);
+  EXPECT_EQ(padded_stride(3, 64), 4u);
+  EXPECT_EQ(padded_stride(28, 64), 32u);
+  EXPECT_EQ(padded_stride(50, 64), 64u);
+  EXPECT_EQ(padded_stride(64, 64), 64u);
+  EXPECT_EQ(padded_stride(65, 64), 128u);
+  EXPECT_EQ(padded_stride(200, 64), 256u);
+  EXPECT_EQ(padded_stride(28, 32), 32u);
+  EXPECT_EQ(padded_stride(33, 32), 64u);
+  EXPECT_EQ(padded_stride(40, 32), 64u);
+  // No row of n features crosses more granule boundaries than it must.
+  for (std::size_t g : {32u, 64u})
+    for (std::size_t nf = 1; nf <= 300; ++nf) {
+      const std::size_t stride = padded_stride(nf, g);
+      ASSERT_GE(stride, nf);
+      const std::size_t least = (nf + g - 1) / g;
+      for (std::size_t r = 0; r < 64; ++r)
+        ASSERT_EQ((r * stride + nf - 1) / g - (r * stride) / g + 1, least) << "nf " << nf << ", granule " << g;
+    }
+}
+
 // The CPU backend histograms a copy whose rows are padded (BinRows::stride >
 // n_features); whatever the padding holds, the histogram is the matrix's.
 TEST(Histogram, PaddedRowsGiveTheMatrixHistogram) {
