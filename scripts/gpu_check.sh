@@ -8,7 +8,8 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
-# block, batched loads, padded rows), Train10M with the CPU comparison, Train10MTuned.
+# block, batched loads, padded rows), Train10M with the CPU comparison, Train10MTuned;
+# then scripts/gpu_tunings.py ranks the tunings ($OUT/tunings.txt).
 # ncu: Nsight Compute on one root-level histogram launch of the HistogramPass case.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
 # scikit-learn with the machine's python3 (which must have numpy, h5py,
@@ -48,6 +49,7 @@ for s in "${steps[@]}"; do
     bench)
       gpu_bench 'HistogramPass|Train10M' gpu_bench bench "${GPU_CHECK_BENCH_S:-240}"
       rc=$?
+      python3 scripts/gpu_tunings.py "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/tunings.txt"
       ;;
     ncu)
       ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"

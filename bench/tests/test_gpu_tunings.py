@@ -1,0 +1,66 @@
+"""Tests of scripts/gpu_tunings.py, which ranks gpu_bench's CudaTuning variants."""
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts", "gpu_tunings.py")
+spec = importlib.util.spec_from_file_location("gpu_tunings", SCRIPT)
+gpu_tunings = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gpu_tunings)
+
+
+def run(name, time_us, **extra):
+    return dict({"name": name, "real_time": time_us, "time_unit": "us"}, **extra)
+
+
+class GpuTunings(unittest.TestCase):
+    def rank(self, benchmarks):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "gpu_bench.json")
+            with open(path, "w") as f:
+                json.dump({"benchmarks": benchmarks}, f)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = gpu_tunings.main(path)
+        return rc, out.getvalue().splitlines()
+
+    def test_fastest_first_with_ratio_to_the_default(self):
+        h = "BM_HistogramPass/mapping:{}/shared_KiB:{}/batch:{}/pad:{}/iterations:20/manual_time"
+        rc, lines = self.rank([
+            run(h.format(0, 48, 0, 0), 600.0, **{"bin_GB/s": 466.0}),
+            run(h.format(1, 48, 0, 1), 300.0, **{"bin_GB/s": 933.0}),
+            run(h.format(0, 96, 1, 0), 400.0),
+            run("BM_Train10M/iterations:1/manual_time", 0.7),  # not a tuned case: left out
+        ])
+        self.assertEqual(rc, 0)
+        self.assertEqual(lines[0], "== BM_HistogramPass")
+        self.assertEqual(len(lines), 4)
+        self.assertIn("element, 48 KiB, padded", lines[1])
+        self.assertIn("2.00x the default", lines[1])
+        self.assertIn("933 GB/s", lines[1])
+        self.assertIn("row, 96 KiB, batched", lines[2])
+        self.assertIn("1.50x the default", lines[2])
+        self.assertIn("1.00x the default", lines[3])
+
+    def test_errors_are_listed_and_a_missing_default_is_said(self):
+        rc, lines = self.rank([
+            run("BM_Train10MTuned/mapping:1/shared_KiB:48/batch:0/pad:0/iterations:3/manual_time", 0.0,
+                error_occurred=True, error_message="no CUDA device"),
+            run("BM_Train10MTuned/mapping:1/shared_KiB:96/batch:0/pad:0/iterations:3/manual_time", 0.5),
+        ])
+        self.assertEqual(rc, 0)
+        self.assertIn("error: no CUDA device", lines[1])
+        self.assertIn("no default run", lines[2])
+
+    def test_a_file_without_tuned_cases_fails(self):
+        rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
+        self.assertEqual(rc, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
