@@ -7,7 +7,7 @@
 //                                                 pad 1 = device rows padded to 32-byte sectors)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
-//                                                 Train10MTuned: GPU training under the other tunings
+//                                                 Train10MTuned: GPU training under every tuning
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),

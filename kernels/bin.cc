@@ -20,6 +20,18 @@ inline uint8_t bin_of(const float* cuts, uint32_t n_cuts, float v) { return bin_
 
 uint8_t bin_value(const float* cuts, uint32_t n_cuts, float v) { return bin_of(cuts, n_cuts, v); }
 
+BinnedMatrixKey BinnedMatrixKey::of(const BinnedMatrix& m) {
+  constexpr std::size_t kSamples = std::size_t(1) << 16;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the sampled bytes
+  const std::size_t n = m.bins.size();
+  if (n > 0) {
+    const std::size_t step = std::max<std::size_t>(1, n / kSamples);
+    for (std::size_t i = 0; i < n; i += step) h = (h ^ m.bins[i]) * 1099511628211ull;
+    h = (h ^ m.bins[n - 1]) * 1099511628211ull;
+  }
+  return BinnedMatrixKey{&m, m.bins.data(), m.n_rows, m.n_features, h};
+}
+
 void assign_bins_cpu(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
                      BinnedMatrix& out) {
   const std::size_t nf = columns.size();

@@ -34,6 +34,23 @@ struct BinnedMatrix {
   const uint8_t* row(std::size_t r) const { return bins.data() + r * n_features; }
 };
 
+// Identifies a binned matrix cheaply: its address, data pointer, shape and a
+// fingerprint of 2^16 sampled bytes. A backend keeps what it derives from a
+// matrix (a device copy, a padded or transposed copy) while the same key comes
+// again, as it does for the batches of a forest or the candidates of a sweep.
+struct BinnedMatrixKey {
+  const BinnedMatrix* matrix = nullptr;
+  const uint8_t* data = nullptr;
+  std::size_t n_rows = 0, n_features = 0;
+  uint64_t fingerprint = 0;
+
+  static BinnedMatrixKey of(const BinnedMatrix& m);
+  bool operator==(const BinnedMatrixKey& o) const {
+    return matrix == o.matrix && data == o.data && n_rows == o.n_rows && n_features == o.n_features &&
+           fingerprint == o.fingerprint;
+  }
+};
+
 // Number of cuts strictly below v, plus one; 0 for NaN, for each of the L
 // values v[0 .. L-1] (out[u] is the bin of v[u]). The trip count depends only
 // on n_cuts and the step is arithmetic, so there is no data-dependent branch,

@@ -130,8 +130,13 @@ class CpuTreeBackend final : public TreeBackend {
     data_ = data;
     const int32_t k = data.layout.n_channels;
     const std::size_t nf = data.bins->n_features;
-    transpose_bins(*data.bins, columns_);
-    rows_ = pad_rows(*data.bins, padded_);
+    const BinnedMatrixKey key = BinnedMatrixKey::of(*data.bins);
+    if (!(copies_of_ == key)) {  // the batches of a forest or a sweep share one matrix
+      copies_of_ = BinnedMatrixKey{};
+      transpose_bins(*data.bins, columns_);
+      rows_ = pad_rows(*data.bins, padded_);
+      copies_of_ = key;
+    }
     all_offsets_.assign(nf + 1, 0);
     for (std::size_t f = 0; f < nf; ++f) all_offsets_[f + 1] = all_offsets_[f] + data.cuts->n_bins(f);
     sparse_max_rows_ = CpuPolicy::sparse_max_rows(
@@ -515,17 +520,19 @@ class CpuTreeBackend final : public TreeBackend {
 
   BatchData data_;
   std::vector<Job> jobs_;
-  // A feature-major copy of the batch's bins, made at begin(). The partition
+  // A feature-major copy of the batch's bins, made at begin() (kept while the
+  // same matrix comes again). The partition
   // reads one feature of a node's rows: from a column those reads stay within
   // n_rows bytes (cache-resident), where the row-major matrix would fetch a
   // cache line per row. About 15% faster training at 1M x 28 rows (2 cores),
   // for as many bytes again as the bins.
   std::vector<uint8_t> columns_;
-  // A row-major copy with line-aligned rows (pad_rows), made at begin(): the
+  // A row-major copy with line-aligned rows (pad_rows), made with columns_: the
   // histograms and the sparse path read it. About 28% faster training at
   // 1M x 28 and 1M x 50 rows (2 cores), for stride / n_features times the bins.
   std::vector<uint8_t> padded_;
   BinRows rows_;
+  BinnedMatrixKey copies_of_;  // the matrix columns_ and padded_ were made from
   std::vector<Slot> slots_;
   std::vector<std::vector<int64_t>> hists_;         // retained histograms of the frontier
   std::vector<std::vector<int64_t>> parent_hists_;  // retained histograms of the previous level

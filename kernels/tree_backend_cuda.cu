@@ -114,8 +114,6 @@ struct MemoryPolicy {
   static constexpr std::size_t kMaxWorkspace = std::size_t(16) << 30;
   // Trees per batch at most (host-side per-level bookkeeping grows with it).
   static constexpr std::size_t kMaxBatchJobs = 512;
-  // Bytes sampled to fingerprint a cached binned matrix.
-  static constexpr std::size_t kFingerprintSamples = std::size_t(1) << 16;
 };
 
 // ---------------------------------------------------------------------------
@@ -910,26 +908,14 @@ class CudaTreeBackend final : public TreeBackend {
     if (n > 0) d.upload(host, n);
   }
 
-  static uint64_t fingerprint(const BinnedMatrix& m) {
-    uint64_t h = 1469598103934665603ull;
-    const std::size_t n = m.bins.size();
-    if (n == 0) return h;
-    const std::size_t step = std::max<std::size_t>(1, n / MemoryPolicy::kFingerprintSamples);
-    for (std::size_t i = 0; i < n; i += step) h = (h ^ m.bins[i]) * 1099511628211ull;
-    h = (h ^ m.bins[n - 1]) * 1099511628211ull;
-    return h;
-  }
-
   // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
   // sector-aligned), so a scattered row touches the fewest 32-byte sectors.
   // The padding is never read.
   void upload_bins(const BinnedMatrix& m) {
-    const uint64_t fp = fingerprint(m);
-    if (bins_key_.matrix == &m && bins_key_.data == m.bins.data() && bins_key_.n_rows == m.n_rows &&
-        bins_key_.n_features == m.n_features && bins_key_.fingerprint == fp && !bins_.empty())
-      return;
-    bins_key_ = BinsKey{};
+    const BinnedMatrixKey key = BinnedMatrixKey::of(m);
+    if (bins_key_ == key && !bins_.empty()) return;
+    bins_key_ = BinnedMatrixKey{};
     constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
     const std::size_t stride = std::max<std::size_t>(1, tuning_.pad_rows ? padded_stride(nf, kSector) : nf);
@@ -941,7 +927,7 @@ class CudaTreeBackend final : public TreeBackend {
       else
         CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
     }
-    bins_key_ = BinsKey{&m, m.bins.data(), m.n_rows, m.n_features, fp};
+    bins_key_ = key;
   }
 
   // Materialises spec.sample into entries starting at `out` (ascending rows,
@@ -1213,13 +1199,6 @@ class CudaTreeBackend final : public TreeBackend {
     return profile_.add(phase, since);
   }
 
-  struct BinsKey {
-    const BinnedMatrix* matrix = nullptr;
-    const uint8_t* data = nullptr;
-    std::size_t n_rows = 0, n_features = 0;
-    uint64_t fingerprint = 0;
-  };
-
   int device_;
   CudaTuning tuning_;
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
@@ -1239,7 +1218,7 @@ class CudaTreeBackend final : public TreeBackend {
   DevTargets targets_{};
 
   // Resident across batches.
-  BinsKey bins_key_;
+  BinnedMatrixKey bins_key_;
   DeviceArray<uint8_t> bins_;
   DeviceArray<int32_t> n_bins_;
   // Per batch.
