@@ -1,6 +1,6 @@
 #pragma once
-// Small helpers shared by the CUDA primitives (bin.cu, predict.cu,
-// tree_backend_cuda.cu). CUDA-only header.
+// Small helpers shared by the CUDA primitives (bin.cu, predict.cu, the tree
+// backend's kernels and tree_backend_cuda.cu). CUDA-only header.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>

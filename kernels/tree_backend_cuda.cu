@@ -5,105 +5,68 @@
 // is the shared Philox sample_features, and the arg-max follows
 // SplitChoice::better_than, a strict total order on valid candidates.
 //
+// This file holds the host side: what stays on the device, how a level's
+// frontier becomes work items, and the order of the launches. The kernels
+// live beside their CPU twins (kernels/tree_kernels.cuh lists them).
+//
 // Device-resident data:
 //   - the binned matrix, uploaded once and kept across begin() calls while the
 //     same matrix comes again (a sweep or the batches of a forest upload once);
 //   - class ids, fixed-point targets and row quanta (per begin);
 //   - every job's in-bag entries (row, multiplicity), back to back, partitioned
 //     by frontier node; the host keeps each node's [begin, end). Jobs given as
-//     a RowSample are sampled here (bootstrap_kernel, CUB compaction), and
-//     root statistics are summed here (root_stats_kernel).
+//     a RowSample are sampled on the device (row_sample.cu), and root
+//     statistics are summed there (histogram.cu).
 // Per level, for a chunk of frontier nodes sized to the workspace budget:
-//   sample_kernel     one thread per node: the node's feature sample;
-//   histogram_kernel  block -> (node, feature group, entry chunk); threads take
-//                     entries or (entry, feature) elements (CudaTuning);
-//                     shared-memory privatised histograms (32-bit counters for
-//                     unweighted classification, else int64) flushed with
-//                     global atomics, or global atomics when a feature's
-//                     bins x channels do not fit shared memory (hundreds of
-//                     classes);
-//   split_kernel      one thread per (node, sampled feature): scan_feature over
-//                     the histogram, or for small nodes over the rows sorted by
-//                     bin (the CPU's sparse path; results are identical);
-//   reduce_kernel     one thread per node: arg-max under better_than;
-//   left_kernel       one block per node: the left child's statistics.
-// apply_splits: flag kernel (goes left?), one CUB exclusive scan over all
-// entries, stable scatter, left counts copied back for the host's slots.
-#include <cub/device/device_scan.cuh>
+//   feature_sampling.cu  one thread per node: the node's feature sample;
+//   histogram.cu         block -> (node, feature group, entry chunk); threads
+//                        take entries or (entry, feature) elements
+//                        (CudaTuning); shared-memory privatised histograms
+//                        (32-bit counters for unweighted classification, else
+//                        int64) flushed with global atomics, or global atomics
+//                        when a feature's bins x channels do not fit shared
+//                        memory (hundreds of classes);
+//   split_scan.cu        one thread per (node, sampled feature): scan_feature
+//                        over the histogram, or for small nodes over the rows
+//                        sorted by bin (the CPU's sparse path; results are
+//                        identical); one thread per node: arg-max under
+//                        better_than; one block per node: the left child's
+//                        statistics.
+// apply_splits (partition.cu): flag kernel (goes left?), one CUB exclusive
+// scan over all entries, stable scatter, left counts copied back for the
+// host's slots.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kernels/cuda_util.cuh"
-#include "kernels/feature_sampling.h"
-#include "kernels/histogram.h"
 #include "kernels/phase_profile.h"
 #include "kernels/row_sample.h"
-#include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
+#include "kernels/tree_kernels.cuh"
 
 namespace canopy {
 namespace {
 
-// ---------------------------------------------------------------------------
-// Launch policies (tuning knobs; none of them changes a result).
-
-struct HistogramPolicy {
-  static constexpr int kBlockThreads = 256;
-  // Entries of one node handled by one block (the row chunk of a work item):
-  // at least this many ...
-  static constexpr int64_t kEntriesPerBlock = 8192;
-  // ... and more when a level has enough work to give each resident block slot
-  // (kBlocksPerSM per multiprocessor) several such chunks: every block ends by
-  // flushing its whole shared histogram with global atomics, so fewer, longer
-  // blocks flush less.
-  static constexpr int64_t kBlocksPerSM = 4;
-  // Bins a thread loads before adding them when CudaTuning batches loads.
-  static constexpr int kLoadBatch = 8;
-  // Shared memory a block may use without opting in (the root statistics'
-  // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
-  static constexpr std::size_t kSharedBytes = 48 * 1024;
-};
-
-struct SplitPolicy {
-  static constexpr int kBlockThreads = 128;
-  // Up to this many channels the scan's scratch (left: one int64 per channel)
-  // lives in registers/local memory; above it, in a global scratch buffer.
-  static constexpr int32_t kLocalChannels = 24;
-  // Nodes with at most this many entries are scanned over their rows sorted by
-  // bin instead of a histogram (as the CPU backend's sparse path).
-  // (Measure on a GPU: the per-thread sort costs O(rows^2), a histogram costs
-  // O(bins x channels) to clear, flush and scan.)
-  static constexpr int32_t kSparseMaxRows = 64;
-  // int64 groups of scratch per (sparse node of n rows, feature): missing +
-  // one group per row + the scan's left.
-  static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 1; }
-};
-
-struct NodePolicy {
-  static constexpr int kBlockThreads = 128;  // sample / reduce kernels: one thread per node
-  static constexpr int kLeftBlockThreads = 64;  // left kernel: one block per node, threads over channels
-};
-
-struct PartitionPolicy {
-  static constexpr int kBlockThreads = 256;
-  static constexpr int64_t kEntriesPerBlock = 8192;
-};
-
-struct SamplePolicy {
-  static constexpr int kBlockThreads = 256;  // bootstrap, flag and compaction kernels
-};
+using cuda_tree::DevJob;
+using cuda_tree::DevTargets;
+using cuda_tree::HistItem;
+using cuda_tree::HistogramCounters;
+using cuda_tree::HistogramPolicy;
+using cuda_tree::NodeDesc;
+using cuda_tree::PartItem;
+using cuda_tree::PartitionPolicy;
+using cuda_tree::PartSeg;
+using cuda_tree::SplitPolicy;
 
 struct MemoryPolicy {
   // The per-level workspace (histograms, scratch) may use this fraction of the
@@ -115,453 +78,6 @@ struct MemoryPolicy {
   // Trees per batch at most (host-side per-level bookkeeping grows with it).
   static constexpr std::size_t kMaxBatchJobs = 512;
 };
-
-// ---------------------------------------------------------------------------
-// Device-side data descriptions (plain structs passed by value or in arrays).
-
-struct DevTargets {
-  StatsLayout layout;
-  const int32_t* class_id;     // classification
-  const int64_t* y_fixed;      // regression
-  const int64_t* row_quantum;  // null = 1
-};
-
-struct DevJob {
-  uint64_t seed;
-  const int64_t* class_quantum;  // n_classes values on the device, or null
-  int64_t min_leaf;
-  uint32_t tree;
-  int32_t kf;  // features sampled per node: min(features_per_node, n_features)
-  int32_t criterion;
-  int32_t pad;
-};
-
-struct NodeDesc {
-  int64_t begin, end;    // entries of the node
-  int64_t hist_off;      // dense: offset (int64 units) of kf x max_bins x k statistics
-  int64_t scratch_off;   // offset (int64 units) of the scan scratch, -1 when none
-  int32_t job, node, kf, dense;
-  int32_t feat_off;      // first index of the node's features / (node, feature) pairs
-  int32_t pair_scratch;  // int64 scratch per (node, feature) pair
-};
-
-struct HistItem {
-  int32_t node;  // index into the chunk's NodeDesc
-  int32_t j0;    // first feature (position in the node's sample) of the group
-  int32_t nj;    // features in the group
-  int32_t pad;
-  int64_t e0, e1;
-};
-
-struct PartSeg {
-  int64_t begin, end;
-  int32_t feature, bin, missing_left, pad;
-};
-
-struct PartItem {
-  int32_t seg;
-  int32_t pad;
-  int64_t e0, e1;
-};
-
-// ---------------------------------------------------------------------------
-// Row statistics, mirroring RowTargets::weight / add (histogram.h).
-
-__device__ __forceinline__ int64_t row_weight(const DevTargets& t, const int64_t* cq, uint32_t row, uint32_t mult) {
-  int64_t w = mult;
-  if (t.row_quantum) w *= t.row_quantum[row];
-  if (cq) w *= cq[t.class_id[row]];
-  return w;
-}
-
-__device__ __forceinline__ void add_row(int64_t* s, const DevTargets& t, const int64_t* cq, uint32_t row,
-                                        uint32_t mult) {
-  const int64_t w = row_weight(t, cq, row, mult);
-  if (t.layout.regression()) {
-    s[0] += w;
-    s[1] += w * t.y_fixed[row];
-  } else {
-    s[t.class_id[row]] += w;
-  }
-  if (t.layout.count_channel >= 0) s[t.layout.count_channel] += mult;
-}
-
-__device__ __forceinline__ bool device_goes_left(uint8_t b, int32_t bin, int32_t missing_left) {
-  return b == 0 ? missing_left != 0 : static_cast<int32_t>(b) <= bin;
-}
-
-__device__ __forceinline__ void atomic_add_i64(unsigned long long* p, int64_t v) {
-  atomicAdd(p, static_cast<unsigned long long>(v));  // two's complement: exact for negative values too
-}
-
-// ---------------------------------------------------------------------------
-// Kernels.
-
-__global__ void sample_kernel(const NodeDesc* __restrict__ nodes, int32_t n_nodes, const DevJob* __restrict__ jobs,
-                              int32_t n_features, int32_t* __restrict__ perm, int32_t* __restrict__ feats) {
-  const int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n_nodes) return;
-  const NodeDesc nd = nodes[i];
-  const DevJob jb = jobs[nd.job];
-  if (nd.kf <= 0) return;
-  sample_features(jb.seed, jb.tree, static_cast<uint32_t>(nd.node), n_features, nd.kf,
-                  perm + static_cast<int64_t>(i) * n_features, feats + nd.feat_off);
-}
-
-// Where a histogram block accumulates: straight into the global int64
-// histogram, or a privatised shared-memory copy of 64-bit or 32-bit counters
-// flushed with one global atomic per non-zero counter. 32-bit counters are
-// used only when no block sum can exceed 2^32 - 1 (see use_hist32).
-template <typename T>
-struct SharedHistogram {
-  using Counter = T;
-};
-struct GlobalHistogram {
-  using Counter = unsigned long long;
-};
-
-__device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
-__device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
-
-// One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
-// of its sample, accumulated as Mode says. kElements: thread q of the block
-// takes the (entry, feature) elements q, q + blockDim, ... in entry-major
-// order (CudaTuning::HistogramMapping::kElementPerThread); otherwise it takes
-// whole entries and loops over the features. kBatch: bins loaded per thread
-// before their additions (CudaTuning::histogram_batch_loads).
-template <typename Mode, bool kElements, int kBatch>
-__global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
-    histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
-                     const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
-                     const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
-                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
-  using Counter = typename Mode::Counter;
-  constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
-  extern __shared__ unsigned long long smem_raw[];
-  Counter* smem = reinterpret_cast<Counter*>(smem_raw);
-  const HistItem it = items[blockIdx.x];
-  const NodeDesc nd = nodes[it.node];
-  const int32_t k = t.layout.n_channels;
-  const int64_t* cq = jobs[nd.job].class_quantum;
-  const int32_t* f = feats + nd.feat_off + it.j0;
-  const int64_t feat_stride = static_cast<int64_t>(max_bins) * k;
-  unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
-  const int64_t len = static_cast<int64_t>(it.nj) * feat_stride;
-  Counter* h = nullptr;
-  if constexpr (kShared) {
-    h = smem;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) smem[i] = 0;
-    __syncthreads();
-  } else {
-    h = gh;
-  }
-  const bool regression = t.layout.regression();
-  const int32_t cc = t.layout.count_channel;
-  // An entry's statistics, then their addition to feature j's histogram (j of
-  // this group).
-  struct EntryStats {
-    uint32_t row, mult;
-    int32_t c0;  // classification: the class channel; regression: 0
-    int64_t w, wy;
-  };
-  auto stats_of = [&](const RowEntry& en) {
-    EntryStats st{en.row, en.mult, 0, row_weight(t, cq, en.row, en.mult), 0};
-    if (regression)
-      st.wy = st.w * t.y_fixed[en.row];
-    else
-      st.c0 = t.class_id[en.row];
-    return st;
-  };
-  auto bin_of = [&](const EntryStats& st, int32_t j) {
-    return bins[static_cast<int64_t>(st.row) * bin_stride + f[j]];
-  };
-  auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
-    Counter* s = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k;
-    shared_add(s + st.c0, st.w);
-    if (regression) shared_add(s + 1, st.wy);
-    if (cc >= 0) shared_add(s + cc, static_cast<int64_t>(st.mult));
-  };
-  if constexpr (kElements) {
-    // Element q is (entry q / nj, feature q % nj); the host keeps
-    // (e1 - e0) * nj below 2^31. Stepping by blockDim advances the pair by
-    // (blockDim / nj, blockDim % nj), so no division inside the loop. Each
-    // round loads kBatch elements before adding any.
-    const uint32_t nj = static_cast<uint32_t>(it.nj);
-    const uint32_t n_elements = static_cast<uint32_t>(it.e1 - it.e0) * nj;
-    const uint32_t step_e = blockDim.x / nj, step_j = blockDim.x % nj;
-    uint32_t e = threadIdx.x / nj, j = threadIdx.x % nj;
-    for (uint32_t q = threadIdx.x; q < n_elements; q += kBatch * blockDim.x) {
-      EntryStats st[kBatch];
-      int32_t jb[kBatch];
-      uint8_t b[kBatch];
-#pragma unroll
-      for (int u = 0; u < kBatch; ++u) {
-        if (q + u * blockDim.x < n_elements) {
-          st[u] = stats_of(entries[it.e0 + e]);
-          jb[u] = static_cast<int32_t>(j);
-          b[u] = bin_of(st[u], jb[u]);
-        }
-        e += step_e;
-        j += step_j;
-        if (j >= nj) {
-          j -= nj;
-          ++e;
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kBatch; ++u)
-        if (q + u * blockDim.x < n_elements) add(st[u], jb[u], b[u]);
-    }
-  } else {
-    // Each thread takes whole entries; kBatch of an entry's features are
-    // loaded before any is added.
-    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-      const EntryStats st = stats_of(entries[e]);
-      for (int32_t j0 = 0; j0 < it.nj; j0 += kBatch) {
-        uint8_t b[kBatch];
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u)
-          if (j0 + u < it.nj) b[u] = bin_of(st, j0 + u);
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u)
-          if (j0 + u < it.nj) add(st, j0 + u, b[u]);
-      }
-    }
-  }
-  if constexpr (kShared) {
-    __syncthreads();
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-      const unsigned long long v = smem[i];
-      if (v != 0ull) atomicAdd(gh + i, v);
-    }
-  }
-}
-
-// --- Row sampling (RowSample materialised on the device) ---------------------
-
-// Thread q counts bootstrap draws 4q .. 4q+3 (those below `draws`) into mult.
-__global__ void bootstrap_kernel(uint64_t seed, uint32_t tree, int64_t draws, const uint32_t* __restrict__ rows,
-                                 uint32_t n, uint32_t* __restrict__ mult) {
-  const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (4 * q >= draws) return;
-  const Philox4 w = bootstrap_block(seed, tree, q);
-  for (int i = 0; i < 4 && 4 * q + i < draws; ++i) atomicAdd(&mult[rows[bounded(w.v[i], n)]], 1u);
-}
-
-// Every listed row once.
-__global__ void once_kernel(const uint32_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ mult) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) mult[rows[i]] = 1u;
-}
-
-__global__ void in_sample_kernel(const uint32_t* __restrict__ mult, int64_t n_rows, uint32_t* __restrict__ flags) {
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r <= n_rows) flags[r] = r < n_rows && mult[r] > 0 ? 1u : 0u;
-}
-
-// Rows in ascending order, as the host builds them: entry scan[r] = (r, mult[r]).
-__global__ void compact_kernel(const uint32_t* __restrict__ mult, const uint32_t* __restrict__ scan, int64_t n_rows,
-                               RowEntry* __restrict__ out) {
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r < n_rows && mult[r] > 0) out[scan[r]] = RowEntry{static_cast<uint32_t>(r), mult[r]};
-}
-
-// One block per work item (job = item.seg, entries [e0, e1)): adds the items'
-// statistics to root (n_jobs x k). kShared: summed in shared memory first,
-// then one global atomic per channel.
-template <bool kShared>
-__global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJob* __restrict__ jobs,
-                                  const RowEntry* __restrict__ entries, DevTargets t,
-                                  unsigned long long* __restrict__ root) {
-  extern __shared__ unsigned long long acc_shared[];
-  const PartItem it = items[blockIdx.x];
-  const int32_t k = t.layout.n_channels;
-  unsigned long long* out = root + static_cast<int64_t>(it.seg) * k;
-  unsigned long long* acc = kShared ? acc_shared : out;
-  if (kShared) {
-    for (int32_t c = threadIdx.x; c < k; c += blockDim.x) acc[c] = 0ull;
-    __syncthreads();
-  }
-  const int64_t* cq = jobs[it.seg].class_quantum;
-  const bool regression = t.layout.regression();
-  const int32_t cc = t.layout.count_channel;
-  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const RowEntry en = entries[e];
-    const int64_t w = row_weight(t, cq, en.row, en.mult);
-    if (regression) {
-      atomic_add_i64(acc, w);
-      atomic_add_i64(acc + 1, w * t.y_fixed[en.row]);
-    } else {
-      atomic_add_i64(acc + t.class_id[en.row], w);
-    }
-    if (cc >= 0) atomic_add_i64(acc + cc, static_cast<int64_t>(en.mult));
-  }
-  if (kShared) {
-    __syncthreads();
-    for (int32_t c = threadIdx.x; c < k; c += blockDim.x)
-      if (acc[c] != 0ull) atomicAdd(out + c, acc[c]);
-  }
-}
-
-// One thread per (node, sampled feature) pair; pair index == feature index in feats.
-__global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
-    split_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
-                 const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
-                 const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins, int32_t max_bins,
-                 const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
-                 DevTargets t, int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
-  const int32_t p = blockIdx.x * blockDim.x + threadIdx.x;
-  if (p >= n_pairs) return;
-  const int32_t i = pair_node[p];
-  const NodeDesc nd = nodes[i];
-  const DevJob jb = jobs[nd.job];
-  const int32_t j = p - nd.feat_off;
-  const int32_t f = feats[p];
-  const StatsLayout lay = t.layout;
-  const int32_t k = lay.n_channels;
-  const ScanNode sn =
-      make_scan_node(&lay, static_cast<Criterion>(jb.criterion), totals + static_cast<int64_t>(i) * k, jb.min_leaf);
-  SplitChoice best;
-  if (nd.dense) {
-    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(j) * max_bins * k;
-    int64_t local[SplitPolicy::kLocalChannels];
-    int64_t* sc = k <= SplitPolicy::kLocalChannels ? local : scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
-    scan_feature(sn, f, h, h + k, nullptr, n_bins[f] - 1, sc, best);
-  } else {
-    // Sparse path: the node's rows sorted by bin (stable insertion sort), one
-    // statistics group per non-empty value bin, as the CPU's scan_sparse.
-    const int32_t n = static_cast<int32_t>(nd.end - nd.begin);
-    uint8_t key[SplitPolicy::kSparseMaxRows];
-    uint8_t idx[SplitPolicy::kSparseMaxRows];
-    int32_t group_bins[SplitPolicy::kSparseMaxRows];
-    for (int32_t q = 0; q < n; ++q) {
-      const uint8_t b = bins[static_cast<int64_t>(entries[nd.begin + q].row) * bin_stride + f];
-      int32_t pos = q;
-      while (pos > 0 && key[pos - 1] > b) {
-        key[pos] = key[pos - 1];
-        idx[pos] = idx[pos - 1];
-        --pos;
-      }
-      key[pos] = b;
-      idx[pos] = static_cast<uint8_t>(q);
-    }
-    int64_t* s = scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
-    int64_t* missing = s;
-    int64_t* groups = s + k;
-    int64_t* left = s + static_cast<int64_t>(1 + n) * k;
-    for (int32_t c = 0; c < k; ++c) missing[c] = 0;
-    int32_t n_groups = 0;
-    const int64_t* cq = jb.class_quantum;
-    for (int32_t q = 0; q < n; ++q) {
-      const uint8_t b = key[q];
-      const RowEntry en = entries[nd.begin + idx[q]];
-      int64_t* g;
-      if (b == 0) {
-        g = missing;
-      } else {
-        if (n_groups == 0 || group_bins[n_groups - 1] != b) {
-          group_bins[n_groups] = b;
-          int64_t* ng = groups + static_cast<int64_t>(n_groups) * k;
-          for (int32_t c = 0; c < k; ++c) ng[c] = 0;
-          ++n_groups;
-        }
-        g = groups + static_cast<int64_t>(n_groups - 1) * k;
-      }
-      add_row(g, t, cq, en.row, en.mult);
-    }
-    scan_feature(sn, f, missing, groups, group_bins, n_groups, left, best);
-  }
-  choices[p] = best;
-}
-
-// One thread per node: the best of its features' choices.
-__global__ void reduce_kernel(int32_t n_nodes, const NodeDesc* __restrict__ nodes,
-                              const SplitChoice* __restrict__ choices, SplitChoice* __restrict__ best_out,
-                              int32_t* __restrict__ best_j) {
-  const int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n_nodes) return;
-  const NodeDesc nd = nodes[i];
-  SplitChoice best;
-  int32_t bj = -1;
-  for (int32_t j = 0; j < nd.kf; ++j) {
-    const SplitChoice c = choices[nd.feat_off + j];
-    if (c.better_than(best)) {
-      best = c;
-      bj = j;
-    }
-  }
-  best_out[i] = best;
-  best_j[i] = bj;
-}
-
-// One block per node: statistics of the chosen split's left child.
-__global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __restrict__ jobs,
-                            const SplitChoice* __restrict__ best, const int32_t* __restrict__ best_j,
-                            const int64_t* __restrict__ hist, int32_t max_bins, const uint8_t* __restrict__ bins,
-                            int64_t bin_stride, const RowEntry* __restrict__ entries, DevTargets t,
-                            int64_t* __restrict__ left) {
-  const int32_t i = blockIdx.x;
-  const NodeDesc nd = nodes[i];
-  const SplitChoice c = best[i];
-  const int32_t k = t.layout.n_channels;
-  int64_t* l = left + static_cast<int64_t>(i) * k;
-  if (!c.valid() || !nd.dense) {
-    for (int32_t ch = threadIdx.x; ch < k; ch += blockDim.x) l[ch] = 0;
-  }
-  if (!c.valid()) return;
-  if (nd.dense) {
-    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(best_j[i]) * max_bins * k;
-    for (int32_t ch = threadIdx.x; ch < k; ch += blockDim.x) {
-      int64_t sum = 0;
-      for (int32_t b = c.missing_left ? 0 : 1; b <= c.bin; ++b) sum += h[static_cast<int64_t>(b) * k + ch];
-      l[ch] = sum;
-    }
-    return;
-  }
-  __syncthreads();
-  if (threadIdx.x != 0) return;
-  const int64_t* cq = jobs[nd.job].class_quantum;
-  for (int64_t e = nd.begin; e < nd.end; ++e) {
-    const RowEntry en = entries[e];
-    const uint8_t b = bins[static_cast<int64_t>(en.row) * bin_stride + c.feature];
-    if (device_goes_left(b, c.bin, c.missing_left)) add_row(l, t, cq, en.row, en.mult);
-  }
-}
-
-__global__ void partition_flags_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,
-                                       const uint8_t* __restrict__ bins, int64_t bin_stride,
-                                       const RowEntry* __restrict__ entries, uint32_t* __restrict__ flags) {
-  const PartItem it = items[blockIdx.x];
-  const PartSeg s = segs[it.seg];
-  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const uint8_t b = bins[static_cast<int64_t>(entries[e].row) * bin_stride + s.feature];
-    flags[e] = device_goes_left(b, s.bin, s.missing_left) ? 1u : 0u;
-  }
-}
-
-// Stable scatter: left entries keep their order at the front of the segment,
-// right entries keep theirs after them. `scan` is the exclusive prefix sum of
-// `flags` (mod 2^32: differences inside a segment are exact).
-__global__ void partition_scatter_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,
-                                         const RowEntry* __restrict__ entries, const uint32_t* __restrict__ flags,
-                                         const uint32_t* __restrict__ scan, RowEntry* __restrict__ out) {
-  const PartItem it = items[blockIdx.x];
-  const PartSeg s = segs[it.seg];
-  const uint32_t base = scan[s.begin];
-  const int64_t n_left = static_cast<int64_t>(scan[s.end] - base);
-  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const int64_t before = static_cast<int64_t>(scan[e] - base);  // left entries before e in the segment
-    const int64_t dst = flags[e] ? s.begin + before : s.begin + n_left + (e - s.begin - before);
-    out[dst] = entries[e];
-  }
-}
-
-__global__ void partition_count_kernel(int32_t n_segs, const PartSeg* __restrict__ segs,
-                                       const uint32_t* __restrict__ scan, int64_t* __restrict__ n_left) {
-  const int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n_segs) return;
-  n_left[i] = static_cast<int64_t>(scan[segs[i].end] - scan[segs[i].begin]);
-}
 
 // ---------------------------------------------------------------------------
 // Host side.
@@ -610,14 +126,9 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_util::ScopedDevice scoped(device_);
     CANOPY_CUDA_CHECK(cudaFree(nullptr));  // create the context now, so errors surface here
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
-    int block_optin = 0, per_sm = 0;
+    int block_optin = 0;
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&block_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
-    CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device_));
     hist_shared_bytes_ = std::clamp<std::size_t>(tuning_.histogram_shared_bytes, 1024, static_cast<std::size_t>(block_optin));
-    // Histogram blocks resident per multiprocessor (each also takes the
-    // driver's reserved 1 KiB), at most kBlocksPerSM.
-    hist_blocks_per_sm_ = static_cast<int64_t>(std::clamp<std::size_t>(
-        static_cast<std::size_t>(per_sm) / (hist_shared_bytes_ + 1024), 1, HistogramPolicy::kBlocksPerSM));
   }
 
   const char* name() const override { return "cuda"; }
@@ -769,6 +280,16 @@ class CudaTreeBackend final : public TreeBackend {
       jobs[j] = d;
     }
     jobs_host_ = jobs;
+    // Histogram blocks resident per multiprocessor for the widest group of
+    // the batch (the kernel variant's registers and shared memory decide), at
+    // most kBlocksPerSM.
+    int32_t widest = 1;
+    for (const DevJob& d : jobs_host_) widest = std::max(widest, d.kf);
+    const int32_t g = shared_group();
+    hist_blocks_per_sm_ = std::clamp<int64_t>(
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), tuning_,
+                                           g > 0 ? static_cast<std::size_t>(std::min(g, widest)) * feature_hist_bytes() : 0),
+        1, HistogramPolicy::kBlocksPerSM);
     upload_to(jobs_, jobs, "job descriptions");
 
     targets_.layout = data_.layout;
@@ -850,22 +371,11 @@ class CudaTreeBackend final : public TreeBackend {
     if (!segs.empty()) {
       upload_to(segs_, segs, "partition segments");
       upload_to(part_items_, items, "partition work items");
-      if (!items.empty()) {
-        partition_flags_kernel<<<static_cast<unsigned>(items.size()), PartitionPolicy::kBlockThreads>>>(
-            part_items_.data(), segs_.data(), bins_.data(), bin_stride_, entries_.data(), flags_.data());
-        CANOPY_CUDA_CHECK_LAUNCH();
-      }
-      exclusive_scan(total_entries_ + 1);
       cuda_util::ensure_capacity(seg_left_, segs.size(), "partition counts");
-      partition_count_kernel<<<cuda_util::blocks_for(segs.size(), NodePolicy::kBlockThreads),
-                               NodePolicy::kBlockThreads>>>(static_cast<int32_t>(segs.size()), segs_.data(),
-                                                            scan_.data(), seg_left_.data());
-      CANOPY_CUDA_CHECK_LAUNCH();
-      if (!items.empty()) {
-        partition_scatter_kernel<<<static_cast<unsigned>(items.size()), PartitionPolicy::kBlockThreads>>>(
-            part_items_.data(), segs_.data(), entries_.data(), flags_.data(), scan_.data(), entries_tmp_.data());
-        CANOPY_CUDA_CHECK_LAUNCH();
-      }
+      cuda_tree::partition_segments(part_items_.data(), static_cast<unsigned>(items.size()), segs_.data(),
+                                    static_cast<int32_t>(segs.size()), bins_.data(), bin_stride_, entries_.data(),
+                                    total_entries_, flags_.data(), scan_.data(), cub_temp_, seg_left_.data(),
+                                    entries_tmp_.data());
       seg_left_.download(n_left.data(), segs.size());
       // Only the split nodes' entries were scattered; the next frontier holds
       // nothing else, so the scratch array simply becomes the entries.
@@ -941,31 +451,11 @@ class CudaTreeBackend final : public TreeBackend {
     }
     cuda_util::ensure_capacity(sample_mult_, n_rows + 1, "row multiplicities");
     cuda_util::ensure_capacity(sample_scan_, n_rows + 1, "row multiplicities");
-    CANOPY_CUDA_CHECK(cudaMemset(sample_mult_.data(), 0, n_rows * sizeof(uint32_t)));
-    constexpr int kThreads = SamplePolicy::kBlockThreads;
-    const int64_t n = static_cast<int64_t>(rows.size());
-    if (spec.sample.draws > 0) {
-      bootstrap_kernel<<<cuda_util::blocks_for((spec.sample.draws + 3) / 4, kThreads), kThreads>>>(spec.seed, spec.tree_index, spec.sample.draws,
-                                                                    sample_rows_.data(), static_cast<uint32_t>(n),
-                                                                    sample_mult_.data());
-    } else {
-      once_kernel<<<cuda_util::blocks_for(n, kThreads), kThreads>>>(sample_rows_.data(), n, sample_mult_.data());
-    }
-    CANOPY_CUDA_CHECK_LAUNCH();
-    // Flags go to scan_ (free until the batch's partitions), their prefix sums to sample_scan_.
+    // The in-sample flags go to scan_ (free until the batch's partitions).
     cuda_util::ensure_capacity(scan_, n_rows + 1, "row multiplicities");
-    const int64_t nr = static_cast<int64_t>(n_rows);
-    in_sample_kernel<<<cuda_util::blocks_for(nr + 1, kThreads), kThreads>>>(sample_mult_.data(), nr, scan_.data());
-    CANOPY_CUDA_CHECK_LAUNCH();
-    std::size_t temp = 0;
-    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp, scan_.data(), sample_scan_.data(), nr + 1));
-    cuda_util::ensure_capacity(cub_temp_, std::max<std::size_t>(1, temp), "scan workspace");
-    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(cub_temp_.data(), temp, scan_.data(), sample_scan_.data(), nr + 1));
-    compact_kernel<<<cuda_util::blocks_for(nr, kThreads), kThreads>>>(sample_mult_.data(), sample_scan_.data(), nr, out);
-    CANOPY_CUDA_CHECK_LAUNCH();
-    uint32_t count = 0;
-    CANOPY_CUDA_CHECK(cudaMemcpy(&count, sample_scan_.data() + nr, sizeof(uint32_t), cudaMemcpyDeviceToHost));
-    return static_cast<int64_t>(count);
+    return cuda_tree::sample_entries(spec.seed, spec.tree_index, spec.sample.draws, sample_rows_.data(),
+                                     static_cast<int64_t>(rows.size()), static_cast<int64_t>(n_rows),
+                                     sample_mult_.data(), scan_.data(), sample_scan_.data(), cub_temp_, out);
   }
 
   void release_sampling() {
@@ -990,15 +480,8 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_util::ensure_capacity(left_, std::max<std::size_t>(1, root_stats.size()), "root statistics");
     CANOPY_CUDA_CHECK(cudaMemset(left_.data(), 0, root_stats.size() * sizeof(int64_t)));
     unsigned long long* root = reinterpret_cast<unsigned long long*>(left_.data());
-    const std::size_t smem = static_cast<std::size_t>(k) * sizeof(int64_t);
-    const unsigned grid = static_cast<unsigned>(items.size());
-    if (smem <= HistogramPolicy::kSharedBytes)
-      root_stats_kernel<true><<<grid, PartitionPolicy::kBlockThreads, smem>>>(part_items_.data(), jobs_.data(),
-                                                                             entries_.data(), targets_, root);
-    else
-      root_stats_kernel<false><<<grid, PartitionPolicy::kBlockThreads>>>(part_items_.data(), jobs_.data(),
-                                                                        entries_.data(), targets_, root);
-    CANOPY_CUDA_CHECK_LAUNCH();
+    cuda_tree::root_statistics(part_items_.data(), static_cast<unsigned>(items.size()), jobs_.data(), entries_.data(),
+                               targets_, root);
     left_.download(root_stats.data(), root_stats.size());
   }
 
@@ -1031,6 +514,11 @@ class CudaTreeBackend final : public TreeBackend {
   // Features per shared-memory group; 0 = global-atomic fallback.
   int32_t shared_group() const { return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes()); }
 
+  HistogramCounters histogram_counters() const {
+    if (shared_group() == 0) return HistogramCounters::kGlobal;
+    return hist32_ ? HistogramCounters::kShared32 : HistogramCounters::kShared64;
+  }
+
   std::size_t node_workspace_bytes(const HostSlot& s) const {
     const int64_t k = data_.layout.n_channels;
     const int64_t kf = std::max(0, node_kf(s));
@@ -1048,13 +536,6 @@ class CudaTreeBackend final : public TreeBackend {
       b += static_cast<std::size_t>(kf * SplitPolicy::sparse_groups(s.size()) * k) * sizeof(int64_t);
     }
     return b;
-  }
-
-  void exclusive_scan(int64_t n) {
-    std::size_t temp = 0;
-    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp, flags_.data(), scan_.data(), n));
-    cuda_util::ensure_capacity(cub_temp_, std::max<std::size_t>(1, temp), "scan workspace");
-    CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(cub_temp_.data(), temp, flags_.data(), scan_.data(), n));
   }
 
   void process_chunk(std::size_t i0, std::size_t i1, const std::vector<int64_t>& node_stats,
@@ -1137,59 +618,23 @@ class CudaTreeBackend final : public TreeBackend {
     if (hist_len > 0) CANOPY_CUDA_CHECK(cudaMemset(hist_.data(), 0, static_cast<std::size_t>(hist_len) * sizeof(int64_t)));
     t = profile_phase("level: setup", t);
 
-    sample_kernel<<<cuda_util::blocks_for(m, NodePolicy::kBlockThreads), NodePolicy::kBlockThreads>>>(
-        nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(), feats_.data());
-    CANOPY_CUDA_CHECK_LAUNCH();
-
-    unsigned long long* hist = reinterpret_cast<unsigned long long*>(hist_.data());
-    if (!items.empty()) {
-      const unsigned grid = static_cast<unsigned>(items.size());
-      if (g > 0) {
-        const std::size_t smem = static_cast<std::size_t>(max_group) * feature_hist_bytes();
-        if (hist32_)
-          launch_histogram<SharedHistogram<unsigned int>>(grid, smem, hist);
-        else
-          launch_histogram<SharedHistogram<unsigned long long>>(grid, smem, hist);
-      } else {
-        launch_histogram<GlobalHistogram>(grid, 0, hist);
-      }
-      CANOPY_CUDA_CHECK_LAUNCH();
-    }
+    cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
+                                    feats_.data());
+    const std::size_t smem = g == 0 ? 0 : static_cast<std::size_t>(max_group) * feature_hist_bytes();
+    cuda_tree::build_histograms(histogram_counters(), tuning_, static_cast<unsigned>(items.size()), smem, hist_items_.data(),
+                                nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
+                                entries_.data(), targets_, max_bins_,
+                                reinterpret_cast<unsigned long long*>(hist_.data()));
     t = profile_phase("level: sample+histogram", t);
-    if (n_pairs > 0) {
-      split_kernel<<<cuda_util::blocks_for(n_pairs, SplitPolicy::kBlockThreads), SplitPolicy::kBlockThreads>>>(
-          n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(), hist_.data(),
-          n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_, scratch_.data(),
-          choices_.data());
-      CANOPY_CUDA_CHECK_LAUNCH();
-    }
-    reduce_kernel<<<cuda_util::blocks_for(m, NodePolicy::kBlockThreads), NodePolicy::kBlockThreads>>>(
-        m, nodes_.data(), choices_.data(), best_.data(), best_j_.data());
-    CANOPY_CUDA_CHECK_LAUNCH();
-    left_kernel<<<static_cast<unsigned>(m), NodePolicy::kLeftBlockThreads>>>(
-        nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), hist_.data(), max_bins_, bins_.data(), bin_stride_,
-        entries_.data(), targets_, left_.data());
-    CANOPY_CUDA_CHECK_LAUNCH();
+    cuda_tree::scan_splits(n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
+                           hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
+                           scratch_.data(), choices_.data());
+    cuda_tree::reduce_splits(m, nodes_.data(), choices_.data(), best_.data(), best_j_.data());
+    cuda_tree::left_statistics(m, nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), hist_.data(), max_bins_,
+                               bins_.data(), bin_stride_, entries_.data(), targets_, left_.data());
     best_.download(best.data() + i0, static_cast<std::size_t>(m));
     left_.download(left_stats.data() + i0 * k, static_cast<std::size_t>(m) * k);
     profile_phase("level: split+reduce+left", t);
-  }
-
-  // histogram_kernel<Mode, mapping, batch> over `grid` work items with `smem` bytes
-  // of dynamic shared memory (opted into above 48 KiB).
-  template <typename Mode>
-  void launch_histogram(unsigned grid, std::size_t smem, unsigned long long* hist) {
-    const bool elements = tuning_.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread;
-    const bool batched = tuning_.histogram_batch_loads;
-    auto* kernel = elements ? (batched ? histogram_kernel<Mode, true, HistogramPolicy::kLoadBatch>
-                                       : histogram_kernel<Mode, true, 1>)
-                            : (batched ? histogram_kernel<Mode, false, HistogramPolicy::kLoadBatch>
-                                       : histogram_kernel<Mode, false, 1>);
-    if (smem > (std::size_t(48) << 10))
-      CANOPY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    kernel<<<grid, HistogramPolicy::kBlockThreads, smem>>>(hist_items_.data(), nodes_.data(), jobs_.data(),
-                                                           feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_,
-                                                           max_bins_, hist);
   }
 
   // Profiling only: waits for the device so the phase's kernels are counted in it.
@@ -1202,7 +647,7 @@ class CudaTreeBackend final : public TreeBackend {
   int device_;
   CudaTuning tuning_;
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
-  int64_t hist_blocks_per_sm_ = 1;
+  int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
   BatchData data_;

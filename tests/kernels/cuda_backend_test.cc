@@ -319,6 +319,14 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.weighted = weighted;
     problems.push_back(make_problem(s));
   }
+  {  // 400 features of at most 4 bins: one feature group is wider than a block (256 threads)
+    ProblemSpec s;
+    s.rows = 3000;
+    s.features = 400;
+    s.classes = 2;
+    s.max_cuts = 2;
+    problems.push_back(make_problem(s));
+  }
   for (int combo = 0; combo < 16; ++combo) {
     CudaTuning tuning;
     tuning.histogram_mapping =

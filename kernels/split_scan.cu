@@ -1,0 +1,169 @@
+// CUDA split evaluation (kernels/split_scan.h): the shared scan_feature over
+// each (node, sampled feature) pair, compiled with --fmad=false, then the
+// arg-max under SplitChoice::better_than and the left child's statistics, as
+// the CPU backend finds them.
+#include <cstdint>
+
+#include "kernels/tree_kernels.cuh"
+
+namespace canopy {
+namespace cuda_tree {
+namespace {
+
+// One thread per (node, sampled feature) pair; pair index == feature index in feats.
+__global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
+    split_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
+                 const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
+                 const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins, int32_t max_bins,
+                 const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
+                 DevTargets t, int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
+  const int32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= n_pairs) return;
+  const int32_t i = pair_node[p];
+  const NodeDesc nd = nodes[i];
+  const DevJob jb = jobs[nd.job];
+  const int32_t j = p - nd.feat_off;
+  const int32_t f = feats[p];
+  const StatsLayout lay = t.layout;
+  const int32_t k = lay.n_channels;
+  const ScanNode sn =
+      make_scan_node(&lay, static_cast<Criterion>(jb.criterion), totals + static_cast<int64_t>(i) * k, jb.min_leaf);
+  SplitChoice best;
+  if (nd.dense) {
+    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(j) * max_bins * k;
+    int64_t local[SplitPolicy::kLocalChannels];
+    int64_t* sc = k <= SplitPolicy::kLocalChannels ? local : scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
+    scan_feature(sn, f, h, h + k, nullptr, n_bins[f] - 1, sc, best);
+  } else {
+    // Sparse path: the node's rows sorted by bin (stable insertion sort), one
+    // statistics group per non-empty value bin, as the CPU's scan_sparse.
+    const int32_t n = static_cast<int32_t>(nd.end - nd.begin);
+    uint8_t key[SplitPolicy::kSparseMaxRows];
+    uint8_t idx[SplitPolicy::kSparseMaxRows];
+    int32_t group_bins[SplitPolicy::kSparseMaxRows];
+    for (int32_t q = 0; q < n; ++q) {
+      const uint8_t b = bins[static_cast<int64_t>(entries[nd.begin + q].row) * bin_stride + f];
+      int32_t pos = q;
+      while (pos > 0 && key[pos - 1] > b) {
+        key[pos] = key[pos - 1];
+        idx[pos] = idx[pos - 1];
+        --pos;
+      }
+      key[pos] = b;
+      idx[pos] = static_cast<uint8_t>(q);
+    }
+    int64_t* s = scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
+    int64_t* missing = s;
+    int64_t* groups = s + k;
+    int64_t* left = s + static_cast<int64_t>(1 + n) * k;
+    for (int32_t c = 0; c < k; ++c) missing[c] = 0;
+    int32_t n_groups = 0;
+    const int64_t* cq = jb.class_quantum;
+    for (int32_t q = 0; q < n; ++q) {
+      const uint8_t b = key[q];
+      const RowEntry en = entries[nd.begin + idx[q]];
+      int64_t* g;
+      if (b == 0) {
+        g = missing;
+      } else {
+        if (n_groups == 0 || group_bins[n_groups - 1] != b) {
+          group_bins[n_groups] = b;
+          int64_t* ng = groups + static_cast<int64_t>(n_groups) * k;
+          for (int32_t c = 0; c < k; ++c) ng[c] = 0;
+          ++n_groups;
+        }
+        g = groups + static_cast<int64_t>(n_groups - 1) * k;
+      }
+      add_row(g, t, cq, en.row, en.mult);
+    }
+    scan_feature(sn, f, missing, groups, group_bins, n_groups, left, best);
+  }
+  choices[p] = best;
+}
+
+// One thread per node: the best of its features' choices.
+__global__ void reduce_kernel(int32_t n_nodes, const NodeDesc* __restrict__ nodes,
+                              const SplitChoice* __restrict__ choices, SplitChoice* __restrict__ best_out,
+                              int32_t* __restrict__ best_j) {
+  const int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_nodes) return;
+  const NodeDesc nd = nodes[i];
+  SplitChoice best;
+  int32_t bj = -1;
+  for (int32_t j = 0; j < nd.kf; ++j) {
+    const SplitChoice c = choices[nd.feat_off + j];
+    if (c.better_than(best)) {
+      best = c;
+      bj = j;
+    }
+  }
+  best_out[i] = best;
+  best_j[i] = bj;
+}
+
+// One block per node: statistics of the chosen split's left child.
+__global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __restrict__ jobs,
+                            const SplitChoice* __restrict__ best, const int32_t* __restrict__ best_j,
+                            const int64_t* __restrict__ hist, int32_t max_bins, const uint8_t* __restrict__ bins,
+                            int64_t bin_stride, const RowEntry* __restrict__ entries, DevTargets t,
+                            int64_t* __restrict__ left) {
+  const int32_t i = blockIdx.x;
+  const NodeDesc nd = nodes[i];
+  const SplitChoice c = best[i];
+  const int32_t k = t.layout.n_channels;
+  int64_t* l = left + static_cast<int64_t>(i) * k;
+  if (!c.valid() || !nd.dense) {
+    for (int32_t ch = threadIdx.x; ch < k; ch += blockDim.x) l[ch] = 0;
+  }
+  if (!c.valid()) return;
+  if (nd.dense) {
+    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(best_j[i]) * max_bins * k;
+    for (int32_t ch = threadIdx.x; ch < k; ch += blockDim.x) {
+      int64_t sum = 0;
+      for (int32_t b = c.missing_left ? 0 : 1; b <= c.bin; ++b) sum += h[static_cast<int64_t>(b) * k + ch];
+      l[ch] = sum;
+    }
+    return;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  const int64_t* cq = jobs[nd.job].class_quantum;
+  for (int64_t e = nd.begin; e < nd.end; ++e) {
+    const RowEntry en = entries[e];
+    const uint8_t b = bins[static_cast<int64_t>(en.row) * bin_stride + c.feature];
+    if (device_goes_left(b, c.bin, c.missing_left)) add_row(l, t, cq, en.row, en.mult);
+  }
+}
+
+}  // namespace
+
+void scan_splits(int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes, const DevJob* jobs,
+                 const int32_t* feats, const int64_t* totals, const int64_t* hist, const int32_t* n_bins,
+                 int32_t max_bins, const uint8_t* bins, int64_t bin_stride, const RowEntry* entries,
+                 const DevTargets& t, int64_t* scratch, SplitChoice* choices) {
+  if (n_pairs <= 0) return;
+  split_kernel<<<cuda_util::blocks_for(n_pairs, SplitPolicy::kBlockThreads), SplitPolicy::kBlockThreads>>>(
+      n_pairs, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins, bin_stride, entries, t, scratch,
+      choices);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
+void reduce_splits(int32_t n_nodes, const NodeDesc* nodes, const SplitChoice* choices, SplitChoice* best,
+                   int32_t* best_j) {
+  if (n_nodes <= 0) return;
+  reduce_kernel<<<cuda_util::blocks_for(n_nodes, NodePolicy::kBlockThreads), NodePolicy::kBlockThreads>>>(
+      n_nodes, nodes, choices, best, best_j);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
+void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs, const SplitChoice* best,
+                     const int32_t* best_j, const int64_t* hist, int32_t max_bins, const uint8_t* bins,
+                     int64_t bin_stride, const RowEntry* entries, const DevTargets& t, int64_t* left) {
+  if (n_nodes <= 0) return;
+  left_kernel<<<static_cast<unsigned>(n_nodes), NodePolicy::kLeftBlockThreads>>>(
+      nodes, jobs, best, best_j, hist, max_bins, bins, bin_stride, entries, t, left);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace cuda_tree
+}  // namespace canopy

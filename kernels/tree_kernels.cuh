@@ -1,0 +1,215 @@
+#pragma once
+// The CUDA tree backend's kernels, as tree_backend_cuda.cu drives them: their
+// launch policies, the plain descriptions the host fills for them, the row
+// statistics they share, and one host launcher per primitive (each checks its
+// launches). The kernels live beside their CPU twins:
+//   feature_sampling.cu  each frontier node's feature sample
+//   row_sample.cu        a job's RowSample, materialised as in-bag entries
+//   histogram.cu         node histograms and root statistics
+//   split_scan.cu        split scan, per-node arg-max, left-child statistics
+//   partition.cu         stable partition of the split nodes' entries
+// All launches go to the current device's default stream. CUDA-only header.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cuda_util.cuh"
+#include "kernels/histogram.h"
+#include "kernels/split_scan.h"
+#include "kernels/tree_backend.h"
+
+namespace canopy {
+namespace cuda_tree {
+
+// ---------------------------------------------------------------------------
+// Launch policies (tuning knobs; none of them changes a result).
+
+struct HistogramPolicy {
+  static constexpr int kBlockThreads = 256;
+  // Entries of one node handled by one block (the row chunk of a work item):
+  // at least this many ...
+  static constexpr int64_t kEntriesPerBlock = 8192;
+  // ... and more when a level has enough work to give each resident block slot
+  // (kBlocksPerSM per multiprocessor) several such chunks: every block ends by
+  // flushing its whole shared histogram with global atomics, so fewer, longer
+  // blocks flush less.
+  static constexpr int64_t kBlocksPerSM = 4;
+  // Bins a thread loads before adding them when CudaTuning batches loads.
+  static constexpr int kLoadBatch = 8;
+  // Shared memory a block may use without opting in (the root statistics'
+  // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
+  static constexpr std::size_t kSharedBytes = 48 * 1024;
+};
+
+struct SplitPolicy {
+  static constexpr int kBlockThreads = 128;
+  // Up to this many channels the scan's scratch (left: one int64 per channel)
+  // lives in registers/local memory; above it, in a global scratch buffer.
+  static constexpr int32_t kLocalChannels = 24;
+  // Nodes with at most this many entries are scanned over their rows sorted by
+  // bin instead of a histogram (as the CPU backend's sparse path).
+  // (Measure on a GPU: the per-thread sort costs O(rows^2), a histogram costs
+  // O(bins x channels) to clear, flush and scan.)
+  static constexpr int32_t kSparseMaxRows = 64;
+  // int64 groups of scratch per (sparse node of n rows, feature): missing +
+  // one group per row + the scan's left.
+  static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 1; }
+};
+
+struct NodePolicy {
+  static constexpr int kBlockThreads = 128;  // sample / reduce kernels: one thread per node
+  static constexpr int kLeftBlockThreads = 64;  // left kernel: one block per node, threads over channels
+};
+
+struct PartitionPolicy {
+  static constexpr int kBlockThreads = 256;
+  static constexpr int64_t kEntriesPerBlock = 8192;
+};
+
+struct SamplePolicy {
+  static constexpr int kBlockThreads = 256;  // bootstrap, flag and compaction kernels
+};
+
+// ---------------------------------------------------------------------------
+// Device-side data descriptions (plain structs passed by value or in arrays).
+
+struct DevTargets {
+  StatsLayout layout;
+  const int32_t* class_id;     // classification
+  const int64_t* y_fixed;      // regression
+  const int64_t* row_quantum;  // null = 1
+};
+
+struct DevJob {
+  uint64_t seed;
+  const int64_t* class_quantum;  // n_classes values on the device, or null
+  int64_t min_leaf;
+  uint32_t tree;
+  int32_t kf;  // features sampled per node: min(features_per_node, n_features)
+  int32_t criterion;
+  int32_t pad;
+};
+
+struct NodeDesc {
+  int64_t begin, end;    // entries of the node
+  int64_t hist_off;      // dense: offset (int64 units) of kf x max_bins x k statistics
+  int64_t scratch_off;   // offset (int64 units) of the scan scratch, -1 when none
+  int32_t job, node, kf, dense;
+  int32_t feat_off;      // first index of the node's features / (node, feature) pairs
+  int32_t pair_scratch;  // int64 scratch per (node, feature) pair
+};
+
+struct HistItem {
+  int32_t node;  // index into the chunk's NodeDesc
+  int32_t j0;    // first feature (position in the node's sample) of the group
+  int32_t nj;    // features in the group
+  int32_t pad;
+  int64_t e0, e1;
+};
+
+struct PartSeg {
+  int64_t begin, end;
+  int32_t feature, bin, missing_left, pad;
+};
+
+struct PartItem {
+  int32_t seg;
+  int32_t pad;
+  int64_t e0, e1;
+};
+
+// ---------------------------------------------------------------------------
+// Row statistics, mirroring RowTargets::weight / add (histogram.h).
+
+__device__ __forceinline__ int64_t row_weight(const DevTargets& t, const int64_t* cq, uint32_t row, uint32_t mult) {
+  int64_t w = mult;
+  if (t.row_quantum) w *= t.row_quantum[row];
+  if (cq) w *= cq[t.class_id[row]];
+  return w;
+}
+
+__device__ __forceinline__ void add_row(int64_t* s, const DevTargets& t, const int64_t* cq, uint32_t row,
+                                        uint32_t mult) {
+  const int64_t w = row_weight(t, cq, row, mult);
+  if (t.layout.regression()) {
+    s[0] += w;
+    s[1] += w * t.y_fixed[row];
+  } else {
+    s[t.class_id[row]] += w;
+  }
+  if (t.layout.count_channel >= 0) s[t.layout.count_channel] += mult;
+}
+
+__device__ __forceinline__ bool device_goes_left(uint8_t b, int32_t bin, int32_t missing_left) {
+  return b == 0 ? missing_left != 0 : static_cast<int32_t>(b) <= bin;
+}
+
+__device__ __forceinline__ void atomic_add_i64(unsigned long long* p, int64_t v) {
+  atomicAdd(p, static_cast<unsigned long long>(v));  // two's complement: exact for negative values too
+}
+
+// ---------------------------------------------------------------------------
+// Launchers. Pointers are device pointers; sizes are element counts.
+
+// feature_sampling.cu: feats[nodes[i].feat_off ...] = node i's feature sample
+// (sample_features); perm holds n_nodes x n_features scratch.
+void sample_node_features(const NodeDesc* nodes, int32_t n_nodes, const DevJob* jobs, int32_t n_features,
+                          int32_t* perm, int32_t* feats);
+
+// row_sample.cu: the in-bag entries of one job's RowSample (rows: its n
+// training rows on the device), in ascending row order, written to `out`;
+// returns their count. mult and scan hold n_rows + 1 values, flags n_rows + 1;
+// cub_temp grows as the scan needs.
+int64_t sample_entries(uint64_t seed, uint32_t tree, int64_t draws, const uint32_t* rows, int64_t n,
+                       int64_t n_rows, uint32_t* mult, uint32_t* flags, uint32_t* scan,
+                       DeviceArray<uint8_t>& cub_temp, RowEntry* out);
+
+// partition.cu: out[0, n) = exclusive prefix sums of in[0, n).
+void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uint8_t>& cub_temp);
+
+// histogram.cu: where a histogram block accumulates (see histogram.cu).
+enum class HistogramCounters { kGlobal, kShared32, kShared64 };
+
+// One block per work item; `smem` bytes of dynamic shared memory (opted into
+// above 48 KiB), the kernel variant chosen by `counters` and `tuning`.
+void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
+                      const HistItem* items, const NodeDesc* nodes, const DevJob* jobs, const int32_t* feats,
+                      const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
+                      int32_t max_bins, unsigned long long* hist);
+
+// histogram.cu: how many blocks of the build_histograms variant with `smem`
+// bytes of dynamic shared memory fit one multiprocessor (registers and shared
+// memory both count; 0 when none fits).
+int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, std::size_t smem);
+
+// histogram.cu: root (n_jobs x n_channels, zeroed by the caller) += the
+// statistics of every item's entries (item.seg = job).
+void root_statistics(const PartItem* items, unsigned n_items, const DevJob* jobs, const RowEntry* entries,
+                     const DevTargets& t, unsigned long long* root);
+
+// split_scan.cu: choices[p] = the best split of (node, feature) pair p.
+void scan_splits(int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes, const DevJob* jobs,
+                 const int32_t* feats, const int64_t* totals, const int64_t* hist, const int32_t* n_bins,
+                 int32_t max_bins, const uint8_t* bins, int64_t bin_stride, const RowEntry* entries,
+                 const DevTargets& t, int64_t* scratch, SplitChoice* choices);
+
+// split_scan.cu: best[i], best_j[i] = node i's best choice and its position
+// in the node's sample (-1: none).
+void reduce_splits(int32_t n_nodes, const NodeDesc* nodes, const SplitChoice* choices, SplitChoice* best,
+                   int32_t* best_j);
+
+// split_scan.cu: left[i x n_channels ...] = statistics of node i's left child
+// under best[i] (zeros when it has no split).
+void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs, const SplitChoice* best,
+                     const int32_t* best_j, const int64_t* hist, int32_t max_bins, const uint8_t* bins,
+                     int64_t bin_stride, const RowEntry* entries, const DevTargets& t, int64_t* left);
+
+// partition.cu: every segment's entries reordered stably into `out`, left
+// child first; n_left[s] = entries of segment s that went left. flags and scan
+// hold n_entries + 1 values (the entries' total over all jobs).
+void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs,
+                        const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, int64_t n_entries,
+                        uint32_t* flags, uint32_t* scan, DeviceArray<uint8_t>& cub_temp, int64_t* n_left,
+                        RowEntry* out);
+
+}  // namespace cuda_tree
+}  // namespace canopy
