@@ -443,7 +443,13 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help, --version and the exit codes of commands run during the parse
+    // go through CLI11; a usage error is one line in canopy's format, exit 2.
+    if (e.get_exit_code() == 0 || dynamic_cast<const CLI::RuntimeError*>(&e) != nullptr) return app.exit(e);
+    std::string command;
+    for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
+    std::fprintf(stderr, "canopy: error: %s (see canopy%s --help)\n", e.what(), command.c_str());
+    return 2;
   } catch (const std::exception& e) {  // a command run from a subcommand callback
     std::fprintf(stderr, "canopy: error: %s\n", e.what());
     return 1;

@@ -2,6 +2,7 @@
 // the real `canopy` binary on real data (scikit-learn's bundled datasets).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -202,8 +203,21 @@ TEST(BadInput, ClearErrorsAndNoModelLeftBehind) {
 
 TEST(BadInput, UnknownParameterIsAUsageError) {
   CommandResult r = run_canopy("train --data x.csv --out m.h5 --n-trees 5");
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("canopy: error: ", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("--n-trees"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("canopy train --help"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // A value the option cannot take, and a missing required option, read the same way.
+  for (const char* args : {"synth --task classification --rows many --features 3 --out x.h5", "predict --model m.h5 --data x.csv"}) {
+    CommandResult u = run_canopy(args);
+    EXPECT_EQ(u.exit_code, 2) << args;
+    EXPECT_EQ(u.err.rfind("canopy: error: ", 0), 0u) << u.err;
+  }
+  // --help is not an error.
+  CommandResult h = run_canopy("train --help");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("--n-estimators"), std::string::npos);
 }
 
 TEST(BadInput, MissingFilesAndHdf5Datasets) {
