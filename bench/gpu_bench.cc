@@ -7,7 +7,8 @@
 //                                                 pad 1 = device rows padded to 32-byte sectors)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
-//                                                 Train10MTuned: GPU training under every tuning
+//                                                 Train10MTuned: GPU training under every tuning, and
+//                                                 with the warp split scan (split 1) under the default
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -50,20 +51,30 @@ int64_t env_int(const char* name, int64_t fallback) {
   return v ? std::atoll(v) : fallback;
 }
 
-// The CudaTuning of a case's arguments (mapping, shared KiB, batched loads, padded rows).
-CudaTuning tuning_of(const benchmark::State& state) {
+// The CudaTuning of a case's arguments (mapping, shared KiB, batched loads,
+// padded rows, and with `split_arg` the split mapping: 1 = warp per pair).
+CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
   CudaTuning t;
   t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
                                             : CudaTuning::HistogramMapping::kRowPerThread;
   t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
   t.histogram_batch_loads = state.range(2) != 0;
   t.pad_rows = state.range(3) != 0;
+  if (split_arg && state.range(4) == 1) t.split_mapping = CudaTuning::SplitMapping::kWarpPerPair;
   return t;
 }
 
 // Registers a case once per CudaTuning: every combination of the arguments.
 void every_tuning(benchmark::internal::Benchmark* b) {
   b->ArgNames({"mapping", "shared_KiB", "batch", "pad"})->ArgsProduct({{0, 1}, {48, 96}, {0, 1}, {0, 1}});
+}
+
+// The same with the thread split scan, plus the warp split scan under the
+// default histogram tuning (training cases: the split scan is part of them).
+void every_tuning_and_split(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "split"})
+      ->ArgsProduct({{0, 1}, {48, 96}, {0, 1}, {0, 1}, {0}})
+      ->Args({0, 48, 0, 0, 1});
 }
 
 bool skip_without_gpu(benchmark::State& state) {
@@ -228,7 +239,7 @@ void BM_Train10MTuned(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
   const ForestParams p = reference_params(l.data);
-  auto gpu = make_cuda_tree_backend(0, tuning_of(state));
+  auto gpu = make_cuda_tree_backend(0, tuning_of(state, true));
   train_seconds(l.data, p, *gpu);  // warm-up: the bins upload and the workspace allocations
   double gpu_s = 0;
   for (auto _ : state) {
@@ -237,7 +248,7 @@ void BM_Train10MTuned(benchmark::State& state) {
   }
   state.counters["train_gpu_s"] = gpu_s;
 }
-BENCHMARK(BM_Train10MTuned)->Apply(every_tuning)->UseManualTime()
+BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);
 

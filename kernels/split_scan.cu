@@ -1,7 +1,8 @@
 // CUDA split evaluation (kernels/split_scan.h): the shared scan_feature over
-// each (node, sampled feature) pair, compiled with --fmad=false, then the
-// arg-max under SplitChoice::better_than and the left child's statistics, as
-// the CPU backend finds them.
+// each (node, sampled feature) pair, compiled with --fmad=false, by one thread
+// or (integer scan states) by a warp scanning runs of bins; then the arg-max
+// under SplitChoice::better_than and the left child's statistics, as the CPU
+// backend finds them.
 #include <cstdint>
 
 #include "kernels/tree_kernels.cuh"
@@ -10,15 +11,15 @@ namespace canopy {
 namespace cuda_tree {
 namespace {
 
-// One thread per (node, sampled feature) pair; pair index == feature index in feats.
-__global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
-    split_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
-                 const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
-                 const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins, int32_t max_bins,
-                 const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
-                 DevTargets t, int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
-  const int32_t p = blockIdx.x * blockDim.x + threadIdx.x;
-  if (p >= n_pairs) return;
+// The best split of (node, sampled feature) pair p (pair index == feature
+// index in feats), scanned by one thread.
+__device__ __forceinline__ SplitChoice scan_pair(int32_t p, const int32_t* __restrict__ pair_node,
+                                                 const NodeDesc* __restrict__ nodes, const DevJob* __restrict__ jobs,
+                                                 const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
+                                                 const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins,
+                                                 int32_t max_bins, const uint8_t* __restrict__ bins, int64_t bin_stride,
+                                                 const RowEntry* __restrict__ entries, const DevTargets& t,
+                                                 int64_t* __restrict__ scratch) {
   const int32_t i = pair_node[p];
   const NodeDesc nd = nodes[i];
   const DevJob jb = jobs[nd.job];
@@ -78,7 +79,95 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
     }
     scan_feature(sn, f, missing, groups, group_bins, n_groups, left, best);
   }
-  choices[p] = best;
+  return best;
+}
+
+// One thread per (node, sampled feature) pair (CudaTuning::SplitMapping::kThreadPerPair).
+__global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
+    split_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
+                 const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats, const int64_t* __restrict__ totals,
+                 const int64_t* __restrict__ hist, const int32_t* __restrict__ n_bins, int32_t max_bins,
+                 const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
+                 DevTargets t, int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
+  const int32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= n_pairs) return;
+  choices[p] = scan_pair(p, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins, bin_stride, entries,
+                         t, scratch);
+}
+
+constexpr unsigned kFullWarp = 0xffffffffu;
+
+// Exclusive prefix sum of v over the warp's lanes (integers: exact in any order).
+__device__ __forceinline__ int64_t exclusive_warp_sum(int64_t v, int32_t lane) {
+  int64_t x = v;
+  for (int32_t d = 1; d < SplitPolicy::kWarpThreads; d *= 2) {
+    const int64_t y = __shfl_up_sync(kFullWarp, x, d);
+    if (lane >= d) x += y;
+  }
+  return x - v;
+}
+
+// The best of the warp's candidates under better_than, in lane 0.
+__device__ __forceinline__ SplitChoice warp_best(SplitChoice c) {
+  for (int32_t d = SplitPolicy::kWarpThreads / 2; d > 0; d /= 2) {
+    SplitChoice o;
+    o.gain = __shfl_down_sync(kFullWarp, c.gain, d);
+    o.feature = __shfl_down_sync(kFullWarp, c.feature, d);
+    o.bin = __shfl_down_sync(kFullWarp, c.bin, d);
+    o.missing_left = __shfl_down_sync(kFullWarp, c.missing_left, d);
+    o.default_left = __shfl_down_sync(kFullWarp, c.default_left, d);
+    if (o.better_than(c)) c = o;
+  }
+  return c;
+}
+
+// One warp per (node, sampled feature) pair (CudaTuning::SplitMapping::
+// kWarpPerPair). For a dense node whose scan state is integer (exact gini,
+// regression; scan_kind) and has at most kLocalChannels channels, lane l
+// scans the l-th run of the feature's value bins from the state the runs
+// before it leave: their sums (run_sums) summed across lanes. Every
+// candidate gets the one-pass scan's gain, so the warp's best is the
+// thread scan's choice (split_scan.h; tested on the host by
+// SplitScan.RunsFromTheirStartsGiveTheOnePassChoice). Other pairs: lane 0
+// runs the thread scan. Every branch before a shuffle is uniform over the
+// warp (it depends on the pair only).
+__global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
+    split_warp_kernel(int32_t n_pairs, const int32_t* __restrict__ pair_node, const NodeDesc* __restrict__ nodes,
+                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
+                      const int64_t* __restrict__ totals, const int64_t* __restrict__ hist,
+                      const int32_t* __restrict__ n_bins, int32_t max_bins, const uint8_t* __restrict__ bins,
+                      int64_t bin_stride, const RowEntry* __restrict__ entries, DevTargets t,
+                      int64_t* __restrict__ scratch, SplitChoice* __restrict__ choices) {
+  const int64_t pair = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / SplitPolicy::kWarpThreads;
+  const int32_t lane = static_cast<int32_t>(threadIdx.x % SplitPolicy::kWarpThreads);
+  if (pair >= n_pairs) return;
+  const int32_t p = static_cast<int32_t>(pair);
+  const int32_t i = pair_node[p];
+  const NodeDesc nd = nodes[i];
+  const DevJob jb = jobs[nd.job];
+  const StatsLayout lay = t.layout;
+  const int32_t k = lay.n_channels;
+  const ScanNode sn =
+      make_scan_node(&lay, static_cast<Criterion>(jb.criterion), totals + static_cast<int64_t>(i) * k, jb.min_leaf);
+  if (!nd.dense || k > SplitPolicy::kLocalChannels || scan_kind(sn) == ScanKind::kClassTerms) {
+    if (lane == 0)
+      choices[p] = scan_pair(p, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins, bin_stride,
+                             entries, t, scratch);
+    return;
+  }
+  const int32_t f = feats[p];
+  const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(p - nd.feat_off) * max_bins * k;
+  const int32_t nb = n_bins[f] - 1;  // value bins, at h + k
+  const int32_t per = (nb + SplitPolicy::kWarpThreads - 1) / SplitPolicy::kWarpThreads;
+  const int32_t j0 = min(nb, lane * per), j1 = min(nb, j0 + per);
+  int64_t left[SplitPolicy::kLocalChannels];
+  for (int32_t c = 0; c < k; ++c) left[c] = 0;
+  run_sums(sn, h + k, j0, j1, left);
+  for (int32_t c = 0; c < k; ++c) left[c] = exclusive_warp_sum(left[c], lane);
+  SplitChoice best;
+  scan_run(sn, f, h, h + k, j0, j1, left, best);
+  best = warp_best(best);
+  if (lane == 0) choices[p] = best;
 }
 
 // One thread per node: the best of its features' choices.
@@ -137,14 +226,20 @@ __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __
 
 }  // namespace
 
-void scan_splits(int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes, const DevJob* jobs,
-                 const int32_t* feats, const int64_t* totals, const int64_t* hist, const int32_t* n_bins,
-                 int32_t max_bins, const uint8_t* bins, int64_t bin_stride, const RowEntry* entries,
-                 const DevTargets& t, int64_t* scratch, SplitChoice* choices) {
+void scan_splits(const CudaTuning& tuning, int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes,
+                 const DevJob* jobs, const int32_t* feats, const int64_t* totals, const int64_t* hist,
+                 const int32_t* n_bins, int32_t max_bins, const uint8_t* bins, int64_t bin_stride,
+                 const RowEntry* entries, const DevTargets& t, int64_t* scratch, SplitChoice* choices) {
   if (n_pairs <= 0) return;
-  split_kernel<<<cuda_util::blocks_for(n_pairs, SplitPolicy::kBlockThreads), SplitPolicy::kBlockThreads>>>(
-      n_pairs, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins, bin_stride, entries, t, scratch,
-      choices);
+  constexpr int kThreads = SplitPolicy::kBlockThreads;
+  if (tuning.split_mapping == CudaTuning::SplitMapping::kWarpPerPair)
+    split_warp_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_pairs) * SplitPolicy::kWarpThreads, kThreads),
+                        kThreads>>>(n_pairs, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins,
+                                    bin_stride, entries, t, scratch, choices);
+  else
+    split_kernel<<<cuda_util::blocks_for(n_pairs, kThreads), kThreads>>>(
+        n_pairs, pair_node, nodes, jobs, feats, totals, hist, n_bins, max_bins, bins, bin_stride, entries, t, scratch,
+        choices);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 

@@ -71,19 +71,39 @@ CANOPY_HD void move_class_terms(Criterion crit, int64_t gc, int64_t total_c, int
 }
 
 // How scan_feature_as scores candidates; fixed per call, so each kind gets
-// its own loop without per-bin tests of the kind.
+// its own loop without per-bin tests of the kind. kExactGini and kRegression
+// carry only integers from bin to bin, so a scan may start mid-feature from
+// the state the earlier bins leave (ScanStart); kClassTerms carries sums of
+// doubles, whose rounding depends on the order, so it always starts at bin 1.
 enum class ScanKind { kExactGini, kClassTerms, kRegression };
 
+CANOPY_HD ScanKind scan_kind(const ScanNode& node) {
+  if (node.layout->regression()) return ScanKind::kRegression;
+  if (node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30)) return ScanKind::kExactGini;
+  return ScanKind::kClassTerms;
+}
+
+// The state of an integer scan (kExactGini, kRegression) after the value
+// bins before `first` (dense bins: first = the number of them); the caller
+// sets `left` to those bins' left statistics (start_state).
+struct ScanStart {
+  int32_t first = 0;
+  int64_t left_w = 0, left_c = 0;      // weight and count of left
+  int64_t left_sq = 0, right_sq = 0;   // kExactGini: sums of squared class weights of both children
+};
+
+// `start` (integer kinds, dense bins only): continue from that state, with
+// `left` already holding its left statistics, over the groups of bins
+// start->first + 1 .. start->first + n_entries.
 template <ScanKind Kind>
 CANOPY_HD void scan_feature_as(const ScanNode& node, int32_t feature, const int64_t* missing,
                                const int64_t* values, const int32_t* bin_ids, int32_t n_entries, int64_t* left,
-                               SplitChoice& best, const uint64_t* group_classes) {
+                               SplitChoice& best, const uint64_t* group_classes, const ScanStart* start = nullptr) {
   const StatsLayout& lay = *node.layout;
   const int32_t k = lay.n_channels;
   constexpr bool classes = Kind != ScanKind::kRegression;
   const int64_t miss_w = lay.weight(missing), miss_c = lay.count(missing);
   const bool has_missing = miss_w > 0;
-  for (int32_t c = 0; c < k; ++c) left[c] = 0;
   int64_t left_w = 0, left_c = 0;  // weight and count of `left`, kept alongside it
   // Classification: the per-class terms of the left and right children,
   // updated only for the classes a bin holds, so a candidate costs O(1) rather
@@ -95,10 +115,20 @@ CANOPY_HD void scan_feature_as(const ScanNode& node, int32_t feature, const int6
   constexpr bool exact_gini = Kind == ScanKind::kExactGini;
   int64_t left_sq = 0, right_sq = 0;
   const int32_t n_cls = node.present_classes ? node.n_present : lay.n_classes;
-  if constexpr (exact_gini) {
-    for (int32_t c = 0; c < lay.n_classes; ++c) right_sq += node.total[c] * node.total[c];
-  } else if constexpr (classes) {
-    for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
+  int32_t first = 0;
+  if (start) {
+    first = start->first;
+    left_w = start->left_w;
+    left_c = start->left_c;
+    left_sq = start->left_sq;
+    right_sq = start->right_sq;
+  } else {
+    for (int32_t c = 0; c < k; ++c) left[c] = 0;
+    if constexpr (exact_gini) {
+      for (int32_t c = 0; c < lay.n_classes; ++c) right_sq += node.total[c] * node.total[c];
+    } else if constexpr (classes) {
+      for (int32_t c = 0; c < lay.n_classes; ++c) right_terms += class_term(node.criterion, node.total[c]);
+    }
   }
   for (int32_t j = 0; j < n_entries; ++j) {
     const int64_t* g = values + static_cast<int64_t>(j) * k;
@@ -144,7 +174,7 @@ CANOPY_HD void scan_feature_as(const ScanNode& node, int32_t feature, const int6
     }
     left_w += gw;
     left_c += lay.count_channel >= 0 ? g[lay.count_channel] : gw;
-    const int32_t bin = bin_ids ? bin_ids[j] : j + 1;
+    const int32_t bin = bin_ids ? bin_ids[j] : first + j + 1;
     // Missing left first (it wins ties), then missing right.
     for (int32_t variant = has_missing ? 0 : 1; variant < 2; ++variant) {
       int64_t wl = left_w, cl = left_c;
@@ -205,15 +235,68 @@ CANOPY_HD void scan_feature_as(const ScanNode& node, int32_t feature, const int6
 CANOPY_HD void scan_feature(const ScanNode& node, int32_t feature, const int64_t* missing,
                             const int64_t* values, const int32_t* bin_ids, int32_t n_entries, int64_t* left,
                             SplitChoice& best, const uint64_t* group_classes = nullptr) {
-  if (node.layout->regression())
-    scan_feature_as<ScanKind::kRegression>(node, feature, missing, values, bin_ids, n_entries, left, best,
-                                           group_classes);
-  else if (node.criterion == Criterion::kGini && node.total_weight < (int64_t{1} << 30))
-    scan_feature_as<ScanKind::kExactGini>(node, feature, missing, values, bin_ids, n_entries, left, best,
-                                          group_classes);
+  switch (scan_kind(node)) {
+    case ScanKind::kRegression:
+      return scan_feature_as<ScanKind::kRegression>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                                    group_classes);
+    case ScanKind::kExactGini:
+      return scan_feature_as<ScanKind::kExactGini>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                                   group_classes);
+    case ScanKind::kClassTerms:
+      break;
+  }
+  scan_feature_as<ScanKind::kClassTerms>(node, feature, missing, values, bin_ids, n_entries, left, best,
+                                         group_classes);
+}
+
+// --- Scanning a feature in runs (integer kinds only) ---------------------------
+// A dense feature's value bins may be cut into runs scanned independently (one
+// per GPU lane): run r starts from the state of the runs before it, which
+// follows from the sums of their statistics (integers: any order gives the
+// same sums). Every candidate then gets the gain the one-pass scan gives it,
+// so the best under SplitChoice::better_than is the same.
+
+// sums[c] += what value bins [j0, j1) (dense, values + j * n_channels) move
+// to the left child, as the scan moves it: a bin of zero weight moves nothing.
+CANOPY_HD void run_sums(const ScanNode& node, const int64_t* values, int32_t j0, int32_t j1, int64_t* sums) {
+  const StatsLayout& lay = *node.layout;
+  const int32_t k = lay.n_channels;
+  for (int32_t j = j0; j < j1; ++j) {
+    const int64_t* g = values + static_cast<int64_t>(j) * k;
+    if (lay.weight(g) == 0) continue;
+    for (int32_t c = 0; c < k; ++c) sums[c] += g[c];
+  }
+}
+
+// The state after the first `first` value bins, whose left statistics are
+// `left` (the sums of the runs before).
+CANOPY_HD ScanStart start_state(const ScanNode& node, int32_t first, const int64_t* left) {
+  const StatsLayout& lay = *node.layout;
+  ScanStart s;
+  s.first = first;
+  s.left_w = lay.weight(left);
+  s.left_c = lay.count(left);
+  if (!lay.regression())
+    for (int32_t c = 0; c < lay.n_classes; ++c) {
+      const int64_t r = node.total[c] - left[c];
+      s.left_sq += left[c] * left[c];
+      s.right_sq += r * r;
+    }
+  return s;
+}
+
+// Scans dense value bins [j0, j1) from the state the bins before them leave;
+// `left` holds that state's left statistics (n_channels; it is updated).
+// The node's kind must be integer (scan_kind(node) != kClassTerms).
+CANOPY_HD void scan_run(const ScanNode& node, int32_t feature, const int64_t* missing, const int64_t* values,
+                        int32_t j0, int32_t j1, int64_t* left, SplitChoice& best) {
+  if (j1 <= j0) return;
+  const ScanStart start = start_state(node, j0, left);
+  const int64_t* run = values + static_cast<int64_t>(j0) * node.layout->n_channels;
+  if (scan_kind(node) == ScanKind::kRegression)
+    scan_feature_as<ScanKind::kRegression>(node, feature, missing, run, nullptr, j1 - j0, left, best, nullptr, &start);
   else
-    scan_feature_as<ScanKind::kClassTerms>(node, feature, missing, values, bin_ids, n_entries, left, best,
-                                           group_classes);
+    scan_feature_as<ScanKind::kExactGini>(node, feature, missing, run, nullptr, j1 - j0, left, best, nullptr, &start);
 }
 
 // Statistics of the node needed before scanning.

@@ -110,6 +110,13 @@ struct CudaTuning {
   // 32) (histogram.h), so a scattered row is read in the fewest 32-byte
   // sectors; otherwise rows are packed.
   bool pad_rows = false;
+  // How split candidates are scanned: one thread per (node, sampled feature)
+  // pair running the sequential scan, or one warp per pair, each lane
+  // scanning a run of the feature's bins from the integer state the runs
+  // before it leave (gini on nodes lighter than 2^30, and regression, with at
+  // most 24 channels; other pairs fall back to one lane).
+  enum class SplitMapping { kThreadPerPair, kWarpPerPair };
+  SplitMapping split_mapping = SplitMapping::kThreadPerPair;
 };
 
 // The CUDA backend on device `device_index` (kernels/tree_backend_cuda.cu);

@@ -626,7 +626,7 @@ class CudaTreeBackend final : public TreeBackend {
                                 entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));
     t = profile_phase("level: sample+histogram", t);
-    cuda_tree::scan_splits(n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
+    cuda_tree::scan_splits(tuning_, n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
                            hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
                            scratch_.data(), choices_.data());
     cuda_tree::reduce_splits(m, nodes_.data(), choices_.data(), best_.data(), best_j_.data());

@@ -41,7 +41,8 @@ struct HistogramPolicy {
 };
 
 struct SplitPolicy {
-  static constexpr int kBlockThreads = 128;
+  static constexpr int kBlockThreads = 128;  // a multiple of the warp
+  static constexpr int kWarpThreads = 32;
   // Up to this many channels the scan's scratch (left: one int64 per channel)
   // lives in registers/local memory; above it, in a global scratch buffer.
   static constexpr int32_t kLocalChannels = 24;
@@ -186,11 +187,12 @@ int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning
 void root_statistics(const PartItem* items, unsigned n_items, const DevJob* jobs, const RowEntry* entries,
                      const DevTargets& t, unsigned long long* root);
 
-// split_scan.cu: choices[p] = the best split of (node, feature) pair p.
-void scan_splits(int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes, const DevJob* jobs,
-                 const int32_t* feats, const int64_t* totals, const int64_t* hist, const int32_t* n_bins,
-                 int32_t max_bins, const uint8_t* bins, int64_t bin_stride, const RowEntry* entries,
-                 const DevTargets& t, int64_t* scratch, SplitChoice* choices);
+// split_scan.cu: choices[p] = the best split of (node, feature) pair p, by
+// a thread or a warp per pair (tuning.split_mapping).
+void scan_splits(const CudaTuning& tuning, int32_t n_pairs, const int32_t* pair_node, const NodeDesc* nodes,
+                 const DevJob* jobs, const int32_t* feats, const int64_t* totals, const int64_t* hist,
+                 const int32_t* n_bins, int32_t max_bins, const uint8_t* bins, int64_t bin_stride,
+                 const RowEntry* entries, const DevTargets& t, int64_t* scratch, SplitChoice* choices);
 
 // split_scan.cu: best[i], best_j[i] = node i's best choice and its position
 // in the node's sample (-1: none).

@@ -8,7 +8,8 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120 GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
-# block, batched loads, padded rows), Train10M with the CPU comparison, Train10MTuned;
+# block, batched loads, padded rows), Train10M with the CPU comparison, Train10MTuned
+# (every histogram tuning, and the warp split scan under the default one);
 # then scripts/gpu_tunings.py ranks the tunings ($OUT/tunings.txt).
 # ncu: Nsight Compute on one root-level histogram launch of the HistogramPass case.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and

@@ -5,7 +5,9 @@
 
 For each case measured under every tuning (HistogramPass, Train10MTuned) it prints
 one line per tuning, fastest first, with its time, its ratio to the default tuning
-(mapping 0, 48 KiB, no batching, packed rows) and, for HistogramPass, the bin GB/s.
+(mapping 0, 48 KiB, no batching, packed rows, thread split scan) and, for
+HistogramPass, the bin GB/s. Train10MTuned also has a "split" argument (1 = the
+warp split scan).
 Cases that reported an error (no GPU) are listed as such. Standard library only:
 the GPU machine has python3 but no packages.
 """
@@ -13,7 +15,12 @@ import json
 import sys
 
 DEFAULT = {"mapping": "0", "shared_KiB": "48", "batch": "0", "pad": "0"}
-LABELS = {"mapping": {"0": "row", "1": "element"}, "batch": {"0": "", "1": "batched"}, "pad": {"0": "", "1": "padded"}}
+LABELS = {"mapping": {"0": "row", "1": "element"}, "batch": {"0": "", "1": "batched"}, "pad": {"0": "", "1": "padded"},
+          "split": {"0": "", "1": "warp split"}}
+
+
+def is_default(args):
+    return all(args.get(k) == v for k, v in DEFAULT.items()) and args.get("split", "0") == "0"
 
 
 def parse(name):
@@ -25,7 +32,8 @@ def parse(name):
 
 def label(args):
     words = [LABELS["mapping"].get(args.get("mapping"), "?"), args.get("shared_KiB", "?") + " KiB",
-             LABELS["batch"].get(args.get("batch"), ""), LABELS["pad"].get(args.get("pad"), "")]
+             LABELS["batch"].get(args.get("batch"), ""), LABELS["pad"].get(args.get("pad"), ""),
+             LABELS["split"].get(args.get("split", "0"), "split " + args.get("split", "?"))]
     return ", ".join(w for w in words if w)
 
 
@@ -46,7 +54,7 @@ def main(path):
         for a, r in rows:
             if r.get("error_occurred"):
                 print(f"  {label(a):32s} error: {r.get('error_message', '')}")
-        base = next((r["real_time"] for a, r in ok if all(a.get(k) == v for k, v in DEFAULT.items())), None)
+        base = next((r["real_time"] for a, r in ok if is_default(a)), None)
         for a, r in sorted(ok, key=lambda x: x[1]["real_time"]):
             ratio = f"{base / r['real_time']:.2f}x the default" if base else "no default run"
             gbs = f"  {r['bin_GB/s']:.0f} GB/s" if "bin_GB/s" in r else ""

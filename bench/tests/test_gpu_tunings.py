@@ -57,6 +57,15 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("error: no CUDA device", lines[1])
         self.assertIn("no default run", lines[2])
 
+    def test_the_split_argument_is_labelled_and_not_the_default(self):
+        t = "BM_Train10MTuned/mapping:0/shared_KiB:48/batch:0/pad:0/split:{}/iterations:3/manual_time"
+        rc, lines = self.rank([run(t.format(1), 0.5), run(t.format(0), 0.6)])
+        self.assertEqual(rc, 0)
+        self.assertIn("row, 48 KiB, warp split", lines[1])
+        self.assertIn("1.20x the default", lines[1])
+        self.assertNotIn("split", lines[2])
+        self.assertIn("1.00x the default", lines[2])
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)

@@ -348,6 +348,40 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   }
 }
 
+// The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
+// run of bins per lane), regression, weighted statistics with a count
+// channel, 300 classes and entropy (both fall back to one lane per pair).
+TEST(CudaBackend, WarpSplitScanMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  for (bool padded : {false, true}) {
+    CudaTuning tuning;
+    tuning.split_mapping = CudaTuning::SplitMapping::kWarpPerPair;
+    tuning.pad_rows = padded;
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (auto [rows, features, classes, weighted] :
+         {std::tuple<std::size_t, std::size_t, int32_t, bool>{60000, 28, 2, false}, {3000, 9, 4, true},
+          {4000, 7, 0, false}, {3000, 6, 0, true}, {6000, 8, 300, false}}) {
+      ProblemSpec s;
+      s.rows = rows;
+      s.features = features;
+      s.classes = classes;
+      s.weighted = weighted;
+      const Problem p = make_problem(s);
+      SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(features) + ", " + std::to_string(classes) +
+                   " classes" + (weighted ? ", weighted" : "") + (padded ? ", padded rows" : ""));
+      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+      const bool regression = p.layout.regression();
+      const Criterion c = regression ? Criterion::kSquaredError : Criterion::kGini;
+      JobPlan sampled{5, 1, c, true, 8};
+      sampled.sampled = true;
+      std::vector<JobPlan> plans = {{nf, 1, c, true, 10}, sampled, {3, 4, c, false, -1},
+                                    {nf, 2, c, true, 6, p.layout.n_classes > 0}};
+      if (!regression) plans.push_back({nf, 1, Criterion::kEntropy, true, 8});
+      compare_backends(p, plans, 61, gpu.get());
+    }
+  }
+}
+
 TEST(CudaBins, AssignBinsMatchesCpu) {
   CANOPY_REQUIRE_GPU();
   std::mt19937_64 rng(3);

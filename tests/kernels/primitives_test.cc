@@ -141,6 +141,76 @@ TEST(SplitScan, MinSamplesLeafIsHonoured) {
   EXPECT_TRUE(best.valid());
 }
 
+// The GPU's warp scan (split_scan.cu) cuts a feature's value bins into runs,
+// one per lane, each started from the sums of the runs before it. Here the
+// same runs are scanned one after another on the host: the best candidate
+// must be the one-pass scan's, field for field, for gini (exact), regression,
+// weighted statistics with a count channel, zero-weight bins, sparse
+// features, missing values and min_samples_leaf.
+TEST(SplitScan, RunsFromTheirStartsGiveTheOnePassChoice) {
+  std::mt19937_64 rng(11);
+  int checked = 0, valid = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const int32_t n_classes = trial % 4 == 0 ? 0 : 2 + static_cast<int32_t>(rng() % 5);
+    const bool weighted = trial % 3 == 0;
+    const StatsLayout lay = StatsLayout::make(n_classes, weighted);
+    const int32_t k = lay.n_channels;
+    const int32_t nb = 1 + static_cast<int32_t>(rng() % 255);  // value bins
+    const int sparsity = static_cast<int>(rng() % 4);           // 0: dense .. 3: mostly empty bins
+    std::vector<int64_t> missing(k, 0), values(static_cast<std::size_t>(nb) * k, 0), total(k, 0);
+    auto fill = [&](int64_t* g) {
+      if (rng() % 4 < static_cast<uint64_t>(sparsity)) return;
+      const int64_t count = 1 + static_cast<int64_t>(rng() % 6);
+      const int64_t w = weighted && rng() % 5 == 0 ? 0 : count * (weighted ? 1 + static_cast<int64_t>(rng() % 9) : 1);
+      if (n_classes > 0) {
+        g[rng() % n_classes] += w;
+        if (rng() % 2) g[rng() % n_classes] += w / 2;
+      } else {
+        g[0] = w;
+        g[1] = w * (static_cast<int64_t>(rng() % 2001) - 1000);
+      }
+      if (weighted) g[lay.count_channel] = count;
+    };
+    if (trial % 2) fill(missing.data());
+    for (int32_t j = 0; j < nb; ++j) fill(values.data() + static_cast<std::size_t>(j) * k);
+    for (int32_t c = 0; c < k; ++c) {
+      total[c] = missing[c];
+      for (int32_t j = 0; j < nb; ++j) total[c] += values[static_cast<std::size_t>(j) * k + c];
+    }
+    if (lay.weight(total.data()) <= 0) continue;
+    const Criterion crit = n_classes == 0 ? Criterion::kSquaredError : Criterion::kGini;
+    const ScanNode node = make_scan_node(&lay, crit, total.data(), 1 + static_cast<int64_t>(rng() % 4));
+    ASSERT_NE(scan_kind(node), ScanKind::kClassTerms);
+    std::vector<int64_t> scratch(k);
+    SplitChoice one_pass;
+    scan_feature(node, 7, missing.data(), values.data(), nullptr, nb, scratch.data(), one_pass);
+    for (int32_t lanes : {1, 2, 7, 32, 300}) {
+      const int32_t per = (nb + lanes - 1) / lanes;
+      std::vector<int64_t> before(k, 0);  // the sums of the runs so far
+      SplitChoice runs;
+      for (int32_t lane = 0; lane < lanes; ++lane) {
+        const int32_t j0 = std::min(nb, lane * per), j1 = std::min(nb, j0 + per);
+        std::vector<int64_t> left = before;
+        SplitChoice mine;
+        scan_run(node, 7, missing.data(), values.data(), j0, j1, left.data(), mine);
+        run_sums(node, values.data(), j0, j1, before.data());
+        if (mine.better_than(runs)) runs = mine;
+      }
+      SCOPED_TRACE("trial " + std::to_string(trial) + ", " + std::to_string(lanes) + " runs");
+      EXPECT_EQ(runs.valid(), one_pass.valid());
+      EXPECT_EQ(runs.gain, one_pass.gain);  // bit for bit
+      EXPECT_EQ(runs.feature, one_pass.feature);
+      EXPECT_EQ(runs.bin, one_pass.bin);
+      EXPECT_EQ(runs.missing_left, one_pass.missing_left);
+      EXPECT_EQ(runs.default_left, one_pass.default_left);
+      ++checked;
+    }
+    valid += one_pass.valid();
+  }
+  EXPECT_GT(checked, 1500);
+  EXPECT_GT(valid, 250);  // most nodes have a split to find
+}
+
 TEST(FeatureSampling, DeterministicDistinctAndSorted) {
   std::vector<int32_t> scratch(28), out(5), again(5);
   std::set<std::vector<int32_t>> seen;
