@@ -48,6 +48,14 @@ inline void prefetch_row_ahead(const uint8_t* rows, std::size_t stride, const Ro
     __builtin_prefetch(rows + static_cast<std::size_t>(entries[i + kRowPrefetchDistance].row) * stride);
 }
 
+// The rows of entries[0, min(n, kRowPrefetchDistance)), which
+// prefetch_row_ahead never covers: small nodes would otherwise miss on every
+// row one after another.
+inline void prefetch_first_rows(const uint8_t* rows, std::size_t stride, const RowEntry* entries, std::size_t n) {
+  for (std::size_t i = 0; i < n && i < kRowPrefetchDistance; ++i)
+    __builtin_prefetch(rows + static_cast<std::size_t>(entries[i].row) * stride);
+}
+
 // Per-row training targets and weights, shared by every job of a batch.
 struct RowTargets {
   const StatsLayout* layout = nullptr;
