@@ -4,12 +4,14 @@
 #include <hdf5.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <new>
 #include <sstream>
@@ -206,9 +208,66 @@ H5Id dataset_create_plist() {
   return dcpl;
 }
 
+// One chunk through HDF5's shuffle filter (byte j of element i goes to
+// j * n + i) and then its deflate filter (a zlib stream, level 1): what
+// HDF5 would store for it.
+std::vector<unsigned char> filter_chunk(const unsigned char* elems, std::size_t n, std::size_t size) {
+  std::vector<unsigned char> shuffled(n * size);
+  if (size > 1) {
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < size; ++j) shuffled[j * n + i] = elems[i * size + j];
+  } else {
+    std::memcpy(shuffled.data(), elems, n);
+  }
+  uLongf out_len = compressBound(static_cast<uLong>(shuffled.size()));
+  std::vector<unsigned char> out(out_len);
+  if (compress2(out.data(), &out_len, shuffled.data(), static_cast<uLong>(shuffled.size()), 1) != Z_OK)
+    throw ModelWriteError{"cannot compress a model chunk"};
+  out.resize(out_len);
+  return out;
+}
+
+// Writes `count` elements of `size` bytes as the chunks of `ds` (chunk_elems
+// elements each, the last padded with zeros as HDF5 stores edge chunks),
+// filtered on every thread and written in order with H5Dwrite_chunk: the
+// same file HDF5's own single-threaded filter pipeline writes, in a fraction
+// of the time for a fully grown forest's millions of nodes. rank 2: chunks
+// are whole rows of `cols` elements.
+void write_chunks_parallel(hid_t ds, const std::string& name, const void* data, std::size_t count,
+                           std::size_t size, std::size_t chunk_elems, int rank, hsize_t cols) {
+  const std::size_t n_chunks = (count + chunk_elems - 1) / chunk_elems;
+  std::vector<std::vector<unsigned char>> filtered(n_chunks);
+  std::exception_ptr error;
+  const auto* bytes = static_cast<const unsigned char*>(data);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t c = 0; c < n_chunks; ++c) {
+    try {
+      const std::size_t e0 = c * chunk_elems, e1 = std::min(count, e0 + chunk_elems);
+      if (e1 - e0 == chunk_elems) {
+        filtered[c] = filter_chunk(bytes + e0 * size, chunk_elems, size);
+      } else {
+        std::vector<unsigned char> padded(chunk_elems * size, 0);
+        std::memcpy(padded.data(), bytes + e0 * size, (e1 - e0) * size);
+        filtered[c] = filter_chunk(padded.data(), chunk_elems, size);
+      }
+    } catch (...) {
+#pragma omp critical(canopy_model_chunks)
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  for (std::size_t c = 0; c < n_chunks; ++c) {
+    hsize_t offset[2] = {static_cast<hsize_t>(c * chunk_elems), 0};
+    if (rank == 2) offset[0] = static_cast<hsize_t>(c * chunk_elems) / cols;
+    if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, filtered[c].size(), filtered[c].data()) < 0)
+      write_fail("cannot write dataset " + name);
+  }
+}
+
 // Writes a 1-D (cols == 0) or 2-D (rows x cols) numeric dataset. `chunked`
-// selects chunking with shuffle + deflate(1); empty datasets are always
-// contiguous (HDF5 needs chunk dims >= 1 and <= the fixed extent).
+// selects chunking with shuffle + deflate(1) (filtered here in parallel,
+// write_chunks_parallel); empty datasets are always contiguous (HDF5 needs
+// chunk dims >= 1 and <= the fixed extent).
 void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type,
                    const void* data, hsize_t rows, hsize_t cols, bool chunked) {
   int rank = cols == 0 ? 1 : 2;
@@ -216,8 +275,8 @@ void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t me
   hsize_t n = cols == 0 ? rows : rows * cols;
   H5Id space(checked(H5Screate_simple(rank, dims, nullptr), "cannot create dataspace"), H5Sclose);
   H5Id dcpl = dataset_create_plist();
+  hsize_t chunk[2] = {0, 0};
   if (chunked && n > 0) {
-    hsize_t chunk[2];
     if (rank == 1) {
       chunk[0] = std::min(rows, kChunkElements);
     } else {
@@ -233,8 +292,13 @@ void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t me
                      H5P_DEFAULT),
           H5Dclose);
   if (!ds.valid()) write_fail("cannot create dataset " + name);
-  if (n > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+  if (chunked && n > 0 && H5Tequal(file_type, mem_type) > 0) {
+    const std::size_t chunk_elems = rank == 1 ? static_cast<std::size_t>(chunk[0]) : static_cast<std::size_t>(chunk[0] * cols);
+    write_chunks_parallel(ds.get(), name, data, static_cast<std::size_t>(n), H5Tget_size(file_type), chunk_elems, rank,
+                          cols);
+  } else if (n > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
     write_fail("cannot write dataset " + name);
+  }
   if (!ds.close()) write_fail("cannot close dataset " + name);
 }
 

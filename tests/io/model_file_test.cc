@@ -421,6 +421,30 @@ TEST_F(ModelFileTest, SaveReplacesExistingFileAndLeavesNoTemporary) {
   EXPECT_EQ(dir_entries(dir_), std::vector<std::string>{"m.h5"});
 }
 
+// Node arrays longer than one HDF5 chunk (2^20 elements) are filtered in
+// parallel and written chunk by chunk; they must read back whole, edge
+// chunks included (1-D arrays and the 2-D value array of 3 outputs).
+TEST_F(ModelFileTest, ForestsLongerThanOneChunkRoundTrip) {
+  Model m = small_classifier();
+  ForestNodes& f = m.forest;
+  f = ForestNodes{};
+  f.n_outputs = 3;
+  f.tree_offsets = {0};
+  const int32_t internal = 1200000;  // a caterpillar: node 2k splits into leaf 2k+1 and node 2k+2
+  for (int32_t k = 0; k < internal; ++k) {
+    const int64_t n = internal - k + 1;
+    add_node(f, k % 4, static_cast<float>(k) * 0.25f, 1 + 2 * k, static_cast<uint8_t>(k % 2), n,
+             static_cast<double>(n) + 0.5, {0.25f, 0.25f, 0.5f});
+    add_node(f, -1, 0.f, -1, 0, 1, 1.0, {k % 3 == 0 ? 1.f : 0.f, k % 3 == 1 ? 1.f : 0.f, k % 3 == 2 ? 1.f : 0.f});
+  }
+  add_node(f, -1, 0.f, -1, 0, 1, 1.0, {0.f, 0.f, 1.f});
+  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+  save_model(m, path("long.h5"));
+  expect_same_model(m, load_model(path("long.h5")));
+  save_model(m, path("again.h5"));
+  EXPECT_TRUE(test::read_file(path("long.h5")) == test::read_file(path("again.h5")));
+}
+
 TEST_F(ModelFileTest, SameModelGivesByteIdenticalFiles) {
   Model m = small_classifier();
   save_model(m, path("a.h5"));
