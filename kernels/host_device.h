@@ -7,3 +7,14 @@
 #else
 #define CANOPY_HD inline
 #endif
+
+#include <cstdint>
+
+// Index of the lowest set bit of a non-zero word.
+CANOPY_HD int32_t lowest_set_bit(uint64_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __ffsll(static_cast<long long>(bits)) - 1;
+#else
+  return __builtin_ctzll(bits);
+#endif
+}

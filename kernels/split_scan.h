@@ -43,15 +43,6 @@ CANOPY_HD int32_t class_at(const ScanNode& node, int32_t i) {
   return node.present_classes ? node.present_classes[i] : i;
 }
 
-// Index of the lowest set bit of a non-zero word.
-CANOPY_HD int32_t lowest_set_bit(uint64_t bits) {
-#if defined(__CUDA_ARCH__)
-  return __ffsll(static_cast<long long>(bits)) - 1;
-#else
-  return __builtin_ctzll(bits);
-#endif
-}
-
 // Moves a bin's weight gc of one class from the right child to the left one,
 // keeping the exact sums of squared class weights (gini; see scan_feature).
 CANOPY_HD void move_class_exact(int64_t gc, int64_t total_c, int64_t& lc, int64_t& left_sq, int64_t& right_sq) {

@@ -228,6 +228,37 @@ TEST(FeatureSampling, DeterministicDistinctAndSorted) {
   EXPECT_EQ(std::vector<int32_t>(out.begin(), out.begin() + 4), (std::vector<int32_t>{0, 1, 2, 3}));
 }
 
+// The contract in feature_sampling.h, one draw at a time: draw i swaps
+// scratch[i] with scratch[i + bounded(word i % 4 of Philox block i / 4,
+// n - i)]; the first k, sorted. Models depend on these exact sets.
+std::vector<int32_t> features_by_draws(uint64_t seed, uint32_t tree, uint32_t node, int32_t n, int32_t k) {
+  std::vector<int32_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (k >= n) return perm;
+  for (int32_t i = 0; i < k; ++i) {
+    const Philox4 w = philox(seed, kStreamNodeFeatures, tree, node, static_cast<uint32_t>(i / 4));
+    std::swap(perm[i], perm[i + static_cast<int32_t>(bounded(w.v[i % 4], static_cast<uint32_t>(n - i)))]);
+  }
+  std::vector<int32_t> out(perm.begin(), perm.begin() + k);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(FeatureSampling, FollowsTheDrawContract) {
+  int checked = 0;
+  for (int32_t n : {1, 2, 5, 28, 63, 64, 65, 200}) {
+    for (int32_t k : {1, 3, 4, 5, 8, 13, 64, 100, 250}) {
+      std::vector<int32_t> scratch(n), out(std::min(n, k));
+      for (uint32_t node = 0; node < 40; ++node) {
+        sample_features(11 + n, 5, node, n, k, scratch.data(), out.data());
+        ASSERT_EQ(out, features_by_draws(11 + n, 5, node, n, k)) << "n " << n << " k " << k << " node " << node;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 8 * 9 * 40);
+}
+
 // The contract in row_sample.h, one draw at a time: draw d picks
 // rows[bounded(bootstrap_block(seed, tree, d / 4).v[d % 4], n)].
 std::vector<uint32_t> multiplicity_by_draws(const std::vector<uint32_t>& rows, int64_t draws, uint64_t seed,
