@@ -306,12 +306,11 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // bytes). Nodes of 5, 7, 9 and 28 features
 // leave partial load batches and a block stride (256) that is not a multiple
 // of the group.
-TEST(CudaBackend, HistogramTuningsMatchCpu) {
-  CANOPY_REQUIRE_GPU();
+// Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
+using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
+std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
   std::vector<Problem> problems;
-  for (auto [rows, features, classes, weighted] :
-       {std::tuple<std::size_t, std::size_t, int32_t, bool>{60000, 28, 2, false}, {3000, 9, 4, true},
-        {4000, 7, 0, false}, {6000, 8, 300, false}, {2000, 40, 3, false}}) {
+  for (auto [rows, features, classes, weighted] : shapes) {
     ProblemSpec s;
     s.rows = rows;
     s.features = features;
@@ -319,6 +318,13 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.weighted = weighted;
     problems.push_back(make_problem(s));
   }
+  return problems;
+}
+
+TEST(CudaBackend, HistogramTuningsMatchCpu) {
+  CANOPY_REQUIRE_GPU();
+  std::vector<Problem> problems = problems_of(
+      {{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}, {2000, 40, 3, false}});
   {  // 400 features of at most 4 bins: one feature group is wider than a block (256 threads)
     ProblemSpec s;
     s.rows = 3000;
@@ -353,22 +359,17 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
 // channel, 300 classes and entropy (both fall back to one lane per pair).
 TEST(CudaBackend, WarpSplitScanMatchesCpu) {
   CANOPY_REQUIRE_GPU();
+  const std::vector<Problem> problems = problems_of(
+      {{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {3000, 6, 0, true}, {6000, 8, 300, false}});
   for (bool padded : {false, true}) {
     CudaTuning tuning;
     tuning.split_mapping = CudaTuning::SplitMapping::kWarpPerPair;
     tuning.pad_rows = padded;
     auto gpu = make_cuda_tree_backend(0, tuning);
-    for (auto [rows, features, classes, weighted] :
-         {std::tuple<std::size_t, std::size_t, int32_t, bool>{60000, 28, 2, false}, {3000, 9, 4, true},
-          {4000, 7, 0, false}, {3000, 6, 0, true}, {6000, 8, 300, false}}) {
-      ProblemSpec s;
-      s.rows = rows;
-      s.features = features;
-      s.classes = classes;
-      s.weighted = weighted;
-      const Problem p = make_problem(s);
-      SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(features) + ", " + std::to_string(classes) +
-                   " classes" + (weighted ? ", weighted" : "") + (padded ? ", padded rows" : ""));
+    for (const Problem& p : problems) {
+      SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
+                   std::to_string(p.layout.n_classes) + " classes" + (p.row_quantum.empty() ? "" : ", weighted") +
+                   (padded ? ", padded rows" : ""));
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const bool regression = p.layout.regression();
       const Criterion c = regression ? Criterion::kSquaredError : Criterion::kGini;
