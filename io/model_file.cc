@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +19,8 @@
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include "kernels/parallel_for.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "model_checksum hashes the in-memory bytes of the arrays, which the format "
@@ -208,6 +212,10 @@ H5Id dataset_create_plist() {
   return dcpl;
 }
 
+// Threads for filtering chunks: --threads (OpenMP's setting), on plain
+// threads (parallel_for.h: model files are also read in forked processes).
+std::size_t file_threads() { return static_cast<std::size_t>(std::max(1, omp_get_max_threads())); }
+
 // One chunk through HDF5's shuffle filter (byte j of element i goes to
 // j * n + i) and then its deflate filter (a zlib stream, level 1): what
 // HDF5 would store for it.
@@ -237,25 +245,17 @@ void write_chunks_parallel(hid_t ds, const std::string& name, const void* data, 
                            std::size_t size, std::size_t chunk_elems, int rank, hsize_t cols) {
   const std::size_t n_chunks = (count + chunk_elems - 1) / chunk_elems;
   std::vector<std::vector<unsigned char>> filtered(n_chunks);
-  std::exception_ptr error;
   const auto* bytes = static_cast<const unsigned char*>(data);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (std::size_t c = 0; c < n_chunks; ++c) {
-    try {
-      const std::size_t e0 = c * chunk_elems, e1 = std::min(count, e0 + chunk_elems);
-      if (e1 - e0 == chunk_elems) {
-        filtered[c] = filter_chunk(bytes + e0 * size, chunk_elems, size);
-      } else {
-        std::vector<unsigned char> padded(chunk_elems * size, 0);
-        std::memcpy(padded.data(), bytes + e0 * size, (e1 - e0) * size);
-        filtered[c] = filter_chunk(padded.data(), chunk_elems, size);
-      }
-    } catch (...) {
-#pragma omp critical(canopy_model_chunks)
-      error = std::current_exception();
+  parallel_for(n_chunks, file_threads(), [&](std::size_t c) {
+    const std::size_t e0 = c * chunk_elems, e1 = std::min(count, e0 + chunk_elems);
+    if (e1 - e0 == chunk_elems) {
+      filtered[c] = filter_chunk(bytes + e0 * size, chunk_elems, size);
+    } else {
+      std::vector<unsigned char> padded(chunk_elems * size, 0);
+      std::memcpy(padded.data(), bytes + e0 * size, (e1 - e0) * size);
+      filtered[c] = filter_chunk(padded.data(), chunk_elems, size);
     }
-  }
-  if (error) std::rethrow_exception(error);
+  });
   for (std::size_t c = 0; c < n_chunks; ++c) {
     hsize_t offset[2] = {static_cast<hsize_t>(c * chunk_elems), 0};
     if (rank == 2) offset[0] = static_cast<hsize_t>(c * chunk_elems) / cols;
@@ -560,8 +560,72 @@ class Reader {
       corrupt("dataset " + name + " has an implausible size (" + std::to_string(d.n) +
               " elements)");
     }
-    if (d.n > 0 && H5Dread(d.ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    if (d.n == 0 || read_chunks_parallel(d, name, mem_type, out.data())) return;
+    if (H5Dread(d.ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
       corrupt("cannot read dataset " + name + " (" + hdf5_detail() + ")");
+  }
+
+  // The reverse of write_chunks_parallel: when `d` is stored as canopy writes
+  // node arrays (chunks of whole rows through shuffle + deflate, in the
+  // memory type's layout), its chunks are read raw in order, inflated and
+  // unshuffled on every thread into `out`. Returns false (nothing read) for
+  // any other layout, which H5Dread then handles.
+  bool read_chunks_parallel(const Dataset& d, const std::string& name, hid_t mem_type, void* out) const {
+    const int rank = static_cast<int>(d.dims.size());
+    if (H5Tequal(d.type.get(), mem_type) <= 0) return false;
+    const std::size_t size = H5Tget_size(mem_type);
+    H5Id dcpl(H5Dget_create_plist(d.ds.get()), H5Pclose);
+    if (!dcpl.valid() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return false;
+    hsize_t chunk[2] = {0, 0};
+    if (H5Pget_chunk(dcpl.get(), rank, chunk) != rank || chunk[0] == 0) return false;
+    if (rank == 2 && chunk[1] != d.dims[1]) return false;
+    const int n_filters = H5Pget_nfilters(dcpl.get());
+    std::vector<H5Z_filter_t> filters;
+    for (int i = 0; i < n_filters; ++i) {
+      unsigned flags = 0;
+      std::size_t n_values = 0;
+      filters.push_back(H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &n_values, nullptr, 0, nullptr,
+                                       nullptr));
+    }
+    const std::vector<H5Z_filter_t> expected =
+        size > 1 ? std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}
+                 : std::vector<H5Z_filter_t>{H5Z_FILTER_DEFLATE};
+    if (filters != expected) return false;
+    const std::size_t chunk_elems = static_cast<std::size_t>(rank == 1 ? chunk[0] : chunk[0] * chunk[1]);
+    const std::size_t count = static_cast<std::size_t>(d.n);
+    const std::size_t n_chunks = (count + chunk_elems - 1) / chunk_elems;
+    std::vector<std::vector<unsigned char>> raw(n_chunks);
+    for (std::size_t c = 0; c < n_chunks; ++c) {
+      hsize_t offset[2] = {static_cast<hsize_t>(c) * chunk[0], 0};
+      hsize_t bytes = 0;
+      uint32_t mask = 0;
+      if (H5Dget_chunk_storage_size(d.ds.get(), offset, &bytes) < 0 || bytes == 0) return false;
+      raw[c].resize(static_cast<std::size_t>(bytes));
+      if (H5Dread_chunk(d.ds.get(), H5P_DEFAULT, offset, &mask, raw[c].data()) < 0)
+        corrupt("cannot read dataset " + name + " (" + hdf5_detail() + ")");
+      if (mask != 0) return false;  // a chunk stored with a filter skipped
+    }
+    std::atomic<bool> bad{false};
+    auto* dst = static_cast<unsigned char*>(out);
+    parallel_for(n_chunks, file_threads(), [&](std::size_t c) {
+      std::vector<unsigned char> shuffled(chunk_elems * size);
+      uLongf len = static_cast<uLongf>(shuffled.size());
+      if (uncompress(shuffled.data(), &len, raw[c].data(), static_cast<uLong>(raw[c].size())) != Z_OK ||
+          len != shuffled.size()) {
+        bad = true;
+        return;
+      }
+      const std::size_t e0 = c * chunk_elems, valid = std::min(count, e0 + chunk_elems) - e0;
+      unsigned char* to = dst + e0 * size;
+      if (size == 1) {
+        std::memcpy(to, shuffled.data(), valid);
+      } else {
+        for (std::size_t i = 0; i < valid; ++i)
+          for (std::size_t j = 0; j < size; ++j) to[i * size + j] = shuffled[j * chunk_elems + i];
+      }
+    });
+    if (bad) corrupt("dataset " + name + " has a chunk that does not inflate");
+    return true;
   }
 
   std::vector<std::string> read_strings(const std::string& name) const {

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "kernels/cuda_util.cuh"
+#include "kernels/parallel_for.h"
 #include "kernels/phase_profile.h"
 #include "kernels/row_sample.h"
 #include "kernels/tree_backend.h"
@@ -81,31 +82,6 @@ struct MemoryPolicy {
 
 // ---------------------------------------------------------------------------
 // Host side.
-
-// Runs fn(i) for i in [0, n) on up to hardware_concurrency threads.
-template <typename Fn>
-void parallel_for(std::size_t n, Fn fn) {
-  const std::size_t threads =
-      std::min<std::size_t>(n, std::max<unsigned>(1u, std::thread::hardware_concurrency()));
-  if (threads <= 1) {
-    for (std::size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(threads);
-  for (std::size_t t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      try {
-        for (std::size_t i = next++; i < n; i = next++) fn(i);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
 
 template <typename T>
 void upload_to(DeviceArray<T>& d, const std::vector<T>& h, const char* what) {
@@ -185,7 +161,7 @@ class CudaTreeBackend final : public TreeBackend {
     std::vector<int64_t> reserve(n_jobs, 0);  // entries at most (exact for host jobs)
     std::vector<uint64_t> draws(n_jobs, 0);   // sum of multiplicities
     const int32_t nc = lay.n_classes;
-    parallel_for(n_jobs, [&](std::size_t j) {
+    parallel_for(n_jobs, std::thread::hardware_concurrency(), [&](std::size_t j) {
       JobSpec& spec = specs[j];
       if (spec.multiplicity.empty()) {
         const int64_t n = spec.sample.empty() ? 0 : static_cast<int64_t>(spec.sample.rows->size());

@@ -75,6 +75,27 @@ Model small_classifier() {
   return m;
 }
 
+// One tree of 2,400,001 nodes, 3 outputs: node arrays of several HDF5 chunks
+// (2^20 elements), with a partial last chunk. A caterpillar: node 2k splits
+// into leaf 2k+1 and node 2k+2.
+Model long_forest() {
+  Model m = small_classifier();
+  ForestNodes& f = m.forest;
+  f = ForestNodes{};
+  f.n_outputs = 3;
+  f.tree_offsets = {0};
+  const int32_t internal = 1200000;
+  for (int32_t k = 0; k < internal; ++k) {
+    const int64_t n = internal - k + 1;
+    add_node(f, k % 4, static_cast<float>(k) * 0.25f, 1 + 2 * k, static_cast<uint8_t>(k % 2), n,
+             static_cast<double>(n) + 0.5, {0.25f, 0.25f, 0.5f});
+    add_node(f, -1, 0.f, -1, 0, 1, 1.0, {k % 3 == 0 ? 1.f : 0.f, k % 3 == 1 ? 1.f : 0.f, k % 3 == 2 ? 1.f : 0.f});
+  }
+  add_node(f, -1, 0.f, -1, 0, 1, 1.0, {0.f, 0.f, 1.f});
+  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+  return m;
+}
+
 // 3 features, one tree of 7 nodes, no class labels, no importances.
 Model small_regressor() {
   Model m;
@@ -425,20 +446,7 @@ TEST_F(ModelFileTest, SaveReplacesExistingFileAndLeavesNoTemporary) {
 // parallel and written chunk by chunk; they must read back whole, edge
 // chunks included (1-D arrays and the 2-D value array of 3 outputs).
 TEST_F(ModelFileTest, ForestsLongerThanOneChunkRoundTrip) {
-  Model m = small_classifier();
-  ForestNodes& f = m.forest;
-  f = ForestNodes{};
-  f.n_outputs = 3;
-  f.tree_offsets = {0};
-  const int32_t internal = 1200000;  // a caterpillar: node 2k splits into leaf 2k+1 and node 2k+2
-  for (int32_t k = 0; k < internal; ++k) {
-    const int64_t n = internal - k + 1;
-    add_node(f, k % 4, static_cast<float>(k) * 0.25f, 1 + 2 * k, static_cast<uint8_t>(k % 2), n,
-             static_cast<double>(n) + 0.5, {0.25f, 0.25f, 0.5f});
-    add_node(f, -1, 0.f, -1, 0, 1, 1.0, {k % 3 == 0 ? 1.f : 0.f, k % 3 == 1 ? 1.f : 0.f, k % 3 == 2 ? 1.f : 0.f});
-  }
-  add_node(f, -1, 0.f, -1, 0, 1, 1.0, {0.f, 0.f, 1.f});
-  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+  const Model m = long_forest();
   save_model(m, path("long.h5"));
   expect_same_model(m, load_model(path("long.h5")));
   save_model(m, path("again.h5"));
@@ -1094,6 +1102,23 @@ void fuzz_every_byte(const Model& m, const std::string& path, const char* what) 
 // model or a ModelError: never a crash or a hang inside HDF5, never a
 // different model. Variable-length strings failed this (HDF5 trusts the
 // unchecksummed global heap); fixed-length strings pass.
+// Multi-chunk arrays are filtered on several threads. A process forked after
+// its parent ran OpenMP (the parent's pool does not survive fork) must still
+// load them: an OpenMP region there would wait forever (kHung).
+TEST_F(ModelFileTest, ForestsLongerThanOneChunkLoadInAForkedChild) {
+  const Model m = long_forest();
+  save_model(m, path("long.h5"));
+  int threads = 0;
+#pragma omp parallel
+  {
+#pragma omp atomic
+    ++threads;
+  }
+  EXPECT_GE(threads, 1);
+  const FuzzResult r = load_in_child(path("long.h5"), model_checksum(m));
+  EXPECT_EQ(static_cast<int>(r.outcome), static_cast<int>(FuzzOutcome::kLoaded)) << r.message;
+}
+
 TEST_F(ModelFileTest, FlippingAnyByteGivesTheModelOrAModelError) {
   fuzz_every_byte(small_classifier(), path("classifier.h5"), "small classifier");
   fuzz_every_byte(small_ovr_classifier(), path("ovr.h5"), "one-vs-rest classifier");
