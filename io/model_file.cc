@@ -216,9 +216,9 @@ H5Id dataset_create_plist() {
 // threads (parallel_for.h: model files are also read in forked processes).
 std::size_t file_threads() { return static_cast<std::size_t>(std::max(1, omp_get_max_threads())); }
 
-// One chunk through HDF5's shuffle filter (byte j of element i goes to
-// j * n + i) and then its deflate filter (a zlib stream, level 1): what
-// HDF5 would store for it.
+// One chunk of n elements of `size` bytes through HDF5's shuffle filter
+// (byte j of element i goes to j * n + i) and then its deflate filter (a
+// zlib stream, level 1): what HDF5 would store for it.
 std::vector<unsigned char> filter_chunk(const unsigned char* elems, std::size_t n, std::size_t size) {
   std::vector<unsigned char> shuffled(n * size);
   if (size > 1) {
@@ -235,14 +235,34 @@ std::vector<unsigned char> filter_chunk(const unsigned char* elems, std::size_t 
   return out;
 }
 
-// Writes `count` elements of `size` bytes as the chunks of `ds` (chunk_elems
-// elements each, the last padded with zeros as HDF5 stores edge chunks),
-// filtered on every thread and written in order with H5Dwrite_chunk: the
-// same file HDF5's own single-threaded filter pipeline writes, in a fraction
-// of the time for a fully grown forest's millions of nodes. rank 2: chunks
-// are whole rows of `cols` elements.
+// The reverse of filter_chunk: inflates `stored` (a chunk of n elements of
+// `size` bytes) and writes its first `valid` elements, unshuffled, to `to`.
+// Returns false when the stream does not inflate to exactly n elements.
+bool unfilter_chunk(const std::vector<unsigned char>& stored, std::size_t n, std::size_t size, std::size_t valid,
+                    unsigned char* to) {
+  std::vector<unsigned char> shuffled(n * size);
+  uLongf len = static_cast<uLongf>(shuffled.size());
+  if (uncompress(shuffled.data(), &len, stored.data(), static_cast<uLong>(stored.size())) != Z_OK ||
+      len != shuffled.size())
+    return false;
+  if (size == 1) {
+    std::memcpy(to, shuffled.data(), valid);
+  } else {
+    for (std::size_t i = 0; i < valid; ++i)
+      for (std::size_t j = 0; j < size; ++j) to[i * size + j] = shuffled[j * n + i];
+  }
+  return true;
+}
+
+// Writes `count` elements of `size` bytes as the chunks of `ds`: chunk_rows
+// rows of row_elems elements each (1-D: one element a row), the last padded
+// with zeros as HDF5 stores edge chunks, filtered on every thread and
+// written in order with H5Dwrite_chunk. The file is the one HDF5's own
+// single-threaded filter pipeline writes, in a fraction of the time for a
+// fully grown forest's millions of nodes.
 void write_chunks_parallel(hid_t ds, const std::string& name, const void* data, std::size_t count,
-                           std::size_t size, std::size_t chunk_elems, int rank, hsize_t cols) {
+                           std::size_t size, hsize_t chunk_rows, hsize_t row_elems) {
+  const std::size_t chunk_elems = static_cast<std::size_t>(chunk_rows * row_elems);
   const std::size_t n_chunks = (count + chunk_elems - 1) / chunk_elems;
   std::vector<std::vector<unsigned char>> filtered(n_chunks);
   const auto* bytes = static_cast<const unsigned char*>(data);
@@ -257,8 +277,7 @@ void write_chunks_parallel(hid_t ds, const std::string& name, const void* data, 
     }
   });
   for (std::size_t c = 0; c < n_chunks; ++c) {
-    hsize_t offset[2] = {static_cast<hsize_t>(c * chunk_elems), 0};
-    if (rank == 2) offset[0] = static_cast<hsize_t>(c * chunk_elems) / cols;
+    const hsize_t offset[2] = {static_cast<hsize_t>(c) * chunk_rows, 0};
     if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, filtered[c].size(), filtered[c].data()) < 0)
       write_fail("cannot write dataset " + name);
   }
@@ -293,9 +312,8 @@ void write_numeric(hid_t loc, const std::string& name, hid_t file_type, hid_t me
           H5Dclose);
   if (!ds.valid()) write_fail("cannot create dataset " + name);
   if (chunked && n > 0 && H5Tequal(file_type, mem_type) > 0) {
-    const std::size_t chunk_elems = rank == 1 ? static_cast<std::size_t>(chunk[0]) : static_cast<std::size_t>(chunk[0] * cols);
-    write_chunks_parallel(ds.get(), name, data, static_cast<std::size_t>(n), H5Tget_size(file_type), chunk_elems, rank,
-                          cols);
+    write_chunks_parallel(ds.get(), name, data, static_cast<std::size_t>(n), H5Tget_size(file_type), chunk[0],
+                          rank == 1 ? 1 : cols);
   } else if (n > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
     write_fail("cannot write dataset " + name);
   }
@@ -608,21 +626,8 @@ class Reader {
     std::atomic<bool> bad{false};
     auto* dst = static_cast<unsigned char*>(out);
     parallel_for(n_chunks, file_threads(), [&](std::size_t c) {
-      std::vector<unsigned char> shuffled(chunk_elems * size);
-      uLongf len = static_cast<uLongf>(shuffled.size());
-      if (uncompress(shuffled.data(), &len, raw[c].data(), static_cast<uLong>(raw[c].size())) != Z_OK ||
-          len != shuffled.size()) {
-        bad = true;
-        return;
-      }
       const std::size_t e0 = c * chunk_elems, valid = std::min(count, e0 + chunk_elems) - e0;
-      unsigned char* to = dst + e0 * size;
-      if (size == 1) {
-        std::memcpy(to, shuffled.data(), valid);
-      } else {
-        for (std::size_t i = 0; i < valid; ++i)
-          for (std::size_t j = 0; j < size; ++j) to[i * size + j] = shuffled[j * chunk_elems + i];
-      }
+      if (!unfilter_chunk(raw[c], chunk_elems, size, valid, dst + e0 * size)) bad = true;
     });
     if (bad) corrupt("dataset " + name + " has a chunk that does not inflate");
     return true;
