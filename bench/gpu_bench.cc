@@ -3,8 +3,9 @@
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
 //                                                 1 = element per thread; shared KiB per block;
-//                                                 batch 1 = 8 loads before the additions;
-//                                                 pad 1 = device rows padded to 32-byte sectors)
+//                                                 batch = loads before the additions: 1, 4, 8;
+//                                                 pad 1 = device rows padded to 32-byte sectors;
+//                                                 threads = histogram block size)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
@@ -52,29 +53,34 @@ int64_t env_int(const char* name, int64_t fallback) {
 }
 
 // The CudaTuning of a case's arguments (mapping, shared KiB, batched loads,
-// padded rows, and with `split_arg` the split mapping: 1 = warp per pair).
+// padded rows, block threads, and with `split_arg` the split mapping: 1 = warp
+// per pair).
 CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
   CudaTuning t;
   t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
                                             : CudaTuning::HistogramMapping::kRowPerThread;
   t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
-  t.histogram_batch_loads = state.range(2) != 0;
+  t.histogram_load_batch = static_cast<int>(state.range(2));
   t.pad_rows = state.range(3) != 0;
-  if (split_arg && state.range(4) == 1) t.split_mapping = CudaTuning::SplitMapping::kWarpPerPair;
+  t.histogram_block_threads = static_cast<int>(state.range(4));
+  if (split_arg && state.range(5) == 1) t.split_mapping = CudaTuning::SplitMapping::kWarpPerPair;
   return t;
 }
 
 // Registers a case once per CudaTuning: every combination of the arguments.
 void every_tuning(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"mapping", "shared_KiB", "batch", "pad"})->ArgsProduct({{0, 1}, {48, 96}, {0, 1}, {0, 1}});
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"})
+      ->ArgsProduct({{0, 1}, {48, 96}, {1, 4, 8}, {0, 1}, {256, 512}});
 }
 
-// The same with the thread split scan, plus the warp split scan under the
-// default histogram tuning (training cases: the split scan is part of them).
+// The training cases: every tuning at 96 KiB (a node's sampled features fit
+// one group at 48 KiB already, so the shared size changes only the root
+// levels) with the thread split scan, plus the warp split scan under the
+// default histogram tuning.
 void every_tuning_and_split(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "split"})
-      ->ArgsProduct({{0, 1}, {48, 96}, {0, 1}, {0, 1}, {0}})
-      ->Args({0, 48, 0, 0, 1});
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "split"})
+      ->ArgsProduct({{0, 1}, {96}, {1, 4, 8}, {0, 1}, {256, 512}, {0}})
+      ->Args({0, 96, 1, 0, 512, 1});
 }
 
 bool skip_without_gpu(benchmark::State& state) {

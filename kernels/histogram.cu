@@ -31,11 +31,14 @@ __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicA
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
 // of its sample, accumulated as Mode says. kElements: thread q of the block
 // takes the (entry, feature) elements q, q + blockDim, ... in entry-major
-// order (CudaTuning::HistogramMapping::kElementPerThread); otherwise it takes
-// whole entries and loops over the features. kBatch: bins loaded per thread
-// before their additions (CudaTuning::histogram_batch_loads).
-template <typename Mode, bool kElements, int kBatch>
-__global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
+// order (CudaTuning::HistogramMapping::kElementPerThread), loading kBatch
+// elements' bins before adding any; otherwise it takes whole entries, kBatch
+// of them at a time (e, e + blockDim, ...), and walks the group's features,
+// loading the kBatch entries' bins of a feature before adding any
+// (CudaTuning::histogram_load_batch). kThreads: the block size
+// (CudaTuning::histogram_block_threads).
+template <typename Mode, bool kElements, int kBatch, int kThreads>
+__global__ void __launch_bounds__(kThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
@@ -118,18 +121,29 @@ __global__ void __launch_bounds__(HistogramPolicy::kBlockThreads)
         if (q + u * blockDim.x < n_elements) add(st[u], jb[u], b[u]);
     }
   } else {
-    // Each thread takes whole entries; kBatch of an entry's features are
-    // loaded before any is added.
-    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-      const EntryStats st = stats_of(entries[e]);
-      for (int32_t j0 = 0; j0 < it.nj; j0 += kBatch) {
+    // Entries e + u * blockDim (u < kBatch) of this thread; a feature's index
+    // is loaded once for all of them.
+    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kBatch * blockDim.x) {
+      EntryStats st[kBatch];
+      const uint8_t* row[kBatch];
+      bool in[kBatch];
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        in[u] = e + u * blockDim.x < it.e1;
+        if (in[u]) {
+          st[u] = stats_of(entries[e + u * blockDim.x]);
+          row[u] = bins + static_cast<int64_t>(st[u].row) * bin_stride;
+        }
+      }
+      for (int32_t j = 0; j < it.nj; ++j) {
+        const int32_t fj = f[j];
         uint8_t b[kBatch];
 #pragma unroll
         for (int u = 0; u < kBatch; ++u)
-          if (j0 + u < it.nj) b[u] = bin_of(st, j0 + u);
+          if (in[u]) b[u] = row[u][fj];
 #pragma unroll
         for (int u = 0; u < kBatch; ++u)
-          if (j0 + u < it.nj) add(st, j0 + u, b[u]);
+          if (in[u]) add(st[u], j, b[u]);
       }
     }
   }
@@ -182,13 +196,31 @@ __global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJ
 using HistogramKernel = void (*)(const HistItem*, const NodeDesc*, const DevJob*, const int32_t*, const uint8_t*,
                                  int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*);
 
-// The histogram_kernel variant for a tuning's mapping and load batching.
+// The histogram_kernel variant for a tuning's mapping, load batch and block size.
+template <typename Mode, bool kElements, int kBatch>
+HistogramKernel histogram_variant(int threads) {
+  return threads == HistogramPolicy::kWideBlockThreads ? histogram_kernel<Mode, kElements, kBatch, HistogramPolicy::kWideBlockThreads>
+                                                       : histogram_kernel<Mode, kElements, kBatch, HistogramPolicy::kBlockThreads>;
+}
+
+template <typename Mode, bool kElements>
+HistogramKernel histogram_variant(int batch, int threads) {
+  switch (batch) {
+    case HistogramPolicy::kLoadBatch:
+      return histogram_variant<Mode, kElements, HistogramPolicy::kLoadBatch>(threads);
+    case HistogramPolicy::kWideLoadBatch:
+      return histogram_variant<Mode, kElements, HistogramPolicy::kWideLoadBatch>(threads);
+    default:
+      return histogram_variant<Mode, kElements, 1>(threads);
+  }
+}
+
 template <typename Mode>
 HistogramKernel histogram_variant(const CudaTuning& tuning) {
-  const bool elements = tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread;
-  const bool batched = tuning.histogram_batch_loads;
-  return elements ? (batched ? histogram_kernel<Mode, true, HistogramPolicy::kLoadBatch> : histogram_kernel<Mode, true, 1>)
-                  : (batched ? histogram_kernel<Mode, false, HistogramPolicy::kLoadBatch> : histogram_kernel<Mode, false, 1>);
+  const int threads = histogram_block_threads(tuning);
+  return tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread
+             ? histogram_variant<Mode, true>(tuning.histogram_load_batch, threads)
+             : histogram_variant<Mode, false>(tuning.histogram_load_batch, threads);
 }
 
 HistogramKernel histogram_variant(HistogramCounters counters, const CudaTuning& tuning) {
@@ -219,7 +251,7 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
   if (counters == HistogramCounters::kGlobal) smem = 0;
   const HistogramKernel kernel = histogram_variant(counters, tuning);
   allow_shared_bytes(kernel, smem);
-  kernel<<<grid, HistogramPolicy::kBlockThreads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t,
+  kernel<<<grid, histogram_block_threads(tuning), smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t,
                                                          max_bins, hist);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
@@ -230,7 +262,7 @@ int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning
   allow_shared_bytes(kernel, smem);
   int blocks = 0;
   CANOPY_CUDA_CHECK(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, HistogramPolicy::kBlockThreads, smem));
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, histogram_block_threads(tuning), smem));
   return blocks;
 }
 

@@ -102,10 +102,14 @@ struct CudaTuning {
   HistogramMapping histogram_mapping = HistogramMapping::kRowPerThread;
   // Shared memory of one histogram block (a feature group's privatised
   // histogram); above 48 KiB it is opted into, up to the device's limit.
-  std::size_t histogram_shared_bytes = std::size_t(48) << 10;
-  // Each histogram thread loads several bins (8) before adding any of them,
-  // so more loads are in flight; otherwise one at a time.
-  bool histogram_batch_loads = false;
+  std::size_t histogram_shared_bytes = std::size_t(96) << 10;
+  // Bins a histogram thread loads before adding any of them (1, 4 or 8), so
+  // more loads are in flight: with the row mapping, one feature's bins of that
+  // many rows; with the element mapping, that many elements.
+  int histogram_load_batch = 1;
+  // Threads of one histogram block (256 or 512): more threads share one
+  // privatised histogram, so the same shared memory keeps more warps resident.
+  int histogram_block_threads = 512;
   // The device copy of the bins pads each row to padded_stride(n_features,
   // 32) (histogram.h), so a scattered row is read in the fewest 32-byte
   // sectors; otherwise rows are packed.

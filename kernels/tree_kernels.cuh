@@ -25,6 +25,8 @@ namespace cuda_tree {
 
 struct HistogramPolicy {
   static constexpr int kBlockThreads = 256;
+  // The other block size CudaTuning::histogram_block_threads may ask for.
+  static constexpr int kWideBlockThreads = 512;
   // Entries of one node handled by one block (the row chunk of a work item):
   // at least this many ...
   static constexpr int64_t kEntriesPerBlock = 8192;
@@ -33,12 +35,21 @@ struct HistogramPolicy {
   // flushing its whole shared histogram with global atomics, so fewer, longer
   // blocks flush less.
   static constexpr int64_t kBlocksPerSM = 4;
-  // Bins a thread loads before adding them when CudaTuning batches loads.
-  static constexpr int kLoadBatch = 8;
+  // The load batches CudaTuning::histogram_load_batch may ask for (any other
+  // value means 1).
+  static constexpr int kLoadBatch = 4;
+  static constexpr int kWideLoadBatch = 8;
   // Shared memory a block may use without opting in (the root statistics'
   // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
 };
+
+// The histogram block size of a tuning: kWideBlockThreads when it asks for
+// that many, otherwise kBlockThreads.
+inline int histogram_block_threads(const CudaTuning& tuning) {
+  return tuning.histogram_block_threads == HistogramPolicy::kWideBlockThreads ? HistogramPolicy::kWideBlockThreads
+                                                                               : HistogramPolicy::kBlockThreads;
+}
 
 struct SplitPolicy {
   static constexpr int kBlockThreads = 128;  // a multiple of the warp

@@ -5,8 +5,10 @@
 
 For each case measured under every tuning (HistogramPass, Train10MTuned) it prints
 one line per tuning, fastest first, with its time, its ratio to the default tuning
-(mapping 0, 48 KiB, no batching, packed rows, thread split scan) and, for
-HistogramPass, the bin GB/s. Train10MTuned also has a "split" argument (1 = the
+(CudaTuning{}: mapping 0, 96 KiB, load batch 1, packed rows, 512 threads,
+thread split scan) and, for
+HistogramPass, the bin GB/s. "threads" is the histogram block size (256 in
+files from before it was an argument); Train10MTuned also has "split" (1 = the
 warp split scan).
 Cases that reported an error (no GPU) are listed as such. Standard library only:
 the GPU machine has python3 but no packages.
@@ -14,13 +16,18 @@ the GPU machine has python3 but no packages.
 import json
 import sys
 
-DEFAULT = {"mapping": "0", "shared_KiB": "48", "batch": "0", "pad": "0"}
-LABELS = {"mapping": {"0": "row", "1": "element"}, "batch": {"0": "", "1": "batched"}, "pad": {"0": "", "1": "padded"},
+# CudaTuning{}: the row mapping, 96 KiB, load batch 1, packed rows, 512
+# threads, the thread split scan.
+DEFAULT = {"mapping": "0", "shared_KiB": "96", "batch": "1", "pad": "0", "threads": "512", "split": "0"}
+# Arguments files from before they existed lack, and the value they had then.
+IMPLIED = {"threads": "256", "split": "0"}
+TUNED = ("mapping", "shared_KiB", "batch", "pad")  # present in every tuned case
+LABELS = {"mapping": {"0": "row", "1": "element"}, "pad": {"0": "", "1": "padded"},
           "split": {"0": "", "1": "warp split"}}
 
 
 def is_default(args):
-    return all(args.get(k) == v for k, v in DEFAULT.items()) and args.get("split", "0") == "0"
+    return all(args.get(k, IMPLIED.get(k)) == v for k, v in DEFAULT.items())
 
 
 def parse(name):
@@ -32,18 +39,34 @@ def parse(name):
 
 def label(args):
     words = [LABELS["mapping"].get(args.get("mapping"), "?"), args.get("shared_KiB", "?") + " KiB",
-             LABELS["batch"].get(args.get("batch"), ""), LABELS["pad"].get(args.get("pad"), ""),
+             "" if args.get("batch") == "1" else "batch " + args.get("batch", "?"), LABELS["pad"].get(args.get("pad"), ""),
+             args.get("threads", IMPLIED["threads"]) + " threads",
              LABELS["split"].get(args.get("split", "0"), "split " + args.get("split", "?"))]
     return ", ".join(w for w in words if w)
 
 
-def main(path):
+def load_runs(path):
+    """The file's benchmark runs; a file cut off mid-run (gpu_bench killed at
+    its time limit) gives the runs it finished, and says so."""
     with open(path) as f:
-        runs = json.load(f)["benchmarks"]
+        text = f.read()
+    try:
+        return json.loads(text)["benchmarks"]
+    except json.JSONDecodeError:
+        end = text.rfind("\n    }")  # the last complete run of the "benchmarks" list
+        if end < 0:
+            raise
+        runs = json.loads(text[:end + 6] + "\n  ]\n}")["benchmarks"]
+        print(f"{path} is cut off; ranking the {len(runs)} runs it finished")
+        return runs
+
+
+def main(path):
+    runs = load_runs(path)
     cases = {}
     for r in runs:
         case, args = parse(r["name"])
-        if set(DEFAULT) <= set(args):
+        if set(TUNED) <= set(args):
             cases.setdefault(case, []).append((args, r))
     if not cases:
         print("no tuned cases in", path)
@@ -53,12 +76,12 @@ def main(path):
         ok = [(a, r) for a, r in rows if not r.get("error_occurred")]
         for a, r in rows:
             if r.get("error_occurred"):
-                print(f"  {label(a):32s} error: {r.get('error_message', '')}")
+                print(f"  {label(a):44s} error: {r.get('error_message', '')}")
         base = next((r["real_time"] for a, r in ok if is_default(a)), None)
         for a, r in sorted(ok, key=lambda x: x[1]["real_time"]):
             ratio = f"{base / r['real_time']:.2f}x the default" if base else "no default run"
             gbs = f"  {r['bin_GB/s']:.0f} GB/s" if "bin_GB/s" in r else ""
-            print(f"  {label(a):32s} {r['real_time']:10.3f} {r['time_unit']}  {ratio}{gbs}")
+            print(f"  {label(a):44s} {r['real_time']:10.3f} {r['time_unit']}  {ratio}{gbs}")
     return 0
 
 

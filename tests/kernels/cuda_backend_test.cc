@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -300,12 +301,12 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 
 // Every CudaTuning grows the CPU's trees: each combination of the histogram
 // mapping, 48 or 96 KiB blocks (opted into; one feature group for 28
-// features), batched loads and padded device rows, on 32-bit-counter
-// classification, weighted classification with class weights, regression and
-// the global-atomic fallback of many classes, and 40 features (padded to 64
-// bytes). Nodes of 5, 7, 9 and 28 features
-// leave partial load batches and a block stride (256) that is not a multiple
-// of the group.
+// features), padded device rows, 256 or 512 threads a block and load batches
+// of 1, 4 and 8, on 32-bit-counter classification, weighted classification
+// with class weights, regression and the global-atomic fallback of many
+// classes, and 40 features (padded to 64 bytes). Nodes of 5, 7, 9 and 28
+// features leave partial load batches and a block stride that is not a
+// multiple of the group.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -333,15 +334,17 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.max_cuts = 2;
     problems.push_back(make_problem(s));
   }
-  for (int combo = 0; combo < 16; ++combo) {
+  for (int combo = 0; combo < 48; ++combo) {
     CudaTuning tuning;
     tuning.histogram_mapping =
         combo & 1 ? CudaTuning::HistogramMapping::kElementPerThread : CudaTuning::HistogramMapping::kRowPerThread;
     tuning.histogram_shared_bytes = std::size_t(combo & 2 ? 96 : 48) << 10;
-    tuning.histogram_batch_loads = (combo & 4) != 0;
-    tuning.pad_rows = (combo & 8) != 0;
+    tuning.pad_rows = (combo & 4) != 0;
+    tuning.histogram_block_threads = combo & 8 ? 512 : 256;
+    tuning.histogram_load_batch = std::array<int, 3>{1, 4, 8}[combo / 16];
     SCOPED_TRACE(std::string(combo & 1 ? "element" : "row") + " mapping, " + (combo & 2 ? "96" : "48") + " KiB" +
-                 (combo & 4 ? ", batched loads" : "") + (combo & 8 ? ", padded rows" : ""));
+                 (combo & 4 ? ", padded rows" : "") + (combo & 8 ? ", 512 threads" : "") + ", load batch " +
+                 std::to_string(tuning.histogram_load_batch));
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
