@@ -2,8 +2,8 @@
 // data written to an HDF5 file once and read back (so "load" is a real read):
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
-//                                                 1 = element per thread; shared KiB per block;
-//                                                 batch = loads before the additions: 1, 4, 8;
+//                                                 1 = element per thread, 2 = row words; shared KiB per block;
+//                                                 batch = loads before the additions: 1, 4;
 //                                                 pad 1 = device rows padded to 32-byte sectors;
 //                                                 threads = histogram block size)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
@@ -27,6 +27,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "host/forest_trainer.h"
 #include "host/params.h"
@@ -57,8 +58,7 @@ int64_t env_int(const char* name, int64_t fallback) {
 // per pair).
 CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
   CudaTuning t;
-  t.histogram_mapping = state.range(0) == 1 ? CudaTuning::HistogramMapping::kElementPerThread
-                                            : CudaTuning::HistogramMapping::kRowPerThread;
+  t.histogram_mapping = static_cast<CudaTuning::HistogramMapping>(state.range(0));
   t.histogram_shared_bytes = static_cast<std::size_t>(state.range(1)) << 10;
   t.histogram_load_batch = static_cast<int>(state.range(2));
   t.pad_rows = state.range(3) != 0;
@@ -67,10 +67,29 @@ CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
   return t;
 }
 
-// Registers a case once per CudaTuning: every combination of the arguments.
+// The histogram mappings as gpu_bench's "mapping" argument: 0 row, 1 element,
+// 2 row-words (CudaTuning::HistogramMapping's order).
+constexpr int kMappings = 3;
+constexpr int kRowWordsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRowWords);
+
+// Registers a case once per CudaTuning at each shared size in `kib` (the
+// row-words walk has no load batch), with `split` appended when >= 0.
+void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
+  for (int64_t mapping = 0; mapping < kMappings; ++mapping)
+    for (int64_t shared : kib)
+      for (int64_t batch : {1, 4})
+        for (int64_t pad : {0, 1})
+          for (int64_t threads : {256, 512}) {
+            if (mapping == kRowWordsMapping && batch != 1) continue;
+            std::vector<int64_t> args{mapping, shared, batch, pad, threads};
+            if (split >= 0) args.push_back(split);
+            b->Args(args);
+          }
+}
+
 void every_tuning(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"})
-      ->ArgsProduct({{0, 1}, {48, 96}, {1, 4, 8}, {0, 1}, {256, 512}});
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"});
+  tunings(b, {48, 96}, -1);
 }
 
 // The training cases: every tuning at 96 KiB (a node's sampled features fit
@@ -78,9 +97,9 @@ void every_tuning(benchmark::internal::Benchmark* b) {
 // levels) with the thread split scan, plus the warp split scan under the
 // default histogram tuning.
 void every_tuning_and_split(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "split"})
-      ->ArgsProduct({{0, 1}, {96}, {1, 4, 8}, {0, 1}, {256, 512}, {0}})
-      ->Args({0, 96, 1, 0, 512, 1});
+  b->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "split"});
+  tunings(b, {96}, 0);
+  b->Args({kRowWordsMapping, 96, 1, 0, 512, 1});
 }
 
 bool skip_without_gpu(benchmark::State& state) {

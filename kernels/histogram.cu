@@ -28,16 +28,21 @@ struct GlobalHistogram {
 __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
+// How a histogram block's threads walk a work item (CudaTuning::HistogramMapping).
+enum class Walk { kRows, kElements, kRowWords };
+
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
 // of its sample, accumulated as Mode says. kElements: thread q of the block
 // takes the (entry, feature) elements q, q + blockDim, ... in entry-major
-// order (CudaTuning::HistogramMapping::kElementPerThread), loading kBatch
-// elements' bins before adding any; otherwise it takes whole entries, kBatch
-// of them at a time (e, e + blockDim, ...), and walks the group's features,
-// loading the kBatch entries' bins of a feature before adding any
-// (CudaTuning::histogram_load_batch). kThreads: the block size
+// order, loading kBatch elements' bins before adding any. kRows: a thread
+// takes whole entries, kBatch of them at a time (e, e + blockDim, ...), and
+// walks the group's features, loading the kBatch entries' bins of a feature
+// before adding any. kRowWords (kBatch 1; rows of whole 4-byte words, at most
+// HistogramPolicy::kMaxRowWords): a thread takes whole entries, loads the
+// words of the row that hold the group's features at once and takes the bins
+// out of them in the row's byte order. kThreads: the block size
 // (CudaTuning::histogram_block_threads).
-template <typename Mode, bool kElements, int kBatch, int kThreads>
+template <typename Mode, Walk kWalk, int kBatch, int kThreads>
 __global__ void __launch_bounds__(kThreads)
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
@@ -83,13 +88,16 @@ __global__ void __launch_bounds__(kThreads)
   auto bin_of = [&](const EntryStats& st, int32_t j) {
     return bins[static_cast<int64_t>(st.row) * bin_stride + f[j]];
   };
-  auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
-    Counter* s = h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k;
+  // s: the counters of one bin of one feature.
+  auto add_at = [&](Counter* s, const EntryStats& st) {
     shared_add(s + st.c0, st.w);
     if (regression) shared_add(s + 1, st.wy);
     if (cc >= 0) shared_add(s + cc, static_cast<int64_t>(st.mult));
   };
-  if constexpr (kElements) {
+  auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
+    add_at(h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k, st);
+  };
+  if constexpr (kWalk == Walk::kElements) {
     // Element q is (entry q / nj, feature q % nj); the host keeps
     // (e1 - e0) * nj below 2^31. Stepping by blockDim advances the pair by
     // (blockDim / nj, blockDim % nj), so no division inside the loop. Each
@@ -119,6 +127,45 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int u = 0; u < kBatch; ++u)
         if (q + u * blockDim.x < n_elements) add(st[u], jb[u], b[u]);
+    }
+  } else if constexpr (kWalk == Walk::kRowWords) {
+    // The group's features in byte order: order[p] = (offset of its
+    // histogram, shift of its byte in its word); word_start[u] = the first p
+    // in word u (host: nj <= kMaxRowWords * 4, 4-byte rows).
+    constexpr int kWords = HistogramPolicy::kMaxRowWords;
+    static_assert(sizeof(int2) * kWords * 4 + sizeof(int32_t) * (kWords + 1) <= HistogramPolicy::kStaticSharedBytes,
+                  "the byte-order tables exceed the static shared memory set aside for them");
+    __shared__ int2 order[kWords * 4];
+    __shared__ int32_t word_start[kWords + 1];
+    for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) {
+      const int32_t fj = f[j];
+      int32_t rank = 0;
+      for (int32_t i = 0; i < it.nj; ++i) rank += f[i] < fj;
+      order[rank] = make_int2(static_cast<int32_t>(j * feat_stride), (fj & 3) * 8);
+    }
+    for (int32_t u = threadIdx.x; u <= kWords; u += blockDim.x) {
+      int32_t before = 0;
+      for (int32_t i = 0; i < it.nj; ++i) before += f[i] < 4 * u;
+      word_start[u] = before;
+    }
+    uint32_t used = 0;  // bit u: word u holds a feature of the group
+    for (int32_t j = 0; j < it.nj; ++j) used |= 1u << (f[j] >> 2);
+    __syncthreads();
+    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
+      const EntryStats st = stats_of(entries[e]);
+      const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
+      uint32_t w[kWords];
+#pragma unroll
+      for (int u = 0; u < kWords; ++u) w[u] = used >> u & 1u ? __ldg(row + u) : 0u;
+      int32_t p = 0;
+#pragma unroll
+      for (int u = 0; u < kWords; ++u) {
+        if (!(used >> u & 1u)) continue;
+        for (const int32_t p1 = word_start[u + 1]; p < p1; ++p) {
+          const int2 o = order[p];
+          add_at(h + o.x + static_cast<int32_t>((w[u] >> o.y) & 0xffu) * k, st);
+        }
+      }
     }
   } else {
     // Entries e + u * blockDim (u < kBatch) of this thread; a feature's index
@@ -196,48 +243,57 @@ __global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJ
 using HistogramKernel = void (*)(const HistItem*, const NodeDesc*, const DevJob*, const int32_t*, const uint8_t*,
                                  int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*);
 
-// The histogram_kernel variant for a tuning's mapping, load batch and block size.
-template <typename Mode, bool kElements, int kBatch>
+// The histogram_kernel variant for a tuning's mapping, load batch and block
+// size; the row-words walk only where the rows allow it (row_words_fit).
+// (Each variant is compiled into every binary that links the kernels: the
+// set is kept to those worth measuring.)
+template <typename Mode, Walk kWalk, int kBatch>
 HistogramKernel histogram_variant(int threads) {
-  return threads == HistogramPolicy::kWideBlockThreads ? histogram_kernel<Mode, kElements, kBatch, HistogramPolicy::kWideBlockThreads>
-                                                       : histogram_kernel<Mode, kElements, kBatch, HistogramPolicy::kBlockThreads>;
+  return threads == HistogramPolicy::kWideBlockThreads ? histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kWideBlockThreads>
+                                                       : histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kBlockThreads>;
 }
 
-template <typename Mode, bool kElements>
+template <typename Mode, Walk kWalk>
 HistogramKernel histogram_variant(int batch, int threads) {
-  switch (batch) {
-    case HistogramPolicy::kLoadBatch:
-      return histogram_variant<Mode, kElements, HistogramPolicy::kLoadBatch>(threads);
-    case HistogramPolicy::kWideLoadBatch:
-      return histogram_variant<Mode, kElements, HistogramPolicy::kWideLoadBatch>(threads);
-    default:
-      return histogram_variant<Mode, kElements, 1>(threads);
-  }
+  return batch == HistogramPolicy::kLoadBatch ? histogram_variant<Mode, kWalk, HistogramPolicy::kLoadBatch>(threads)
+                                              : histogram_variant<Mode, kWalk, 1>(threads);
 }
 
 template <typename Mode>
-HistogramKernel histogram_variant(const CudaTuning& tuning) {
+HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) {
   const int threads = histogram_block_threads(tuning);
-  return tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread
-             ? histogram_variant<Mode, true>(tuning.histogram_load_batch, threads)
-             : histogram_variant<Mode, false>(tuning.histogram_load_batch, threads);
+  switch (tuning.histogram_mapping) {
+    case CudaTuning::HistogramMapping::kElementPerThread:
+      return histogram_variant<Mode, Walk::kElements>(tuning.histogram_load_batch, threads);
+    case CudaTuning::HistogramMapping::kRowWords:
+      if (row_words_fit(bin_stride)) return histogram_variant<Mode, Walk::kRowWords, 1>(threads);
+      break;
+    case CudaTuning::HistogramMapping::kRowPerThread:
+      break;
+  }
+  return histogram_variant<Mode, Walk::kRows>(tuning.histogram_load_batch, threads);
 }
 
-HistogramKernel histogram_variant(HistogramCounters counters, const CudaTuning& tuning) {
+HistogramKernel histogram_variant(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride) {
   switch (counters) {
     case HistogramCounters::kShared32:
-      return histogram_variant<SharedHistogram<unsigned int>>(tuning);
+      return histogram_variant<SharedHistogram<unsigned int>>(tuning, bin_stride);
     case HistogramCounters::kShared64:
-      return histogram_variant<SharedHistogram<unsigned long long>>(tuning);
+      return histogram_variant<SharedHistogram<unsigned long long>>(tuning, bin_stride);
     case HistogramCounters::kGlobal:
       break;
   }
-  return histogram_variant<GlobalHistogram>(tuning);
+  // The global-atomic fallback (histograms too wide for shared memory) is
+  // bound by its global atomics: the row walk alone.
+  return histogram_variant<GlobalHistogram, Walk::kRows, 1>(histogram_block_threads(tuning));
 }
 
-// Dynamic shared memory above 48 KiB must be opted into, per kernel.
+// Dynamic shared memory that takes a block (with the kernel's static shared
+// memory) above 48 KiB must be opted into, per kernel.
 void allow_shared_bytes(HistogramKernel kernel, std::size_t smem) {
-  if (smem > HistogramPolicy::kSharedBytes)
+  cudaFuncAttributes attributes{};
+  CANOPY_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
+  if (smem + attributes.sharedSizeBytes > HistogramPolicy::kSharedBytes)
     CANOPY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
 }
 
@@ -249,16 +305,16 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
                       int32_t max_bins, unsigned long long* hist) {
   if (grid == 0) return;
   if (counters == HistogramCounters::kGlobal) smem = 0;
-  const HistogramKernel kernel = histogram_variant(counters, tuning);
+  const HistogramKernel kernel = histogram_variant(counters, tuning, bin_stride);
   allow_shared_bytes(kernel, smem);
   kernel<<<grid, histogram_block_threads(tuning), smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t,
                                                          max_bins, hist);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 
-int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, std::size_t smem) {
+int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride, std::size_t smem) {
   if (counters == HistogramCounters::kGlobal) smem = 0;
-  const HistogramKernel kernel = histogram_variant(counters, tuning);
+  const HistogramKernel kernel = histogram_variant(counters, tuning, bin_stride);
   allow_shared_bytes(kernel, smem);
   int blocks = 0;
   CANOPY_CUDA_CHECK(

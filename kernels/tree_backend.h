@@ -98,12 +98,17 @@ struct CudaTuning {
   // looping over the features (each warp load touches 32 rows), or one
   // (row, feature) element per thread, consecutive threads on consecutive
   // features of a row (each warp load touches 32 / features rows).
-  enum class HistogramMapping { kRowPerThread, kElementPerThread };
-  HistogramMapping histogram_mapping = HistogramMapping::kRowPerThread;
+  // kRowWords: one row per thread, the row's 4-byte words that hold the
+  // group's features loaded at once (device rows padded to whole words;
+  // rows wider than 64 bytes take the row mapping). Histograms too wide for
+  // shared memory (the global-atomic fallback) always take the row mapping
+  // with single loads.
+  enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords };
+  HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
   // Shared memory of one histogram block (a feature group's privatised
   // histogram); above 48 KiB it is opted into, up to the device's limit.
   std::size_t histogram_shared_bytes = std::size_t(96) << 10;
-  // Bins a histogram thread loads before adding any of them (1, 4 or 8), so
+  // Bins a histogram thread loads before adding any of them (1 or 4), so
   // more loads are in flight: with the row mapping, one feature's bins of that
   // many rows; with the element mapping, that many elements.
   int histogram_load_batch = 1;

@@ -102,7 +102,9 @@ class CudaTreeBackend final : public TreeBackend {
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
     int block_optin = 0;
     CANOPY_CUDA_CHECK(cudaDeviceGetAttribute(&block_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
-    hist_shared_bytes_ = std::clamp<std::size_t>(tuning_.histogram_shared_bytes, 1024, static_cast<std::size_t>(block_optin));
+    hist_shared_bytes_ = std::clamp<std::size_t>(
+        tuning_.histogram_shared_bytes, 1024,
+        std::max<std::size_t>(1024, static_cast<std::size_t>(block_optin) - HistogramPolicy::kStaticSharedBytes));
   }
 
   const char* name() const override { return "cuda"; }
@@ -261,7 +263,7 @@ class CudaTreeBackend final : public TreeBackend {
     for (const DevJob& d : jobs_host_) widest = std::max(widest, d.kf);
     const int32_t g = shared_group();
     hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), tuning_,
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), tuning_, bin_stride_,
                                            g > 0 ? static_cast<std::size_t>(std::min(g, widest)) * feature_hist_bytes() : 0),
         1, HistogramPolicy::kBlocksPerSM);
     upload_to(jobs_, jobs, "job descriptions");
@@ -394,22 +396,27 @@ class CudaTreeBackend final : public TreeBackend {
 
   // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
-  // sector-aligned), so a scattered row touches the fewest 32-byte sectors.
-  // The padding is never read.
+  // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
+  // either rounded up to whole 4-byte words for the row-words histogram walk.
+  // The padding is zeroed; no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
     if (bins_key_ == key && !bins_.empty()) return;
     bins_key_ = BinnedMatrixKey{};
     constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
-    const std::size_t stride = std::max<std::size_t>(1, tuning_.pad_rows ? padded_stride(nf, kSector) : nf);
+    std::size_t stride = tuning_.pad_rows ? padded_stride(nf, kSector) : nf;
+    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRowWords) stride = (stride + 3) / 4 * 4;
+    stride = std::max<std::size_t>(1, stride);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
     if (!m.bins.empty()) {
       if (stride == nf)
         bins_.upload(m.bins.data(), m.bins.size());
-      else
+      else {
+        CANOPY_CUDA_CHECK(cudaMemset(bins_.data(), 0, m.n_rows * stride));  // defined padding for whole-word reads
         CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
+      }
     }
     bins_key_ = key;
   }

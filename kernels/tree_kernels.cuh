@@ -35,10 +35,16 @@ struct HistogramPolicy {
   // flushing its whole shared histogram with global atomics, so fewer, longer
   // blocks flush less.
   static constexpr int64_t kBlocksPerSM = 4;
-  // The load batches CudaTuning::histogram_load_batch may ask for (any other
-  // value means 1).
+  // The load batch CudaTuning::histogram_load_batch may ask for besides 1
+  // (any other value means 1; 8 measured slower than 4 and 1 on an H200).
   static constexpr int kLoadBatch = 4;
-  static constexpr int kWideLoadBatch = 8;
+  // The row-words walk holds a row's 4-byte words in registers: rows of at
+  // most this many words (64 features).
+  static constexpr int kMaxRowWords = 16;
+  // Static shared memory a histogram kernel may hold besides its dynamic
+  // histogram (the row-words walk's byte-order tables), kept out of the
+  // device's per-block limit when the histogram's size is chosen.
+  static constexpr std::size_t kStaticSharedBytes = 1024;
   // Shared memory a block may use without opting in (the root statistics'
   // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
@@ -49,6 +55,13 @@ struct HistogramPolicy {
 inline int histogram_block_threads(const CudaTuning& tuning) {
   return tuning.histogram_block_threads == HistogramPolicy::kWideBlockThreads ? HistogramPolicy::kWideBlockThreads
                                                                                : HistogramPolicy::kBlockThreads;
+}
+
+// Whether device rows of `bin_stride` bytes suit the row-words walk (whole
+// words, at most kMaxRowWords); CudaTuning::HistogramMapping::kRowWords falls
+// back to the row walk where they do not.
+inline bool row_words_fit(int64_t bin_stride) {
+  return bin_stride % 4 == 0 && bin_stride <= 4 * HistogramPolicy::kMaxRowWords;
 }
 
 struct SplitPolicy {
@@ -188,10 +201,11 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
                       const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
                       int32_t max_bins, unsigned long long* hist);
 
-// histogram.cu: how many blocks of the build_histograms variant with `smem`
+// histogram.cu: how many blocks of the build_histograms variant (rows of
+// `bin_stride` bytes) with `smem`
 // bytes of dynamic shared memory fit one multiprocessor (registers and shared
 // memory both count; 0 when none fits).
-int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, std::size_t smem);
+int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride, std::size_t smem);
 
 // histogram.cu: root (n_jobs x n_channels, zeroed by the caller) += the
 // statistics of every item's entries (item.seg = job).

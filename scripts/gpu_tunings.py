@@ -5,8 +5,8 @@
 
 For each case measured under every tuning (HistogramPass, Train10MTuned) it prints
 one line per tuning, fastest first, with its time, its ratio to the default tuning
-(CudaTuning{}: mapping 0, 96 KiB, load batch 1, packed rows, 512 threads,
-thread split scan) and, for
+(CudaTuning{}: mapping 2 (row words), 96 KiB, load batch 1, packed rows,
+512 threads, thread split scan) and, for
 HistogramPass, the bin GB/s. "threads" is the histogram block size (256 in
 files from before it was an argument); Train10MTuned also has "split" (1 = the
 warp split scan).
@@ -16,13 +16,13 @@ the GPU machine has python3 but no packages.
 import json
 import sys
 
-# CudaTuning{}: the row mapping, 96 KiB, load batch 1, packed rows, 512
+# CudaTuning{}: the row-words mapping, 96 KiB, load batch 1, packed rows, 512
 # threads, the thread split scan.
-DEFAULT = {"mapping": "0", "shared_KiB": "96", "batch": "1", "pad": "0", "threads": "512", "split": "0"}
+DEFAULT = {"mapping": "2", "shared_KiB": "96", "batch": "1", "pad": "0", "threads": "512", "split": "0"}
 # Arguments files from before they existed lack, and the value they had then.
 IMPLIED = {"threads": "256", "split": "0"}
 TUNED = ("mapping", "shared_KiB", "batch", "pad")  # present in every tuned case
-LABELS = {"mapping": {"0": "row", "1": "element"}, "pad": {"0": "", "1": "padded"},
+LABELS = {"mapping": {"0": "row", "1": "element", "2": "row-words"}, "pad": {"0": "", "1": "padded"},
           "split": {"0": "", "1": "warp split"}}
 
 

@@ -32,7 +32,7 @@ class GpuTunings(unittest.TestCase):
     def test_fastest_first_with_ratio_to_the_default(self):
         h = "BM_HistogramPass/mapping:{}/shared_KiB:{}/batch:{}/pad:{}/threads:{}/iterations:20/manual_time"
         rc, lines = self.rank([
-            run(h.format(0, 96, 1, 0, 512), 600.0, **{"bin_GB/s": 466.0}),
+            run(h.format(2, 96, 1, 0, 512), 600.0, **{"bin_GB/s": 466.0}),
             run(h.format(1, 48, 1, 1, 256), 300.0, **{"bin_GB/s": 933.0}),
             run(h.format(0, 96, 8, 0, 512), 400.0),
             run("BM_Train10M/iterations:1/manual_time", 0.7),  # not a tuned case: left out
@@ -58,24 +58,24 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("no default run", lines[2])
 
     def test_the_split_argument_is_labelled_and_not_the_default(self):
-        t = "BM_Train10MTuned/mapping:0/shared_KiB:96/batch:1/pad:0/threads:512/split:{}/iterations:3/manual_time"
+        t = "BM_Train10MTuned/mapping:2/shared_KiB:96/batch:1/pad:0/threads:512/split:{}/iterations:3/manual_time"
         rc, lines = self.rank([run(t.format(1), 0.5), run(t.format(0), 0.6)])
         self.assertEqual(rc, 0)
-        self.assertIn("row, 96 KiB, 512 threads, warp split", lines[1])
+        self.assertIn("row-words, 96 KiB, 512 threads, warp split", lines[1])
         self.assertIn("1.20x the default", lines[1])
         self.assertNotIn("split", lines[2])
         self.assertIn("1.00x the default", lines[2])
 
     def test_files_from_before_the_block_size_argument_ran_256_threads(self):
-        rc, lines = self.rank([run("BM_HistogramPass/mapping:0/shared_KiB:96/batch:1/pad:0/iterations:20/manual_time",
+        rc, lines = self.rank([run("BM_HistogramPass/mapping:2/shared_KiB:96/batch:1/pad:0/iterations:20/manual_time",
                                    600.0)])
         self.assertEqual(rc, 0)
-        self.assertIn("row, 96 KiB, 256 threads", lines[1])
+        self.assertIn("row-words, 96 KiB, 256 threads", lines[1])
         self.assertIn("no default run", lines[1])
 
     def test_a_file_cut_off_mid_run_ranks_the_runs_it_finished(self):
         t = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
-        text = json.dumps({"context": {}, "benchmarks": [run(t.format(0), 600.0), run(t.format(1), 300.0)]},
+        text = json.dumps({"context": {}, "benchmarks": [run(t.format(2), 600.0), run(t.format(1), 300.0)]},
                           indent=2)
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "gpu_bench.json")

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -301,12 +300,13 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 
 // Every CudaTuning grows the CPU's trees: each combination of the histogram
 // mapping, 48 or 96 KiB blocks (opted into; one feature group for 28
-// features), padded device rows, 256 or 512 threads a block and load batches
-// of 1, 4 and 8, on 32-bit-counter classification, weighted classification
-// with class weights, regression and the global-atomic fallback of many
-// classes, and 40 features (padded to 64 bytes). Nodes of 5, 7, 9 and 28
-// features leave partial load batches and a block stride that is not a
-// multiple of the group.
+// features), padded device rows, 256 or 512 threads a block, load batches
+// of 1 and 4 and the row-words walk (9 features: rows rounded up to 12
+// bytes; 400 features: too wide, the row walk instead), on 32-bit-counter
+// classification, weighted classification with class weights, regression and
+// the global-atomic fallback of many classes, and 40 features (padded to 64
+// bytes). Nodes of 5, 7, 9 and 28 features leave partial load batches and a
+// block stride that is not a multiple of the group.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -334,17 +334,30 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.max_cuts = 2;
     problems.push_back(make_problem(s));
   }
-  for (int combo = 0; combo < 48; ++combo) {
-    CudaTuning tuning;
-    tuning.histogram_mapping =
-        combo & 1 ? CudaTuning::HistogramMapping::kElementPerThread : CudaTuning::HistogramMapping::kRowPerThread;
-    tuning.histogram_shared_bytes = std::size_t(combo & 2 ? 96 : 48) << 10;
-    tuning.pad_rows = (combo & 4) != 0;
-    tuning.histogram_block_threads = combo & 8 ? 512 : 256;
-    tuning.histogram_load_batch = std::array<int, 3>{1, 4, 8}[combo / 16];
-    SCOPED_TRACE(std::string(combo & 1 ? "element" : "row") + " mapping, " + (combo & 2 ? "96" : "48") + " KiB" +
-                 (combo & 4 ? ", padded rows" : "") + (combo & 8 ? ", 512 threads" : "") + ", load batch " +
-                 std::to_string(tuning.histogram_load_batch));
+  // Every combination; the row-words walk has no load batch.
+  std::vector<CudaTuning> tunings;
+  for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
+                       CudaTuning::HistogramMapping::kRowWords})
+    for (int kib : {48, 96})
+      for (bool pad : {false, true})
+        for (int threads : {256, 512})
+          for (int batch : {1, 4}) {
+            if (mapping == CudaTuning::HistogramMapping::kRowWords && batch != 1) continue;
+            CudaTuning t;
+            t.histogram_mapping = mapping;
+            t.histogram_shared_bytes = std::size_t(kib) << 10;
+            t.pad_rows = pad;
+            t.histogram_block_threads = threads;
+            t.histogram_load_batch = batch;
+            tunings.push_back(t);
+          }
+  for (const CudaTuning& tuning : tunings) {
+    const char* mapping = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowPerThread       ? "row"
+                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread ? "element"
+                                                                                                         : "row-words";
+    SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
+                 (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
+                 " threads, load batch " + std::to_string(tuning.histogram_load_batch));
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
