@@ -94,15 +94,16 @@ std::unique_ptr<TreeBackend> make_cpu_tree_backend();
 // Launch choices of the CUDA backend. None of them changes a result; they
 // exist so bench/gpu_bench can measure them against each other on a GPU.
 struct CudaTuning {
-  // How a histogram block's threads walk a node's rows: one row per thread,
-  // looping over the features (each warp load touches 32 rows), or one
-  // (row, feature) element per thread, consecutive threads on consecutive
-  // features of a row (each warp load touches 32 / features rows).
-  // kRowWords: one row per thread, the row's 4-byte words that hold the
-  // group's features loaded at once (device rows padded to whole words;
-  // rows wider than 64 bytes take the row mapping). Histograms too wide for
-  // shared memory (the global-atomic fallback) always take the row mapping
-  // with single loads.
+  // How a histogram block's threads walk a node's rows. kRowPerThread: one
+  // row per thread, looping over the features with a byte load each (each
+  // warp load touches 32 rows). kElementPerThread: one (row, feature) element
+  // per thread, consecutive threads on consecutive features of a row (each
+  // warp load touches 32 / features rows). kRowWords (the fastest on an
+  // H200): one row per thread, the row's 4-byte words that hold the group's
+  // features loaded at once (device rows rounded up to whole words; rows
+  // wider than 64 bytes take kRowPerThread). Histograms too wide for shared
+  // memory (the global-atomic fallback) always take kRowPerThread with single
+  // loads.
   enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords };
   HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
   // Shared memory of one histogram block (a feature group's privatised

@@ -202,9 +202,8 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
                       int32_t max_bins, unsigned long long* hist);
 
 // histogram.cu: how many blocks of the build_histograms variant (rows of
-// `bin_stride` bytes) with `smem`
-// bytes of dynamic shared memory fit one multiprocessor (registers and shared
-// memory both count; 0 when none fits).
+// `bin_stride` bytes) with `smem` bytes of dynamic shared memory fit one
+// multiprocessor (registers and shared memory both count; 0 when none fits).
 int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride, std::size_t smem);
 
 // histogram.cu: root (n_jobs x n_channels, zeroed by the caller) += the
