@@ -43,7 +43,9 @@ Dataset DataArgs::read(bool require_label) const {
 
 void ParamArgs::add(CLI::App* app) {
   for (const ParamSpec& p : param_table()) {
+    // The kebab-case name, scikit-learn's snake_case name and Spark's alias.
     std::string names = "--" + kebab(p.name);
+    if (kebab(p.name) != p.name) names += ",--" + std::string(p.name);
     if (*p.spark_alias && std::string(p.spark_alias) != p.name) names += ",--" + std::string(p.spark_alias);
     if (std::string(p.name) == "oob_score") continue;  // the --oob-score flag below
     app->add_option(names, raw[p.name], std::string(p.help) + " (default " + p.default_value + ")");

@@ -260,14 +260,21 @@ TEST(BadInput, WrongFeatureCountAndCorruptModel) {
 namespace canopy::test {
 namespace {
 
-TEST(Params, SparkAliasesMeanTheSameParameters) {
+TEST(Params, SparkAliasesAndScikitLearnNamesMeanTheSameParameters) {
   const std::string dir = temp_dir();
   const std::string data = " --data " + data_file("wine.csv") + " --label target";
   ASSERT_EQ(run_canopy("train" + data + " --n-estimators 7 --max-depth 3 --max-bins 32 --min-samples-leaf 2 "
                        "--max-features log2 --max-samples 0.5 --out " + dir + "/a.h5").exit_code, 0);
   ASSERT_EQ(run_canopy("train" + data + " --numTrees 7 --maxDepth 3 --maxBins 32 --minInstancesPerNode 2 "
                        "--featureSubsetStrategy log2 --subsamplingRate 0.5 --out " + dir + "/b.h5").exit_code, 0);
+  ASSERT_EQ(run_canopy("train" + data + " --n_estimators 7 --max_depth 3 --max_bins 32 --min_samples_leaf 2 "
+                       "--max_features log2 --max_samples 0.5 --out " + dir + "/c.h5").exit_code, 0);
   EXPECT_TRUE(export_json(dir + "/a.h5") == export_json(dir + "/b.h5"));
+  EXPECT_TRUE(export_json(dir + "/a.h5") == export_json(dir + "/c.h5"));
+  // A different value under the snake_case name changes the model (the name is not ignored).
+  ASSERT_EQ(run_canopy("train" + data + " --n_estimators 7 --max_depth 2 --max_bins 32 --min_samples_leaf 2 "
+                       "--max_features log2 --max_samples 0.5 --out " + dir + "/d.h5").exit_code, 0);
+  EXPECT_FALSE(export_json(dir + "/a.h5") == export_json(dir + "/d.h5"));
   json j = json::parse(export_json(dir + "/a.h5"));
   EXPECT_EQ(j["params"]["n_estimators"], "7");
   EXPECT_EQ(j["params"]["max_features"], "log2");
