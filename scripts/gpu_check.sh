@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
-#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
-#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90
+#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
-# Train10MTuned (every histogram tuning at 48 KiB, and the warp split scan under the
+# Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
 # default one);
 # then scripts/gpu_tunings.py ranks the tunings ($OUT/tunings.txt).
-# ncu: Nsight Compute on one root-level histogram launch of the HistogramPass case.
+# ncu: Nsight Compute on one root-level histogram launch of the default tuning's
+# HistogramPass (throughput, memory tables with shared-memory bank conflicts, warp
+# stall reasons, occupancy).
+# profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
+# HistogramPass and reference training.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
 # scikit-learn with the machine's python3 (which must have numpy, h5py,
 # scikit-learn and matplotlib) standing in for the bench virtual environment.
@@ -31,6 +35,9 @@ gpu_bench() {
   timeout "$4" "$B/run.sh" gpu_bench --benchmark_filter="$1" --benchmark_out="$OUT/$2.json" \
     --benchmark_out_format=json 2>&1 | tee "$OUT/$3.log"
 }
+# gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
+DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
+DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -63,8 +70,14 @@ for s in "${steps[@]}"; do
       ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
       CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --kernel-name regex:histogram_kernel \
         --launch-skip 1 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
-        --section Occupancy --section LaunchStats gpu_bench --benchmark_filter=HistogramPass 2>&1 |
+        --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
+        --section Occupancy --section LaunchStats gpu_bench --benchmark_filter="$DEFAULT_HISTOGRAM_PASS" 2>&1 |
         tee "$OUT/ncu.txt" | grep -v '^==PROF==' | tail -60
+      rc=$?
+      ;;
+    profile)
+      CANOPY_PROFILE=1 timeout "${GPU_CHECK_PROFILE_S:-60}" "$B/run.sh" gpu_bench \
+        --benchmark_filter="$DEFAULT_HISTOGRAM_PASS|Train10MTuned/$DEFAULT_TUNING/split:0/" 2>&1 | tee "$OUT/profile.log"
       rc=$?
       ;;
     full)

@@ -90,6 +90,14 @@ class GpuTunings(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertIn("1.00x the default", lines[2])
 
+    def test_gpu_check_names_the_same_default_tuning(self):
+        # gpu_check.sh's ncu and profile steps filter gpu_bench by the default's name.
+        check = os.path.join(os.path.dirname(SCRIPT), "gpu_check.sh")
+        with open(check) as f:
+            line = next(l for l in f if l.startswith("DEFAULT_TUNING="))
+        args = dict(p.split(":", 1) for p in line.split("=", 1)[1].strip().strip("'").split("/"))
+        self.assertEqual(args, {k: v for k, v in gpu_tunings.DEFAULT.items() if k != "split"})
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)
