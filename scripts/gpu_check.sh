@@ -68,7 +68,7 @@ for s in "${steps[@]}"; do
       ;;
     ncu)
       ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
-      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --kernel-name regex:histogram_kernel \
+      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none --kernel-name regex:histogram_kernel \
         --launch-skip 1 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
         --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
         --section Occupancy --section LaunchStats gpu_bench --benchmark_filter="$DEFAULT_HISTOGRAM_PASS" 2>&1 |
