@@ -10,6 +10,7 @@
 
 #include "kernels/feature_sampling.h"
 #include "kernels/histogram.h"
+#include "kernels/host_device.h"
 #include "kernels/partition.h"
 #include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
@@ -471,7 +472,7 @@ class CpuTreeBackend final : public TreeBackend {
       if (sc.groups.size() < static_cast<std::size_t>(256) * k) sc.groups.resize(static_cast<std::size_t>(256) * k);
       for (int w = 0; w < 4; ++w)
         for (uint64_t bits = touched[w] & (w == 0 ? ~uint64_t{1} : ~uint64_t{0}); bits; bits &= bits - 1) {
-          const int32_t b = w * 64 + __builtin_ctzll(bits);
+          const int32_t b = w * 64 + lowest_set_bit(bits);
           int64_t* g = &sc.bin_stats[static_cast<std::size_t>(b) * k];
           int64_t* to = &sc.groups[sc.group_bins.size() * k];
           sc.group_bins.push_back(b);
@@ -482,7 +483,7 @@ class CpuTreeBackend final : public TreeBackend {
             sc.group_classes.push_back(mask);
             sc.bin_classes[b] = 0;
             for (uint64_t m = mask; m; m &= m - 1) {
-              const int32_t c = __builtin_ctzll(m);
+              const int32_t c = lowest_set_bit(m);
               to[c] = g[c];
               g[c] = 0;
             }

@@ -59,7 +59,8 @@ for s in "${steps[@]}"; do
       rc=$?
       timeout "${GPU_CHECK_TUNING_TESTS_S:-120}" "$B/run.sh" test_kernels --gtest_brief=1 \
         --gtest_filter='CudaBackend.HistogramTuningsMatchCpu' 2>&1 | tee -a "$OUT/tests.log"
-      rc=$(( rc > ${PIPESTATUS[0]} ? rc : ${PIPESTATUS[0]} ))
+      rc_tunings=$?
+      (( rc_tunings > rc )) && rc=$rc_tunings
       ;;
     bench)
       gpu_bench 'HistogramPass|Train10M' gpu_bench bench "${GPU_CHECK_BENCH_S:-240}"
