@@ -2,10 +2,14 @@
 // data written to an HDF5 file once and read back (so "load" is a real read):
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
-//                                                 1 = element per thread, 2 = row words; shared KiB per block;
+//                                                 1 = element per thread, 2 = row words, 3 = feature lanes;
+//                                                 shared KiB per block;
 //                                                 batch = loads before the additions: 1, 4;
 //                                                 pad 1 = device rows padded to 32-byte sectors;
-//                                                 threads = histogram block size)
+//                                                 threads = histogram block size);
+//                                                 HistogramPassFewBins: the same rows cut into 4 bins
+//                                                 a feature (3 values and missing, as one-hot or
+//                                                 boolean data), where rows share bins
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
@@ -27,6 +31,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "host/forest_trainer.h"
@@ -68,19 +73,23 @@ CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
 }
 
 // The histogram mappings as gpu_bench's "mapping" argument: 0 row, 1 element,
-// 2 row-words (CudaTuning::HistogramMapping's order).
-constexpr int kMappings = 3;
+// 2 row-words, 3 feature lanes (CudaTuning::HistogramMapping's order).
+constexpr int kMappings = 4;
 constexpr int kRowWordsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRowWords);
+constexpr int kFeatureLanesMapping = static_cast<int>(CudaTuning::HistogramMapping::kFeatureLanes);
 
 // Registers a case once per CudaTuning at each shared size in `kib` (the
-// row-words walk has no load batch), with `split` appended when >= 0.
+// row-words and feature-lanes walks have no load batch; the feature-lanes
+// block needs 78 KiB on 10M x 28, so it is registered at 96 KiB only), with
+// `split` appended when >= 0.
 void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
   for (int64_t mapping = 0; mapping < kMappings; ++mapping)
     for (int64_t shared : kib)
       for (int64_t batch : {1, 4})
         for (int64_t pad : {0, 1})
           for (int64_t threads : {256, 512}) {
-            if (mapping == kRowWordsMapping && batch != 1) continue;
+            if (mapping >= kRowWordsMapping && batch != 1) continue;
+            if (mapping == kFeatureLanesMapping && shared < 96) continue;
             std::vector<int64_t> args{mapping, shared, batch, pad, threads};
             if (split >= 0) args.push_back(split);
             b->Args(args);
@@ -116,9 +125,9 @@ struct Loaded {
 
 // Synthetic classification data (written once, read back), binned on the CPU
 // (prepare_training_data: cuts + bins) and, for timing, binned again on the GPU.
-const Loaded& load(int64_t rows, int features) {
-  static std::map<int64_t, std::unique_ptr<Loaded>> cache;
-  auto& slot = cache[rows * 1000 + features];
+const Loaded& load(int64_t rows, int features, int32_t max_bins = 256) {
+  static std::map<std::tuple<int64_t, int, int32_t>, std::unique_ptr<Loaded>> cache;
+  auto& slot = cache[{rows, features, max_bins}];
   if (slot) return *slot;
   const char* dir_env = std::getenv("CANOPY_GPU_BENCH_DIR");
   const std::string dir = dir_env ? dir_env : "/tmp";
@@ -138,7 +147,7 @@ const Loaded& load(int64_t rows, int features) {
   l.dataset = read_dataset(path, opt);
   l.load_s = seconds_since(t0);
   t0 = Clock::now();
-  l.data = prepare_training_data(l.dataset, TaskChoice::kClassification, 256);
+  l.data = prepare_training_data(l.dataset, TaskChoice::kClassification, max_bins);
   l.bin_cpu_s = seconds_since(t0);
   BinnedMatrix gpu_bins;
   t0 = Clock::now();
@@ -185,9 +194,9 @@ class DeviceMemoryWatch {
 // One root node of all rows, every feature histogrammed (features_per_node =
 // n_features): the time of find_splits on that level, which is dominated by
 // the histogram pass over n_rows x n_features bins.
-void BM_HistogramPass(benchmark::State& state) {
+void histogram_pass(benchmark::State& state, int32_t max_bins) {
   if (skip_without_gpu(state)) return;
-  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28, max_bins);
   const TrainingData& td = l.data;
   BatchData batch;
   batch.bins = &td.bins;
@@ -217,8 +226,18 @@ void BM_HistogramPass(benchmark::State& state) {
   state.counters["fraction_of_3.35TB/s"] =
       benchmark::Counter(bytes / kH100Bandwidth, benchmark::Counter::kIsIterationInvariantRate);
 }
+void BM_HistogramPass(benchmark::State& state) { histogram_pass(state, 256); }
 BENCHMARK(BM_HistogramPass)
     ->Apply(every_tuning)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20);
+
+// Every mapping at 96 KiB, 512 threads, on 4 bins a feature.
+void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, 4); }
+BENCHMARK(BM_HistogramPassFewBins)
+    ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"})
+    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping}, {96}, {1}, {0}, {512}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);

@@ -20,8 +20,9 @@
 // Per level, for a chunk of frontier nodes sized to the workspace budget:
 //   feature_sampling.cu  one thread per node: the node's feature sample;
 //   histogram.cu         block -> (node, feature group, entry chunk); threads
-//                        take entries or (entry, feature) elements
-//                        (CudaTuning); shared-memory privatised histograms
+//                        take entries, (entry, feature) elements or a
+//                        feature each of staged rows (CudaTuning);
+//                        shared-memory privatised histograms
 //                        (32-bit counters for unweighted classification, else
 //                        int64) flushed with global atomics, or global atomics
 //                        when a feature's bins x channels do not fit shared
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "kernels/cuda_util.cuh"
+#include "kernels/feature_lanes.h"
 #include "kernels/parallel_for.h"
 #include "kernels/phase_profile.h"
 #include "kernels/row_sample.h"
@@ -261,10 +263,9 @@ class CudaTreeBackend final : public TreeBackend {
     // most kBlocksPerSM.
     int32_t widest = 1;
     for (const DevJob& d : jobs_host_) widest = std::max(widest, d.kf);
-    const int32_t g = shared_group();
     hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), tuning_, bin_stride_,
-                                           g > 0 ? static_cast<std::size_t>(std::min(g, widest)) * feature_hist_bytes() : 0),
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
+                                           histogram_smem(std::min(shared_group(), widest))),
         1, HistogramPolicy::kBlocksPerSM);
     upload_to(jobs_, jobs, "job descriptions");
 
@@ -397,7 +398,8 @@ class CudaTreeBackend final : public TreeBackend {
   // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
   // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
-  // either rounded up to whole 4-byte words for the row-words histogram walk.
+  // either rounded up to whole 4-byte words for the row-words and
+  // feature-lanes histogram walks.
   // The padding is zeroed; no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
@@ -406,7 +408,9 @@ class CudaTreeBackend final : public TreeBackend {
     constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
     std::size_t stride = tuning_.pad_rows ? padded_stride(nf, kSector) : nf;
-    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRowWords) stride = (stride + 3) / 4 * 4;
+    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRowWords ||
+        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes)
+      stride = (stride + 3) / 4 * 4;
     stride = std::max<std::size_t>(1, stride);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
@@ -492,8 +496,42 @@ class CudaTreeBackend final : public TreeBackend {
     return static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
   }
 
+  // Shared-memory bytes of a feature-lanes block: kLanes columns of one
+  // feature's histogram and a block of staged rows (feature_lanes.h).
+  std::size_t feature_lanes_bytes() const {
+    namespace fl = feature_lanes;
+    return fl::kLanes * feature_hist_bytes() + static_cast<std::size_t>(cuda_tree::histogram_block_threads(tuning_)) *
+                                                   fl::stage_stride(fl::max_slots(bin_stride_)) * sizeof(uint32_t);
+  }
+
+  // Whether histograms take the feature-lanes walk: the tuning asks for it
+  // and its block fits the tuning's shared memory.
+  bool feature_lanes() const {
+    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes &&
+           feature_lanes_bytes() <= hist_shared_bytes_;
+  }
+
+  // The tuning the histogram launches take: tuning_, with a feature-lanes
+  // walk that does not fit replaced by the row-words walk.
+  CudaTuning histogram_tuning() const {
+    CudaTuning t = tuning_;
+    if (t.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes && !feature_lanes())
+      t.histogram_mapping = CudaTuning::HistogramMapping::kRowWords;
+    return t;
+  }
+
   // Features per shared-memory group; 0 = global-atomic fallback.
-  int32_t shared_group() const { return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes()); }
+  int32_t shared_group() const {
+    if (feature_lanes()) return feature_lanes::kLanes;
+    return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes());
+  }
+
+  // Dynamic shared memory of a histogram launch whose widest group has
+  // `group` features.
+  std::size_t histogram_smem(int32_t group) const {
+    if (shared_group() == 0) return 0;
+    return feature_lanes() ? feature_lanes_bytes() : static_cast<std::size_t>(group) * feature_hist_bytes();
+  }
 
   HistogramCounters histogram_counters() const {
     if (shared_group() == 0) return HistogramCounters::kGlobal;
@@ -601,8 +639,8 @@ class CudaTreeBackend final : public TreeBackend {
 
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
-    const std::size_t smem = g == 0 ? 0 : static_cast<std::size_t>(max_group) * feature_hist_bytes();
-    cuda_tree::build_histograms(histogram_counters(), tuning_, static_cast<unsigned>(items.size()), smem, hist_items_.data(),
+    cuda_tree::build_histograms(histogram_counters(), histogram_tuning(), static_cast<unsigned>(items.size()),
+                                histogram_smem(max_group), hist_items_.data(),
                                 nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
                                 entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));

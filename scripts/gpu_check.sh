@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
-#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
-#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
+#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
 # Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
 # default one);
 # then scripts/gpu_tunings.py ranks the tunings ($OUT/tunings.txt).
 # ncu: Nsight Compute on one root-level histogram launch of the default tuning's
-# HistogramPass (throughput, memory tables with shared-memory bank conflicts, warp
-# stall reasons, occupancy).
+# HistogramPass, or of GPU_CHECK_NCU_TUNING's (gpu_bench's argument string)
+# (throughput, memory tables with shared-memory bank conflicts, warp stall reasons,
+# occupancy).
+# lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
+# and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
+# Train10MTuned, ranked into $OUT/lanes.txt.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
 # HistogramPass and reference training.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
@@ -38,6 +42,7 @@ gpu_bench() {
 # gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
 DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
+LANES_TUNING='mapping:3/shared_KiB:96/batch:1/pad:0/threads:512'
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -72,7 +77,8 @@ for s in "${steps[@]}"; do
       CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none --kernel-name regex:histogram_kernel \
         --launch-skip 1 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
         --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
-        --section Occupancy --section LaunchStats gpu_bench --benchmark_filter="$DEFAULT_HISTOGRAM_PASS" 2>&1 |
+        --section Occupancy --section LaunchStats gpu_bench \
+        --benchmark_filter="HistogramPass/${GPU_CHECK_NCU_TUNING:-$DEFAULT_TUNING}/" 2>&1 |
         tee "$OUT/ncu.txt" | grep -v '^==PROF==' | tail -60
       rc=$?
       ;;
@@ -80,6 +86,12 @@ for s in "${steps[@]}"; do
       CANOPY_PROFILE=1 timeout "${GPU_CHECK_PROFILE_S:-60}" "$B/run.sh" gpu_bench \
         --benchmark_filter="$DEFAULT_HISTOGRAM_PASS|Train10MTuned/$DEFAULT_TUNING/split:0/" 2>&1 | tee "$OUT/profile.log"
       rc=$?
+      ;;
+    lanes)
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$LANES_TUNING)/|Train10MTuned/($DEFAULT_TUNING|$LANES_TUNING)/split:0/" \
+        lanes lanes "${GPU_CHECK_LANES_S:-150}"
+      rc=$?
+      python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
       ;;
     full)
       gpu_bench FullyGrown gpu_bench_full full "${GPU_CHECK_FULL_S:-120}"

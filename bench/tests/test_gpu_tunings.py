@@ -98,6 +98,16 @@ class GpuTunings(unittest.TestCase):
         args = dict(p.split(":", 1) for p in line.split("=", 1)[1].strip().strip("'").split("/"))
         self.assertEqual(args, {k: v for k, v in gpu_tunings.DEFAULT.items() if k != "split"})
 
+    def test_gpu_check_lanes_step_compares_the_feature_lanes_walk(self):
+        # The lanes step filters gpu_bench by LANES_TUNING: the default but for the mapping.
+        check = os.path.join(os.path.dirname(SCRIPT), "gpu_check.sh")
+        with open(check) as f:
+            line = next(l for l in f if l.startswith("LANES_TUNING="))
+        args = dict(p.split(":", 1) for p in line.split("=", 1)[1].strip().strip("'").split("/"))
+        self.assertEqual(gpu_tunings.label(args), "feature-lanes, 96 KiB, 512 threads")
+        self.assertEqual({k: v for k, v in args.items() if k != "mapping"},
+                         {k: v for k, v in gpu_tunings.DEFAULT.items() if k not in ("mapping", "split")})
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)

@@ -306,7 +306,12 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // classification, weighted classification with class weights, regression and
 // the global-atomic fallback of many classes, and 40 features (padded to 64
 // bytes). Nodes of 5, 7, 9 and 28 features leave partial load batches and a
-// block stride that is not a multiple of the group.
+// block stride that is not a multiple of the group. The feature-lanes walk
+// fits its 32 columns where bins x channels are few: the problems of at most
+// 31 cuts (64-bit counters: weighted, regression; 3 classes over 40
+// features, two groups; 28 features of 2 cuts, few distinct bins) and the
+// 400 features of 2 cuts (groups of 32 over rows of 100 words); elsewhere it
+// falls back to the row-words walk.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -334,15 +339,25 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     s.max_cuts = 2;
     problems.push_back(make_problem(s));
   }
-  // Every combination; the row-words walk has no load batch.
+  for (auto [features, classes, weighted, cuts] : {std::tuple{9, 4, true, 31}, std::tuple{7, 0, false, 15},
+                                                   std::tuple{40, 3, false, 31}, std::tuple{28, 2, false, 2}}) {
+    ProblemSpec s;
+    s.rows = 5000;
+    s.features = features;
+    s.classes = classes;
+    s.weighted = weighted;
+    s.max_cuts = cuts;
+    problems.push_back(make_problem(s));
+  }
+  // Every combination; the row-words and feature-lanes walks have no load batch.
   std::vector<CudaTuning> tunings;
   for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
-                       CudaTuning::HistogramMapping::kRowWords})
+                       CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kFeatureLanes})
     for (int kib : {48, 96})
       for (bool pad : {false, true})
         for (int threads : {256, 512})
           for (int batch : {1, 4}) {
-            if (mapping == CudaTuning::HistogramMapping::kRowWords && batch != 1) continue;
+            if (mapping >= CudaTuning::HistogramMapping::kRowWords && batch != 1) continue;
             CudaTuning t;
             t.histogram_mapping = mapping;
             t.histogram_shared_bytes = std::size_t(kib) << 10;
@@ -354,7 +369,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   for (const CudaTuning& tuning : tunings) {
     const char* mapping = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowPerThread       ? "row"
                           : tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread ? "element"
-                                                                                                         : "row-words";
+                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowWords         ? "row-words"
+                                                                                                         : "feature-lanes";
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
                  " threads, load batch " + std::to_string(tuning.histogram_load_batch));
