@@ -15,8 +15,9 @@
 //
 // Rows are staged: each lane of a warp loads the 4-byte words of its own row
 // that hold the group's features (the group's slots, in word order) and
-// stores them in the warp's staging area, stage_stride words a row; the lanes
-// of a step then read their bytes from there. A feature's byte in a staged
+// stores them in the warp's staging area, stage_stride words a row (then the
+// rows' (class, weight) pairs: stage_words a lane in all); the lanes of a
+// step then read their bytes from there. A feature's byte in a staged
 // row is 4 * (its word's slot) + (feature & 3) (little-endian words keep the
 // row's byte order).
 #include <cstdint>
@@ -42,6 +43,10 @@ CANOPY_HD int64_t counters(int32_t max_bins, int32_t k) { return static_cast<int
 // Staging words a row for a group of n_slots slots: odd, so the 32 lanes
 // storing slot s of their rows hit 32 banks.
 CANOPY_HD int32_t stage_stride(int32_t n_slots) { return n_slots | 1; }
+
+// Staging words a lane: its row's stage_stride(n_slots) words and its row's
+// (class, weight) pair.
+CANOPY_HD int32_t stage_words(int32_t n_slots) { return stage_stride(n_slots) + 2; }
 
 // The most slots a group can have over rows of bin_stride bytes: one word a
 // feature, at most every word of the row.

@@ -198,9 +198,15 @@ __global__ void __launch_bounds__(kThreads)
     const int32_t per_step = fl::rows_per_step(nj), my_row = lane / nj, my_j = lane % nj;
     const bool lane_on = lane < fl::active_lanes(nj);
     const int32_t my_byte = fl::staged_byte(rank_slot[feat_rank[my_j]], f[my_j]);
-    // The warp's staging rows, after the histogram's columns.
-    uint32_t* stage = reinterpret_cast<uint32_t*>(smem + len) + static_cast<int64_t>(warp) * fl::kLanes * stride;
+    // The warp's staging after the histogram's columns: 32 rows of `stride`
+    // words, then 32 (class, weight) pairs. With 32-bit counters (unweighted
+    // classification: a weight fits 32 bits) a step reads its row's pair in
+    // one 8-byte load; otherwise the statistics come by shuffles.
+    constexpr bool kPairs = std::is_same<Counter, unsigned int>::value;
+    uint32_t* stage = reinterpret_cast<uint32_t*>(smem + len) +
+                      static_cast<int64_t>(warp) * fl::kLanes * fl::stage_words(n_slots);
     const uint8_t* stage_bytes = reinterpret_cast<const uint8_t*>(stage);
+    uint2* pairs = reinterpret_cast<uint2*>(stage + fl::kLanes * stride);
     Counter* column = h + lane;
     constexpr unsigned kAll = 0xffffffffu;
     constexpr int kLoads = 8;  // staging loads in flight a lane
@@ -220,22 +226,32 @@ __global__ void __launch_bounds__(kThreads)
           for (int u = 0; u < kLoads; ++u)
             if (s0 + u < n_slots) stage[lane * stride + s0 + u] = v[u];
         }
+        if constexpr (kPairs) pairs[lane] = make_uint2(static_cast<uint32_t>(st.c0), static_cast<uint32_t>(st.w));
       }
       __syncwarp();
       const int32_t n_rows = static_cast<int32_t>(it.e1 - base < fl::kLanes ? it.e1 - base : fl::kLanes);
       for (int32_t i0 = 0; i0 < n_rows; i0 += per_step) {
-        const int32_t i = i0 + my_row, src = i < fl::kLanes ? i : fl::kLanes - 1;
-        const int32_t c0 = __shfl_sync(kAll, st.c0, src);
-        const Counter w = __shfl_sync(kAll, static_cast<Counter>(st.w), src);
-        Counter wy = 0, mult = 0;
-        if (regression) wy = __shfl_sync(kAll, static_cast<Counter>(st.wy), src);
-        if (cc >= 0) mult = __shfl_sync(kAll, static_cast<Counter>(st.mult), src);
-        if (lane_on && i < n_rows) {
-          const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
-          Counter* s = column + fl::counter(0, b, 0, k);
-          shared_add(s + c0 * fl::kLanes, static_cast<int64_t>(w));
-          if (regression) shared_add(s + fl::kLanes, static_cast<int64_t>(wy));
-          if (cc >= 0) shared_add(s + cc * fl::kLanes, static_cast<int64_t>(mult));
+        const int32_t i = i0 + my_row;
+        if constexpr (kPairs) {
+          if (lane_on && i < n_rows) {
+            const uint2 cw = pairs[i];
+            const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
+            shared_add(column + fl::counter(0, b, static_cast<int32_t>(cw.x), k), static_cast<int64_t>(cw.y));
+          }
+        } else {
+          const int32_t src = i < fl::kLanes ? i : fl::kLanes - 1;
+          const int32_t c0 = __shfl_sync(kAll, st.c0, src);
+          const Counter w = __shfl_sync(kAll, static_cast<Counter>(st.w), src);
+          Counter wy = 0, mult = 0;
+          if (regression) wy = __shfl_sync(kAll, static_cast<Counter>(st.wy), src);
+          if (cc >= 0) mult = __shfl_sync(kAll, static_cast<Counter>(st.mult), src);
+          if (lane_on && i < n_rows) {
+            const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
+            Counter* s = column + fl::counter(0, b, 0, k);
+            shared_add(s + c0 * fl::kLanes, static_cast<int64_t>(w));
+            if (regression) shared_add(s + fl::kLanes, static_cast<int64_t>(wy));
+            if (cc >= 0) shared_add(s + cc * fl::kLanes, static_cast<int64_t>(mult));
+          }
         }
       }
       __syncwarp();

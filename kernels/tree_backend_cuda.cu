@@ -501,7 +501,7 @@ class CudaTreeBackend final : public TreeBackend {
   std::size_t feature_lanes_bytes() const {
     namespace fl = feature_lanes;
     return fl::kLanes * feature_hist_bytes() + static_cast<std::size_t>(cuda_tree::histogram_block_threads(tuning_)) *
-                                                   fl::stage_stride(fl::max_slots(bin_stride_)) * sizeof(uint32_t);
+                                                   fl::stage_words(fl::max_slots(bin_stride_)) * sizeof(uint32_t);
   }
 
   // Whether histograms take the feature-lanes walk: the tuning asks for it

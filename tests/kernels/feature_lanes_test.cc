@@ -55,7 +55,7 @@ std::vector<int64_t> replay(const Matrix& m, const std::vector<int32_t>& cls, in
     if (p == nj - 1) n_slots = rank_slot[p] + 1;
   }
   const int32_t stride = fl::stage_stride(n_slots);
-  EXPECT_LE(stride, fl::stage_stride(fl::max_slots(static_cast<int64_t>(m.stride))))
+  EXPECT_LE(fl::stage_words(n_slots), fl::stage_words(fl::max_slots(static_cast<int64_t>(m.stride))))
       << "staging beyond what the host sizes for these rows";
   EXPECT_EQ(stride % 2, 1);
 
@@ -129,6 +129,7 @@ TEST(FeatureLanes, LayoutPutsLanesInTheirBanksAndCopiesApart) {
   EXPECT_EQ(fl::max_slots(400), 32);
   EXPECT_EQ(fl::stage_stride(7), 7);
   EXPECT_EQ(fl::stage_stride(4), 5);
+  EXPECT_EQ(fl::stage_words(7), 9);  // and the row's (class, weight) pair
   // Every (lane, bin, channel) has its own counter, inside the histogram.
   std::set<int64_t> seen;
   for (int32_t lane = 0; lane < fl::kLanes; ++lane)
