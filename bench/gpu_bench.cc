@@ -14,6 +14,8 @@
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
 //                                                 with the warp split scan (split 1) under the default
+//   gpu_bench --benchmark_filter=TrainAllFeatures 1M x 28, 100 trees, depth 10, every feature a node,
+//                                                 without and with the subtraction trick (and the CPU)
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -295,6 +297,33 @@ void BM_Train10MTuned(benchmark::State& state) {
 BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);
+
+// Every feature a node (max_features all), 1M x 28, 100 trees, depth 10,
+// bootstrap: each node histograms its features (subtract 0), or the larger
+// child comes from its parent's histogram minus the smaller one's
+// (subtract 1: CudaTuning::histogram_subtraction); the CPU backend, which
+// always subtracts there, beside them.
+void BM_TrainAllFeatures1M(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
+  const ForestParams p = resolve_params(
+      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
+  CudaTuning tuning;
+  tuning.histogram_subtraction = state.range(0) != 0;
+  auto gpu = make_cuda_tree_backend(0, tuning);
+  train_seconds(l.data, p, *gpu);  // warm-up
+  double gpu_s = 0;
+  for (auto _ : state) {
+    gpu_s = train_seconds(l.data, p, *gpu);
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["train_gpu_s"] = gpu_s;
+  if (state.range(0) == 1 && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
+    auto cpu = make_cpu_tree_backend();
+    state.counters["train_cpu_s"] = train_seconds(l.data, p, *cpu);
+  }
+}
+BENCHMARK(BM_TrainAllFeatures1M)->ArgName("subtract")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
 
 // Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
 void BM_FullyGrown1M(benchmark::State& state) {

@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kThreads)
   const NodeDesc nd = nodes[it.node];
   const int32_t k = t.layout.n_channels;
   const int64_t* cq = jobs[nd.job].class_quantum;
-  const int32_t* f = feats + nd.feat_off + it.j0;
+  const int32_t* f = feats + nd.hist_feat_off + it.j0;
   const int64_t feat_stride = static_cast<int64_t>(max_bins) * k;
   unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
   constexpr bool kLaneWalk = kWalk == Walk::kFeatureLanes;
@@ -304,6 +304,17 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Grid (task, slice of kValuesPerBlock values): HistCombine over `len` values.
+__global__ void __launch_bounds__(CombinePolicy::kBlockThreads)
+    combine_kernel(const HistCombine* __restrict__ tasks, int64_t len, int64_t* out_base, const int64_t* from_base,
+                   const int64_t* minus_base) {  // out_base and minus_base may be one array (disjoint ranges)
+  const HistCombine task = tasks[blockIdx.x];
+  const int64_t x0 = static_cast<int64_t>(blockIdx.y) * CombinePolicy::kValuesPerBlock;
+  const int64_t x1 = min(len, x0 + CombinePolicy::kValuesPerBlock);
+  for (int64_t x = x0 + threadIdx.x; x < x1; x += blockDim.x)
+    out_base[task.out + x] = from_base[task.from + x] - (task.minus >= 0 ? minus_base[task.minus + x] : 0);
+}
+
 // One block per work item (job = item.seg, entries [e0, e1)): adds the items'
 // statistics to root (n_jobs x k). kShared: summed in shared memory first,
 // then one global atomic per channel.
@@ -423,6 +434,15 @@ int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning
   CANOPY_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, histogram_block_threads(tuning), smem));
   return blocks;
+}
+
+void combine_histograms(const HistCombine* tasks, int32_t n_tasks, int64_t len, int64_t* out_base,
+                        const int64_t* from_base, const int64_t* minus_base) {
+  if (n_tasks == 0 || len == 0) return;
+  const dim3 grid(static_cast<unsigned>(n_tasks),
+                  static_cast<unsigned>((len + CombinePolicy::kValuesPerBlock - 1) / CombinePolicy::kValuesPerBlock));
+  combine_kernel<<<grid, CombinePolicy::kBlockThreads>>>(tasks, len, out_base, from_base, minus_base);
+  CANOPY_CUDA_CHECK_LAUNCH();
 }
 
 void root_statistics(const PartItem* items, unsigned n_items, const DevJob* jobs, const RowEntry* entries,

@@ -31,7 +31,7 @@ __device__ __forceinline__ SplitChoice scan_pair(int32_t p, const int32_t* __res
       make_scan_node(&lay, static_cast<Criterion>(jb.criterion), totals + static_cast<int64_t>(i) * k, jb.min_leaf);
   SplitChoice best;
   if (nd.dense) {
-    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(j) * max_bins * k;
+    const int64_t* h = sample_histogram(hist, nd, feats, j, max_bins, k);
     int64_t local[SplitPolicy::kLocalChannels];
     int64_t* sc = k <= SplitPolicy::kLocalChannels ? local : scratch + nd.scratch_off + static_cast<int64_t>(j) * nd.pair_scratch;
     scan_feature(sn, f, h, h + k, nullptr, n_bins[f] - 1, sc, best);
@@ -156,7 +156,7 @@ __global__ void __launch_bounds__(SplitPolicy::kBlockThreads)
     return;
   }
   const int32_t f = feats[p];
-  const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(p - nd.feat_off) * max_bins * k;
+  const int64_t* h = sample_histogram(hist, nd, feats, p - nd.feat_off, max_bins, k);
   const int32_t nb = n_bins[f] - 1;  // value bins, at h + k
   const int32_t per = (nb + SplitPolicy::kWarpThreads - 1) / SplitPolicy::kWarpThreads;
   const int32_t j0 = min(nb, lane * per), j1 = min(nb, j0 + per);
@@ -193,7 +193,8 @@ __global__ void reduce_kernel(int32_t n_nodes, const NodeDesc* __restrict__ node
 // One block per node: statistics of the chosen split's left child.
 __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __restrict__ jobs,
                             const SplitChoice* __restrict__ best, const int32_t* __restrict__ best_j,
-                            const int64_t* __restrict__ hist, int32_t max_bins, const uint8_t* __restrict__ bins,
+                            const int32_t* __restrict__ feats, const int64_t* __restrict__ hist, int32_t max_bins,
+                            const uint8_t* __restrict__ bins,
                             int64_t bin_stride, const RowEntry* __restrict__ entries, DevTargets t,
                             int64_t* __restrict__ left) {
   const int32_t i = blockIdx.x;
@@ -206,7 +207,7 @@ __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __
   }
   if (!c.valid()) return;
   if (nd.dense) {
-    const int64_t* h = hist + nd.hist_off + static_cast<int64_t>(best_j[i]) * max_bins * k;
+    const int64_t* h = sample_histogram(hist, nd, feats, best_j[i], max_bins, k);
     for (int32_t ch = threadIdx.x; ch < k; ch += blockDim.x) {
       int64_t sum = 0;
       for (int32_t b = c.missing_left ? 0 : 1; b <= c.bin; ++b) sum += h[static_cast<int64_t>(b) * k + ch];
@@ -252,11 +253,12 @@ void reduce_splits(int32_t n_nodes, const NodeDesc* nodes, const SplitChoice* ch
 }
 
 void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs, const SplitChoice* best,
-                     const int32_t* best_j, const int64_t* hist, int32_t max_bins, const uint8_t* bins,
-                     int64_t bin_stride, const RowEntry* entries, const DevTargets& t, int64_t* left) {
+                     const int32_t* best_j, const int32_t* feats, const int64_t* hist, int32_t max_bins,
+                     const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
+                     int64_t* left) {
   if (n_nodes <= 0) return;
   left_kernel<<<static_cast<unsigned>(n_nodes), NodePolicy::kLeftBlockThreads>>>(
-      nodes, jobs, best, best_j, hist, max_bins, bins, bin_stride, entries, t, left);
+      nodes, jobs, best, best_j, feats, hist, max_bins, bins, bin_stride, entries, t, left);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 

@@ -125,6 +125,17 @@ struct CudaTuning {
   // 32) (histogram.h), so a scattered row is read in the fewest 32-byte
   // sectors; otherwise rows are packed.
   bool pad_rows = false;
+  // The subtraction trick: a job that samples more than half the features a
+  // node histograms every feature, keeps the histograms of nodes with at
+  // least one row a histogram bin (as many as a quarter of the level
+  // workspace holds, twice over), and derives the larger child of such a
+  // node from its histogram minus the smaller child's, as the CPU backend
+  // does. Off: every node histograms its sampled features.
+  bool histogram_subtraction = false;
+  // Device memory for a level's workspace (histograms, scan scratch, and the
+  // kept histograms' pools); a frontier that needs more is processed in
+  // chunks. 0: half the device memory left free after the batch's resident data.
+  std::size_t workspace_bytes = 0;
   // How split candidates are scanned: one thread per (node, sampled feature)
   // pair running the sequential scan, or one warp per pair, each lane
   // scanning a run of the feature's bins from the integer state the runs

@@ -41,6 +41,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -60,6 +61,7 @@ namespace {
 
 using cuda_tree::DevJob;
 using cuda_tree::DevTargets;
+using cuda_tree::HistCombine;
 using cuda_tree::HistItem;
 using cuda_tree::HistogramCounters;
 using cuda_tree::HistogramPolicy;
@@ -93,6 +95,8 @@ struct HostSlot {
   int32_t job = 0;
   int32_t node = 0;
   int64_t begin = 0, end = 0;
+  int32_t parent = -1;  // the parent's histogram in parent_hists_, -1 when none was kept
+  int32_t kept = -1;    // this node's histogram in kept_hists_ (this level), -1 when not kept
   int64_t size() const { return end - begin; }
 };
 
@@ -261,8 +265,13 @@ class CudaTreeBackend final : public TreeBackend {
     // Histogram blocks resident per multiprocessor for the widest group of
     // the batch (the kernel variant's registers and shared memory decide), at
     // most kBlocksPerSM.
+    all_features_.resize(static_cast<std::size_t>(nf_));
+    std::iota(all_features_.begin(), all_features_.end(), 0);
+    subtract_.assign(n_jobs, 0);
+    for (std::size_t j = 0; j < n_jobs; ++j)
+      subtract_[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
     int32_t widest = 1;
-    for (const DevJob& d : jobs_host_) widest = std::max(widest, d.kf);
+    for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, hist_features(static_cast<int32_t>(j)));
     hist_blocks_per_sm_ = std::clamp<int64_t>(
         cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
                                            histogram_smem(std::min(shared_group(), widest))),
@@ -286,9 +295,12 @@ class CudaTreeBackend final : public TreeBackend {
     }
 
     const double free_now = static_cast<double>(cuda_util::free_device_memory());
-    workspace_budget_ = std::min(MemoryPolicy::kMaxWorkspace,
-                                 std::max(MemoryPolicy::kMinWorkspace,
-                                          static_cast<std::size_t>(MemoryPolicy::kWorkspaceFraction * free_now)));
+    workspace_budget_ = tuning_.workspace_bytes > 0
+                            ? tuning_.workspace_bytes
+                            : std::min(MemoryPolicy::kMaxWorkspace,
+                                       std::max(MemoryPolicy::kMinWorkspace,
+                                                static_cast<std::size_t>(MemoryPolicy::kWorkspaceFraction * free_now)));
+    reserve_kept_histograms();
     profile_.add("begin: rest", t);
   }
 
@@ -307,13 +319,19 @@ class CudaTreeBackend final : public TreeBackend {
     const std::size_t n = slots_.size();
     best.assign(n, SplitChoice{});
     left_stats.assign(n * k, 0);
-    for (std::size_t i = 0; i < n; ++i) slots_[i].node = frontier[i].node;
+    for (std::size_t i = 0; i < n; ++i) {
+      slots_[i].node = frontier[i].node;
+      slots_[i].kept = -1;
+    }
+    n_kept_ = 0;
     std::size_t i0 = 0;
     while (i0 < n) {
       std::size_t i1 = i0, bytes = 0;
       while (i1 < n) {
         const std::size_t b = node_workspace_bytes(slots_[i1]);
-        if (i1 > i0 && bytes + b > workspace_budget_) break;
+        // Siblings stay in one chunk (the larger one's histogram is derived
+        // from the smaller one's), a chunk's budget notwithstanding.
+        if (i1 > i0 && bytes + b > workspace_budget_ && !siblings(i1 - 1, i1)) break;
         bytes += b;
         ++i1;
       }
@@ -364,10 +382,12 @@ class CudaTreeBackend final : public TreeBackend {
       const std::size_t i = seg_slot[g];
       const HostSlot& s = slots_[i];
       const int64_t mid = s.begin + n_left[g];
-      if (keep[2 * i]) next.push_back(HostSlot{s.job, 0, s.begin, mid});
-      if (keep[2 * i + 1]) next.push_back(HostSlot{s.job, 0, mid, s.end});
+      if (keep[2 * i]) next.push_back(HostSlot{s.job, 0, s.begin, mid, s.kept});
+      if (keep[2 * i + 1]) next.push_back(HostSlot{s.job, 0, mid, s.end, s.kept});
     }
     slots_.swap(next);
+    // This level's kept histograms are the next level's parents.
+    std::swap(parent_hists_, kept_hists_);
   }
 
   void end() override {
@@ -383,6 +403,9 @@ class CudaTreeBackend final : public TreeBackend {
     flags_ = {};
     scan_ = {};
     cub_temp_ = {};
+    parent_hists_ = {};
+    kept_hists_ = {};
+    max_kept_ = 0;
     release_workspace();
   }
 
@@ -474,6 +497,7 @@ class CudaTreeBackend final : public TreeBackend {
     nodes_ = {};
     pair_node_ = {};
     hist_items_ = {};
+    combines_ = {};
     totals_ = {};
     perm_ = {};
     feats_ = {};
@@ -490,6 +514,49 @@ class CudaTreeBackend final : public TreeBackend {
 
   int32_t node_kf(const HostSlot& s) const { return jobs_host_[s.job].kf; }
   bool dense(const HostSlot& s) const { return s.size() > SplitPolicy::kSparseMaxRows; }
+
+  // --- the subtraction trick (CudaTuning::histogram_subtraction) ------------
+  // Features a dense node of job j histograms: every feature for a job that
+  // subtracts, else its sample.
+  int32_t hist_features(int32_t job) const {
+    return subtract_[job] ? static_cast<int32_t>(nf_) : std::max(0, jobs_host_[job].kf);
+  }
+  // Values of an every-feature histogram.
+  int64_t all_features_len() const { return nf_ * max_bins_ * data_.layout.n_channels; }
+
+  // Slots a and b are the two children of one kept histogram, both dense: the
+  // smaller is histogrammed, the larger is the parent minus the smaller.
+  bool siblings(std::size_t a, std::size_t b) const {
+    return b < slots_.size() && slots_[a].parent >= 0 && slots_[a].parent == slots_[b].parent && dense(slots_[a]) &&
+           dense(slots_[b]);
+  }
+
+  // Whether a node's histogram is kept for its children: a subtracting job's
+  // dense node with at least one row a histogram bin (a smaller node's
+  // children cost less to histogram than to subtract), while the pool has room.
+  bool keeps_histogram(const HostSlot& s) const {
+    return subtract_[s.job] && dense(s) && s.size() >= nf_ * max_bins_ && n_kept_ < max_kept_;
+  }
+
+  // The two pools of kept histograms (this level's, and the parents'): a
+  // quarter of the level workspace each, taken out of it. Where not one
+  // histogram fits, no job subtracts.
+  void reserve_kept_histograms() {
+    max_kept_ = 0;
+    parent_hists_ = {};
+    kept_hists_ = {};
+    if (std::none_of(subtract_.begin(), subtract_.end(), [](uint8_t x) { return x != 0; })) return;
+    const std::size_t one = static_cast<std::size_t>(all_features_len()) * sizeof(int64_t);
+    const std::size_t pool = workspace_budget_ / 4;
+    max_kept_ = static_cast<int32_t>(std::min<std::size_t>(pool / one, INT32_MAX));
+    if (max_kept_ == 0) {
+      std::fill(subtract_.begin(), subtract_.end(), 0);
+      return;
+    }
+    cuda_util::ensure_capacity(parent_hists_, static_cast<std::size_t>(max_kept_) * all_features_len(), "kept histograms");
+    cuda_util::ensure_capacity(kept_hists_, static_cast<std::size_t>(max_kept_) * all_features_len(), "kept histograms");
+    workspace_budget_ -= 2 * static_cast<std::size_t>(max_kept_) * one;
+  }
 
   // Shared-memory bytes of one feature's privatised histogram.
   std::size_t feature_hist_bytes() const {
@@ -544,10 +611,11 @@ class CudaTreeBackend final : public TreeBackend {
     std::size_t b = sizeof(NodeDesc) + 2 * k * sizeof(int64_t) + static_cast<std::size_t>(nf_) * sizeof(int32_t) +
                     kf * (2 * sizeof(int32_t) + sizeof(SplitChoice)) + sizeof(SplitChoice) + sizeof(int32_t);
     if (dense(s)) {
-      b += static_cast<std::size_t>(kf * max_bins_ * k) * sizeof(int64_t);
+      const int64_t hf = hist_features(s.job);
+      b += static_cast<std::size_t>(hf * max_bins_ * k) * sizeof(int64_t) + sizeof(HistCombine);
       if (k > SplitPolicy::kLocalChannels) b += static_cast<std::size_t>(kf * k) * sizeof(int64_t);
       const int32_t g = shared_group();
-      const int64_t groups = g > 0 ? (kf + g - 1) / g : 1;
+      const int64_t groups = g > 0 ? (hf + g - 1) / g : 1;
       b += static_cast<std::size_t>(groups * ((s.size() + HistogramPolicy::kEntriesPerBlock - 1) /
                                               HistogramPolicy::kEntriesPerBlock)) *
            sizeof(HistItem);
@@ -568,10 +636,19 @@ class CudaTreeBackend final : public TreeBackend {
     std::vector<HistItem> items;
     int64_t hist_len = 0, scratch_len = 0;
     int32_t max_group = 0;
-    int64_t dense_work = 0;  // entries x feature groups of the dense nodes
+    // Sibling pairs: the larger one's histogram is derived (its parent's minus
+    // the smaller one's, smaller_of), not built.
+    std::vector<int32_t> smaller_of(m, -1);
+    for (int32_t i = 0; i + 1 < m; ++i)
+      if (siblings(i0 + i, i0 + i + 1)) {
+        const bool first_smaller = slots_[i0 + i].size() <= slots_[i0 + i + 1].size();
+        smaller_of[first_smaller ? i + 1 : i] = first_smaller ? i : i + 1;
+        ++i;
+      }
+    int64_t dense_work = 0;  // entries x feature groups of the dense nodes histogrammed
     for (int32_t i = 0; i < m; ++i) {
       const HostSlot& s = slots_[i0 + i];
-      if (dense(s)) dense_work += s.size() * (g > 0 ? (std::max(0, node_kf(s)) + g - 1) / g : 1);
+      if (dense(s) && smaller_of[i] < 0) dense_work += s.size() * (g > 0 ? (hist_features(s.job) + g - 1) / g : 1);
     }
     // Entries per histogram block; the element mapping needs entries x group
     // features below 2^31 (at least one entry a block: a group is at most
@@ -579,8 +656,10 @@ class CudaTreeBackend final : public TreeBackend {
     int64_t per_block =
         std::max(HistogramPolicy::kEntriesPerBlock, dense_work / std::max<int64_t>(1, sm_count_ * hist_blocks_per_sm_) + 1);
     int32_t widest = 1;
-    for (int32_t i = 0; i < m; ++i)
-      widest = std::max(widest, g > 0 ? std::min(g, node_kf(slots_[i0 + i])) : node_kf(slots_[i0 + i]));
+    for (int32_t i = 0; i < m; ++i) {
+      const int32_t hf = hist_features(slots_[i0 + i].job);
+      widest = std::max(widest, g > 0 ? std::min(g, hf) : hf);
+    }
     per_block = std::max<int64_t>(1, std::min(per_block, int64_t{INT32_MAX} / widest));
     for (int32_t i = 0; i < m; ++i) {
       const HostSlot& s = slots_[i0 + i];
@@ -595,18 +674,22 @@ class CudaTreeBackend final : public TreeBackend {
       nd.hist_off = 0;
       nd.scratch_off = 0;
       nd.pair_scratch = 0;
+      nd.all_features = 0;
+      nd.hist_feat_off = nd.feat_off;
       for (int32_t j = 0; j < nd.kf; ++j) pair_node.push_back(i);
       if (nd.dense) {
+        const int32_t hf = hist_features(s.job);
+        nd.all_features = subtract_[s.job] ? 1 : 0;
         nd.hist_off = hist_len;
-        hist_len += static_cast<int64_t>(nd.kf) * max_bins_ * k;
+        hist_len += static_cast<int64_t>(hf) * max_bins_ * k;
         if (k > SplitPolicy::kLocalChannels) {
           nd.scratch_off = scratch_len;
           nd.pair_scratch = k;
           scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
         }
-        const int32_t group = g > 0 ? g : std::max(1, nd.kf);
-        for (int32_t j0 = 0; j0 < nd.kf; j0 += group) {
-          const int32_t nj = std::min(group, nd.kf - j0);
+        const int32_t group = g > 0 ? g : std::max(1, hf);
+        for (int32_t j0 = 0; j0 < hf && smaller_of[i] < 0; j0 += group) {
+          const int32_t nj = std::min(group, hf - j0);
           max_group = std::max(max_group, nj);
           for (int64_t e0 = s.begin; e0 < s.end; e0 += per_block)
             items.push_back(HistItem{i, j0, nj, 0, e0, std::min(s.end, e0 + per_block)});
@@ -617,8 +700,28 @@ class CudaTreeBackend final : public TreeBackend {
         scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
       }
     }
-    t = profile_.add("level: host prep", t);
+    // Every-feature histograms read the identity feature list after the pairs'
+    // samples; derived siblings, then the histograms kept for the next level.
     const int32_t n_pairs = static_cast<int32_t>(pair_node.size());
+    bool any_all_features = false;
+    std::vector<HistCombine> combines;
+    const int64_t all_len = all_features_len();
+    for (int32_t i = 0; i < m; ++i) {
+      NodeDesc& nd = nodes[i];
+      if (!nd.all_features) continue;
+      any_all_features = true;
+      nd.hist_feat_off = n_pairs;
+      if (smaller_of[i] >= 0)
+        combines.push_back(HistCombine{nd.hist_off, slots_[i0 + i].parent * all_len, nodes[smaller_of[i]].hist_off});
+    }
+    const std::size_t n_derived = combines.size();
+    for (int32_t i = 0; i < m; ++i) {
+      HostSlot& s = slots_[i0 + i];
+      if (!keeps_histogram(s)) continue;
+      s.kept = n_kept_++;
+      combines.push_back(HistCombine{s.kept * all_len, nodes[i].hist_off, -1});
+    }
+    t = profile_.add("level: host prep", t);
     if (pair_node.size() > static_cast<std::size_t>(INT32_MAX) || items.size() > static_cast<std::size_t>(INT32_MAX))
       throw std::runtime_error("cuda backend: too many frontier nodes in one chunk");
 
@@ -627,7 +730,11 @@ class CudaTreeBackend final : public TreeBackend {
     upload_to(hist_items_, items, "histogram work items");
     upload_ptr(totals_, node_stats.data() + i0 * k, static_cast<std::size_t>(m) * k, "node statistics");
     cuda_util::ensure_capacity(perm_, std::max<std::size_t>(1, static_cast<std::size_t>(m) * nf_), "feature sampling");
-    cuda_util::ensure_capacity(feats_, std::max<std::size_t>(1, pair_node.size()), "sampled features");
+    cuda_util::ensure_capacity(feats_, pair_node.size() + static_cast<std::size_t>(nf_), "sampled features");
+    if (any_all_features)
+      CANOPY_CUDA_CHECK(cudaMemcpy(feats_.data() + n_pairs, all_features_.data(), all_features_.size() * sizeof(int32_t),
+                                   cudaMemcpyHostToDevice));
+    upload_to(combines_, combines, "histogram subtractions");
     cuda_util::ensure_capacity(choices_, std::max<std::size_t>(1, pair_node.size()), "split candidates");
     cuda_util::ensure_capacity(hist_, std::max<std::size_t>(1, hist_len), "histograms");
     cuda_util::ensure_capacity(scratch_, std::max<std::size_t>(1, scratch_len), "split scratch");
@@ -644,12 +751,16 @@ class CudaTreeBackend final : public TreeBackend {
                                 nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
                                 entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));
+    cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(n_derived), all_len, hist_.data(),
+                                  parent_hists_.data(), hist_.data());
+    cuda_tree::combine_histograms(combines_.data() + n_derived, static_cast<int32_t>(combines.size() - n_derived),
+                                  all_len, kept_hists_.data(), hist_.data(), nullptr);
     t = profile_phase("level: sample+histogram", t);
     cuda_tree::scan_splits(tuning_, n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
                            hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
                            scratch_.data(), choices_.data());
     cuda_tree::reduce_splits(m, nodes_.data(), choices_.data(), best_.data(), best_j_.data());
-    cuda_tree::left_statistics(m, nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), hist_.data(), max_bins_,
+    cuda_tree::left_statistics(m, nodes_.data(), jobs_.data(), best_.data(), best_j_.data(), feats_.data(), hist_.data(), max_bins_,
                                bins_.data(), bin_stride_, entries_.data(), targets_, left_.data());
     best_.download(best.data() + i0, static_cast<std::size_t>(m));
     left_.download(left_stats.data() + i0 * k, static_cast<std::size_t>(m) * k);
@@ -680,6 +791,13 @@ class CudaTreeBackend final : public TreeBackend {
   std::vector<DevJob> jobs_host_;
   std::vector<HostSlot> slots_;
   DevTargets targets_{};
+  // The subtraction trick (this batch): whether each job subtracts, the
+  // identity feature list, and the pools of kept histograms
+  // (all_features_len() values each, max_kept_ of them; n_kept_ used this level).
+  std::vector<uint8_t> subtract_;
+  std::vector<int32_t> all_features_;
+  DeviceArray<int64_t> parent_hists_, kept_hists_;
+  int32_t max_kept_ = 0, n_kept_ = 0;
 
   // Resident across batches.
   BinnedMatrixKey bins_key_;
@@ -699,6 +817,7 @@ class CudaTreeBackend final : public TreeBackend {
   DeviceArray<NodeDesc> nodes_;
   DeviceArray<int32_t> pair_node_, perm_, feats_, best_j_;
   DeviceArray<HistItem> hist_items_;
+  DeviceArray<HistCombine> combines_;
   DeviceArray<int64_t> totals_, hist_, scratch_, left_, seg_left_;
   DeviceArray<SplitChoice> choices_, best_;
   DeviceArray<PartSeg> segs_;

@@ -80,6 +80,11 @@ struct SplitPolicy {
   static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 1; }
 };
 
+struct CombinePolicy {
+  static constexpr int kBlockThreads = 256;
+  static constexpr int64_t kValuesPerBlock = 16384;  // of one histogram
+};
+
 struct NodePolicy {
   static constexpr int kBlockThreads = 128;  // sample / reduce kernels: one thread per node
   static constexpr int kLeftBlockThreads = 64;  // left kernel: one block per node, threads over channels
@@ -116,11 +121,31 @@ struct DevJob {
 
 struct NodeDesc {
   int64_t begin, end;    // entries of the node
-  int64_t hist_off;      // dense: offset (int64 units) of kf x max_bins x k statistics
+  int64_t hist_off;      // dense: offset (int64 units) of its histogram, max_bins x k statistics a feature
   int64_t scratch_off;   // offset (int64 units) of the scan scratch, -1 when none
   int32_t job, node, kf, dense;
   int32_t feat_off;      // first index of the node's features / (node, feature) pairs
   int32_t pair_scratch;  // int64 scratch per (node, feature) pair
+  // 0: the histogram holds the node's kf sampled features in sample order;
+  // 1: every feature in feature order (the subtraction trick, JobSpec kf >
+  // n_features / 2). hist_feat_off: where in feats the histogram's feature
+  // list starts (feat_off, or an identity list of every feature).
+  int32_t all_features, hist_feat_off;
+};
+
+// The histogram of position j of node nd's feature sample.
+__device__ __forceinline__ const int64_t* sample_histogram(const int64_t* hist, const NodeDesc& nd,
+                                                           const int32_t* feats, int32_t j, int32_t max_bins,
+                                                           int32_t k) {
+  const int32_t h = nd.all_features ? feats[nd.feat_off + j] : j;
+  return hist + nd.hist_off + static_cast<int64_t>(h) * max_bins * k;
+}
+
+// out_base[out + x] = from_base[from + x] - (minus >= 0 ? minus_base[minus + x] : 0)
+// for x < the launch's histogram length: a sibling's histogram from its
+// parent's, or a histogram kept for the next level.
+struct HistCombine {
+  int64_t out, from, minus;
 };
 
 struct HistItem {
@@ -206,6 +231,11 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
 // multiprocessor (registers and shared memory both count; 0 when none fits).
 int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride, std::size_t smem);
 
+// histogram.cu: every task of tasks[0, n_tasks) over histograms of `len`
+// values (HistCombine; minus_base may be null when no task subtracts).
+void combine_histograms(const HistCombine* tasks, int32_t n_tasks, int64_t len, int64_t* out_base,
+                        const int64_t* from_base, const int64_t* minus_base);
+
 // histogram.cu: root (n_jobs x n_channels, zeroed by the caller) += the
 // statistics of every item's entries (item.seg = job).
 void root_statistics(const PartItem* items, unsigned n_items, const DevJob* jobs, const RowEntry* entries,
@@ -226,8 +256,9 @@ void reduce_splits(int32_t n_nodes, const NodeDesc* nodes, const SplitChoice* ch
 // split_scan.cu: left[i x n_channels ...] = statistics of node i's left child
 // under best[i] (zeros when it has no split).
 void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs, const SplitChoice* best,
-                     const int32_t* best_j, const int64_t* hist, int32_t max_bins, const uint8_t* bins,
-                     int64_t bin_stride, const RowEntry* entries, const DevTargets& t, int64_t* left);
+                     const int32_t* best_j, const int32_t* feats, const int64_t* hist, int32_t max_bins,
+                     const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
+                     int64_t* left);
 
 // partition.cu: every segment's entries reordered stably into `out`, left
 // child first; n_left[s] = entries of segment s that went left. flags and scan

@@ -2,12 +2,14 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
+#                                       subtract
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
+#   GPU_CHECK_SUBTRACT_S=180
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
 # Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
@@ -20,6 +22,8 @@
 # lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
 # and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
 # Train10MTuned, ranked into $OUT/lanes.txt.
+# subtract: TrainAllFeatures1M (every feature a node) without and with the
+# subtraction trick, and the CPU backend.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
 # HistogramPass and reference training.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
@@ -92,6 +96,10 @@ for s in "${steps[@]}"; do
         lanes lanes "${GPU_CHECK_LANES_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
+      ;;
+    subtract)
+      gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"
+      rc=$?
       ;;
     full)
       gpu_bench FullyGrown gpu_bench_full full "${GPU_CHECK_FULL_S:-120}"

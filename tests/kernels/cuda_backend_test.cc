@@ -386,6 +386,59 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   }
 }
 
+// The subtraction trick (CudaTuning::histogram_subtraction) grows the CPU's
+// trees: jobs that sample more than half the features histogram every
+// feature and derive the larger sibling from the kept parent histogram, next
+// to jobs that sample fewer features in the same batch. 32-bit and 64-bit
+// counters, regression, the global-atomic fallback (300 classes), features of
+// 2 cuts (histograms small enough to be kept to the deepest levels), under
+// the default histogram walk and the feature-lanes walk, and in a 2 MiB
+// workspace (levels in many chunks, siblings kept together, the pools too
+// small for every node: a few kept, the rest built).
+TEST(CudaBackend, SubtractionTrickMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  std::vector<Problem> problems =
+      problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
+  {
+    ProblemSpec s;
+    s.rows = 20000;
+    s.features = 28;
+    s.classes = 2;
+    s.max_cuts = 2;
+    problems.push_back(make_problem(s));
+  }
+  struct Setting {
+    CudaTuning::HistogramMapping mapping;
+    std::size_t workspace_bytes;
+  };
+  for (const Setting& setting : {Setting{CudaTuning::HistogramMapping::kRowWords, 0},
+                                 Setting{CudaTuning::HistogramMapping::kFeatureLanes, 0},
+                                 Setting{CudaTuning::HistogramMapping::kRowWords, std::size_t(2) << 20}}) {
+    CudaTuning tuning;
+    tuning.histogram_subtraction = true;
+    tuning.histogram_mapping = setting.mapping;
+    tuning.workspace_bytes = setting.workspace_bytes;
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (const Problem& p : problems) {
+      SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
+                   std::to_string(p.layout.n_classes) + " classes" + (p.row_quantum.empty() ? "" : ", weighted") +
+                   (setting.mapping == CudaTuning::HistogramMapping::kFeatureLanes ? ", feature lanes" : "") +
+                   (setting.workspace_bytes ? ", 2 MiB workspace" : ""));
+      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+      const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+      JobPlan sampled{nf - 1, 1, c, true, 12};
+      sampled.sampled = true;
+      compare_backends(p,
+                       {{nf, 1, c, true, -1},
+                        sampled,
+                        {nf / 2 + 1, 3, c, false, 10},
+                        {nf, 2, c, true, 8, p.layout.n_classes > 0},
+                        {2, 1, c, true, 6}},
+                       71, gpu.get());
+    }
+  }
+}
+
 // The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
 // run of bins per lane), regression, weighted statistics with a count
 // channel, 300 classes and entropy (both fall back to one lane per pair).
