@@ -50,6 +50,7 @@
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/feature_lanes.h"
+#include "kernels/level_plan.h"
 #include "kernels/parallel_for.h"
 #include "kernels/phase_profile.h"
 #include "kernels/row_sample.h"
@@ -91,14 +92,6 @@ void upload_to(DeviceArray<T>& d, const std::vector<T>& h, const char* what) {
   if (!h.empty()) d.upload(h.data(), h.size());
 }
 
-struct HostSlot {
-  int32_t job = 0;
-  int32_t node = 0;
-  int64_t begin = 0, end = 0;
-  int32_t parent = -1;  // the parent's histogram in parent_hists_, -1 when none was kept
-  int32_t kept = -1;    // this node's histogram in kept_hists_ (this level), -1 when not kept
-  int64_t size() const { return end - begin; }
-};
 
 class CudaTreeBackend final : public TreeBackend {
  public:
@@ -265,13 +258,16 @@ class CudaTreeBackend final : public TreeBackend {
     // Histogram blocks resident per multiprocessor for the widest group of
     // the batch (the kernel variant's registers and shared memory decide), at
     // most kBlocksPerSM.
-    all_features_.resize(static_cast<std::size_t>(nf_));
-    std::iota(all_features_.begin(), all_features_.end(), 0);
-    subtract_.assign(n_jobs, 0);
-    for (std::size_t j = 0; j < n_jobs; ++j)
-      subtract_[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
+    // (The subtraction trick's jobs histogram every feature.)
+    LevelShape shape;
+    shape.kf.resize(n_jobs);
+    shape.subtract.assign(n_jobs, 0);
     int32_t widest = 1;
-    for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, hist_features(static_cast<int32_t>(j)));
+    for (std::size_t j = 0; j < n_jobs; ++j) {
+      shape.kf[j] = jobs_host_[j].kf;
+      shape.subtract[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
+      widest = std::max(widest, shape.subtract[j] ? static_cast<int32_t>(nf_) : jobs_host_[j].kf);
+    }
     hist_blocks_per_sm_ = std::clamp<int64_t>(
         cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
                                            histogram_smem(std::min(shared_group(), widest))),
@@ -287,7 +283,7 @@ class CudaTreeBackend final : public TreeBackend {
 
     slots_.clear();
     for (std::size_t j = 0; j < n_jobs; ++j) {
-      HostSlot s;
+      LevelSlot s;
       s.job = static_cast<int32_t>(j);
       s.begin = offsets[j];
       s.end = offsets[j + 1];
@@ -300,12 +296,23 @@ class CudaTreeBackend final : public TreeBackend {
                             : std::min(MemoryPolicy::kMaxWorkspace,
                                        std::max(MemoryPolicy::kMinWorkspace,
                                                 static_cast<std::size_t>(MemoryPolicy::kWorkspaceFraction * free_now)));
-    reserve_kept_histograms();
+    shape.n_features = nf_;
+    shape.max_bins = max_bins_;
+    shape.n_channels = lay.n_channels;
+    shape.shared_group = shared_group();
+    shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
+    shape.min_entries_per_block = HistogramPolicy::kEntriesPerBlock;
+    shape.sparse_max_rows = SplitPolicy::kSparseMaxRows;
+    shape.local_channels = SplitPolicy::kLocalChannels;
+    reserve_kept_histograms(shape);
+    planner_ = LevelPlanner(std::move(shape));
+    all_features_.resize(static_cast<std::size_t>(nf_));
+    std::iota(all_features_.begin(), all_features_.end(), 0);
     profile_.add("begin: rest", t);
   }
 
   void restrict_frontier(const std::vector<uint8_t>& keep) override {
-    std::vector<HostSlot> next;
+    std::vector<LevelSlot> next;
     for (std::size_t i = 0; i < slots_.size(); ++i)
       if (keep[i]) next.push_back(slots_[i]);
     slots_.swap(next);
@@ -319,22 +326,11 @@ class CudaTreeBackend final : public TreeBackend {
     const std::size_t n = slots_.size();
     best.assign(n, SplitChoice{});
     left_stats.assign(n * k, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      slots_[i].node = frontier[i].node;
-      slots_[i].kept = -1;
-    }
-    n_kept_ = 0;
+    for (std::size_t i = 0; i < n; ++i) slots_[i].node = frontier[i].node;
+    planner_.start_level(slots_);
     std::size_t i0 = 0;
     while (i0 < n) {
-      std::size_t i1 = i0, bytes = 0;
-      while (i1 < n) {
-        const std::size_t b = node_workspace_bytes(slots_[i1]);
-        // Siblings stay in one chunk (the larger one's histogram is derived
-        // from the smaller one's), a chunk's budget notwithstanding.
-        if (i1 > i0 && bytes + b > workspace_budget_ && !siblings(i1 - 1, i1)) break;
-        bytes += b;
-        ++i1;
-      }
+      const std::size_t i1 = planner_.chunk_end(slots_, i0, workspace_budget_);
       process_chunk(i0, i1, node_stats, best, left_stats);
       i0 = i1;
     }
@@ -348,7 +344,7 @@ class CudaTreeBackend final : public TreeBackend {
     std::vector<PartItem> items;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       if (!split[i].valid()) continue;
-      const HostSlot& s = slots_[i];
+      const LevelSlot& s = slots_[i];
       PartSeg g{};
       g.begin = s.begin;
       g.end = s.end;
@@ -377,13 +373,13 @@ class CudaTreeBackend final : public TreeBackend {
       std::swap(entries_, entries_tmp_);
     }
     profile_.add("partition", t);
-    std::vector<HostSlot> next;
+    std::vector<LevelSlot> next;
     for (std::size_t g = 0; g < segs.size(); ++g) {
       const std::size_t i = seg_slot[g];
-      const HostSlot& s = slots_[i];
+      const LevelSlot& s = slots_[i];
       const int64_t mid = s.begin + n_left[g];
-      if (keep[2 * i]) next.push_back(HostSlot{s.job, 0, s.begin, mid, s.kept});
-      if (keep[2 * i + 1]) next.push_back(HostSlot{s.job, 0, mid, s.end, s.kept});
+      if (keep[2 * i]) next.push_back(LevelSlot{s.job, 0, s.begin, mid, s.kept});
+      if (keep[2 * i + 1]) next.push_back(LevelSlot{s.job, 0, mid, s.end, s.kept});
     }
     slots_.swap(next);
     // This level's kept histograms are the next level's parents.
@@ -405,7 +401,6 @@ class CudaTreeBackend final : public TreeBackend {
     cub_temp_ = {};
     parent_hists_ = {};
     kept_hists_ = {};
-    max_kept_ = 0;
     release_workspace();
   }
 
@@ -512,50 +507,24 @@ class CudaTreeBackend final : public TreeBackend {
     seg_left_ = {};
   }
 
-  int32_t node_kf(const HostSlot& s) const { return jobs_host_[s.job].kf; }
-  bool dense(const HostSlot& s) const { return s.size() > SplitPolicy::kSparseMaxRows; }
-
-  // --- the subtraction trick (CudaTuning::histogram_subtraction) ------------
-  // Features a dense node of job j histograms: every feature for a job that
-  // subtracts, else its sample.
-  int32_t hist_features(int32_t job) const {
-    return subtract_[job] ? static_cast<int32_t>(nf_) : std::max(0, jobs_host_[job].kf);
-  }
-  // Values of an every-feature histogram.
-  int64_t all_features_len() const { return nf_ * max_bins_ * data_.layout.n_channels; }
-
-  // Slots a and b are the two children of one kept histogram, both dense: the
-  // smaller is histogrammed, the larger is the parent minus the smaller.
-  bool siblings(std::size_t a, std::size_t b) const {
-    return b < slots_.size() && slots_[a].parent >= 0 && slots_[a].parent == slots_[b].parent && dense(slots_[a]) &&
-           dense(slots_[b]);
-  }
-
-  // Whether a node's histogram is kept for its children: a subtracting job's
-  // dense node with at least one row a histogram bin (a smaller node's
-  // children cost less to histogram than to subtract), while the pool has room.
-  bool keeps_histogram(const HostSlot& s) const {
-    return subtract_[s.job] && dense(s) && s.size() >= nf_ * max_bins_ && n_kept_ < max_kept_;
-  }
-
-  // The two pools of kept histograms (this level's, and the parents'): a
-  // quarter of the level workspace each, taken out of it. Where not one
-  // histogram fits, no job subtracts.
-  void reserve_kept_histograms() {
-    max_kept_ = 0;
+  // The subtraction trick's two pools of kept histograms (this level's, and
+  // the parents'): a quarter of the level workspace each, taken out of it;
+  // sets shape.max_kept. Where not one histogram fits, no job subtracts.
+  void reserve_kept_histograms(LevelShape& shape) {
+    shape.max_kept = 0;
     parent_hists_ = {};
     kept_hists_ = {};
-    if (std::none_of(subtract_.begin(), subtract_.end(), [](uint8_t x) { return x != 0; })) return;
-    const std::size_t one = static_cast<std::size_t>(all_features_len()) * sizeof(int64_t);
+    if (std::none_of(shape.subtract.begin(), shape.subtract.end(), [](uint8_t x) { return x != 0; })) return;
+    const std::size_t len = static_cast<std::size_t>(nf_ * max_bins_ * shape.n_channels);
     const std::size_t pool = workspace_budget_ / 4;
-    max_kept_ = static_cast<int32_t>(std::min<std::size_t>(pool / one, INT32_MAX));
-    if (max_kept_ == 0) {
-      std::fill(subtract_.begin(), subtract_.end(), 0);
+    shape.max_kept = static_cast<int32_t>(std::min<std::size_t>(pool / (len * sizeof(int64_t)), INT32_MAX));
+    if (shape.max_kept == 0) {
+      std::fill(shape.subtract.begin(), shape.subtract.end(), 0);
       return;
     }
-    cuda_util::ensure_capacity(parent_hists_, static_cast<std::size_t>(max_kept_) * all_features_len(), "kept histograms");
-    cuda_util::ensure_capacity(kept_hists_, static_cast<std::size_t>(max_kept_) * all_features_len(), "kept histograms");
-    workspace_budget_ -= 2 * static_cast<std::size_t>(max_kept_) * one;
+    cuda_util::ensure_capacity(parent_hists_, shape.max_kept * len, "kept histograms");
+    cuda_util::ensure_capacity(kept_hists_, shape.max_kept * len, "kept histograms");
+    workspace_budget_ -= 2 * shape.max_kept * len * sizeof(int64_t);
   }
 
   // Shared-memory bytes of one feature's privatised histogram.
@@ -605,156 +574,52 @@ class CudaTreeBackend final : public TreeBackend {
     return hist32_ ? HistogramCounters::kShared32 : HistogramCounters::kShared64;
   }
 
-  std::size_t node_workspace_bytes(const HostSlot& s) const {
-    const int64_t k = data_.layout.n_channels;
-    const int64_t kf = std::max(0, node_kf(s));
-    std::size_t b = sizeof(NodeDesc) + 2 * k * sizeof(int64_t) + static_cast<std::size_t>(nf_) * sizeof(int32_t) +
-                    kf * (2 * sizeof(int32_t) + sizeof(SplitChoice)) + sizeof(SplitChoice) + sizeof(int32_t);
-    if (dense(s)) {
-      const int64_t hf = hist_features(s.job);
-      b += static_cast<std::size_t>(hf * max_bins_ * k) * sizeof(int64_t) + sizeof(HistCombine);
-      if (k > SplitPolicy::kLocalChannels) b += static_cast<std::size_t>(kf * k) * sizeof(int64_t);
-      const int32_t g = shared_group();
-      const int64_t groups = g > 0 ? (hf + g - 1) / g : 1;
-      b += static_cast<std::size_t>(groups * ((s.size() + HistogramPolicy::kEntriesPerBlock - 1) /
-                                              HistogramPolicy::kEntriesPerBlock)) *
-           sizeof(HistItem);
-    } else {
-      b += static_cast<std::size_t>(kf * SplitPolicy::sparse_groups(s.size()) * k) * sizeof(int64_t);
-    }
-    return b;
-  }
-
   void process_chunk(std::size_t i0, std::size_t i1, const std::vector<int64_t>& node_stats,
                      std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) {
     auto t = profile_.now();
     const int32_t k = data_.layout.n_channels;
     const int32_t m = static_cast<int32_t>(i1 - i0);
-    const int32_t g = shared_group();
-    std::vector<NodeDesc> nodes(m);
-    std::vector<int32_t> pair_node;
-    std::vector<HistItem> items;
-    int64_t hist_len = 0, scratch_len = 0;
-    int32_t max_group = 0;
-    // Sibling pairs: the larger one's histogram is derived (its parent's minus
-    // the smaller one's, smaller_of), not built.
-    std::vector<int32_t> smaller_of(m, -1);
-    for (int32_t i = 0; i + 1 < m; ++i)
-      if (siblings(i0 + i, i0 + i + 1)) {
-        const bool first_smaller = slots_[i0 + i].size() <= slots_[i0 + i + 1].size();
-        smaller_of[first_smaller ? i + 1 : i] = first_smaller ? i : i + 1;
-        ++i;
-      }
-    int64_t dense_work = 0;  // entries x feature groups of the dense nodes histogrammed
-    for (int32_t i = 0; i < m; ++i) {
-      const HostSlot& s = slots_[i0 + i];
-      if (dense(s) && smaller_of[i] < 0) dense_work += s.size() * (g > 0 ? (hist_features(s.job) + g - 1) / g : 1);
-    }
-    // Entries per histogram block; the element mapping needs entries x group
-    // features below 2^31 (at least one entry a block: a group is at most
-    // shared memory / one bin's counters, far below 2^31).
-    int64_t per_block =
-        std::max(HistogramPolicy::kEntriesPerBlock, dense_work / std::max<int64_t>(1, sm_count_ * hist_blocks_per_sm_) + 1);
-    int32_t widest = 1;
-    for (int32_t i = 0; i < m; ++i) {
-      const int32_t hf = hist_features(slots_[i0 + i].job);
-      widest = std::max(widest, g > 0 ? std::min(g, hf) : hf);
-    }
-    per_block = std::max<int64_t>(1, std::min(per_block, int64_t{INT32_MAX} / widest));
-    for (int32_t i = 0; i < m; ++i) {
-      const HostSlot& s = slots_[i0 + i];
-      NodeDesc& nd = nodes[i];
-      nd.begin = s.begin;
-      nd.end = s.end;
-      nd.job = s.job;
-      nd.node = s.node;
-      nd.kf = std::max(0, node_kf(s));
-      nd.dense = dense(s) ? 1 : 0;
-      nd.feat_off = static_cast<int32_t>(pair_node.size());
-      nd.hist_off = 0;
-      nd.scratch_off = 0;
-      nd.pair_scratch = 0;
-      nd.all_features = 0;
-      nd.hist_feat_off = nd.feat_off;
-      for (int32_t j = 0; j < nd.kf; ++j) pair_node.push_back(i);
-      if (nd.dense) {
-        const int32_t hf = hist_features(s.job);
-        nd.all_features = subtract_[s.job] ? 1 : 0;
-        nd.hist_off = hist_len;
-        hist_len += static_cast<int64_t>(hf) * max_bins_ * k;
-        if (k > SplitPolicy::kLocalChannels) {
-          nd.scratch_off = scratch_len;
-          nd.pair_scratch = k;
-          scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
-        }
-        const int32_t group = g > 0 ? g : std::max(1, hf);
-        for (int32_t j0 = 0; j0 < hf && smaller_of[i] < 0; j0 += group) {
-          const int32_t nj = std::min(group, hf - j0);
-          max_group = std::max(max_group, nj);
-          for (int64_t e0 = s.begin; e0 < s.end; e0 += per_block)
-            items.push_back(HistItem{i, j0, nj, 0, e0, std::min(s.end, e0 + per_block)});
-        }
-      } else {
-        nd.scratch_off = scratch_len;
-        nd.pair_scratch = static_cast<int32_t>(SplitPolicy::sparse_groups(s.size()) * k);
-        scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
-      }
-    }
-    // Every-feature histograms read the identity feature list after the pairs'
-    // samples; derived siblings, then the histograms kept for the next level.
+    const LevelPlan plan = planner_.plan(slots_, i0, i1);
+    const std::vector<int32_t>& pair_node = plan.pair_node;
+    const std::vector<HistItem>& items = plan.items;
     const int32_t n_pairs = static_cast<int32_t>(pair_node.size());
-    bool any_all_features = false;
-    std::vector<HistCombine> combines;
-    const int64_t all_len = all_features_len();
-    for (int32_t i = 0; i < m; ++i) {
-      NodeDesc& nd = nodes[i];
-      if (!nd.all_features) continue;
-      any_all_features = true;
-      nd.hist_feat_off = n_pairs;
-      if (smaller_of[i] >= 0)
-        combines.push_back(HistCombine{nd.hist_off, slots_[i0 + i].parent * all_len, nodes[smaller_of[i]].hist_off});
-    }
-    const std::size_t n_derived = combines.size();
-    for (int32_t i = 0; i < m; ++i) {
-      HostSlot& s = slots_[i0 + i];
-      if (!keeps_histogram(s)) continue;
-      s.kept = n_kept_++;
-      combines.push_back(HistCombine{s.kept * all_len, nodes[i].hist_off, -1});
-    }
+    const int64_t all_len = planner_.all_features_len();
     t = profile_.add("level: host prep", t);
     if (pair_node.size() > static_cast<std::size_t>(INT32_MAX) || items.size() > static_cast<std::size_t>(INT32_MAX))
       throw std::runtime_error("cuda backend: too many frontier nodes in one chunk");
 
-    upload_to(nodes_, nodes, "frontier nodes");
+    upload_to(nodes_, plan.nodes, "frontier nodes");
     upload_to(pair_node_, pair_node, "(node, feature) pairs");
     upload_to(hist_items_, items, "histogram work items");
     upload_ptr(totals_, node_stats.data() + i0 * k, static_cast<std::size_t>(m) * k, "node statistics");
     cuda_util::ensure_capacity(perm_, std::max<std::size_t>(1, static_cast<std::size_t>(m) * nf_), "feature sampling");
     cuda_util::ensure_capacity(feats_, pair_node.size() + static_cast<std::size_t>(nf_), "sampled features");
-    if (any_all_features)
+    if (plan.any_all_features)
       CANOPY_CUDA_CHECK(cudaMemcpy(feats_.data() + n_pairs, all_features_.data(), all_features_.size() * sizeof(int32_t),
                                    cudaMemcpyHostToDevice));
-    upload_to(combines_, combines, "histogram subtractions");
+    upload_to(combines_, plan.combines, "histogram subtractions");
     cuda_util::ensure_capacity(choices_, std::max<std::size_t>(1, pair_node.size()), "split candidates");
-    cuda_util::ensure_capacity(hist_, std::max<std::size_t>(1, hist_len), "histograms");
-    cuda_util::ensure_capacity(scratch_, std::max<std::size_t>(1, scratch_len), "split scratch");
+    cuda_util::ensure_capacity(hist_, std::max<std::size_t>(1, plan.hist_len), "histograms");
+    cuda_util::ensure_capacity(scratch_, std::max<std::size_t>(1, plan.scratch_len), "split scratch");
     cuda_util::ensure_capacity(best_, static_cast<std::size_t>(m), "best splits");
     cuda_util::ensure_capacity(best_j_, static_cast<std::size_t>(m), "best splits");
     cuda_util::ensure_capacity(left_, static_cast<std::size_t>(m) * k, "left statistics");
-    if (hist_len > 0) CANOPY_CUDA_CHECK(cudaMemset(hist_.data(), 0, static_cast<std::size_t>(hist_len) * sizeof(int64_t)));
+    if (plan.hist_len > 0)
+      CANOPY_CUDA_CHECK(cudaMemset(hist_.data(), 0, static_cast<std::size_t>(plan.hist_len) * sizeof(int64_t)));
     t = profile_phase("level: setup", t);
 
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
     cuda_tree::build_histograms(histogram_counters(), histogram_tuning(), static_cast<unsigned>(items.size()),
-                                histogram_smem(max_group), hist_items_.data(),
+                                histogram_smem(plan.max_group), hist_items_.data(),
                                 nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
                                 entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));
-    cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(n_derived), all_len, hist_.data(),
+    cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(plan.n_derived), all_len, hist_.data(),
                                   parent_hists_.data(), hist_.data());
-    cuda_tree::combine_histograms(combines_.data() + n_derived, static_cast<int32_t>(combines.size() - n_derived),
-                                  all_len, kept_hists_.data(), hist_.data(), nullptr);
+    cuda_tree::combine_histograms(combines_.data() + plan.n_derived,
+                                  static_cast<int32_t>(plan.combines.size() - plan.n_derived), all_len,
+                                  kept_hists_.data(), hist_.data(), nullptr);
     t = profile_phase("level: sample+histogram", t);
     cuda_tree::scan_splits(tuning_, n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
                            hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
@@ -789,15 +654,13 @@ class CudaTreeBackend final : public TreeBackend {
   std::size_t workspace_budget_ = MemoryPolicy::kMinWorkspace;
   std::vector<JobSpec> specs_;
   std::vector<DevJob> jobs_host_;
-  std::vector<HostSlot> slots_;
+  std::vector<LevelSlot> slots_;
   DevTargets targets_{};
-  // The subtraction trick (this batch): whether each job subtracts, the
-  // identity feature list, and the pools of kept histograms
-  // (all_features_len() values each, max_kept_ of them; n_kept_ used this level).
-  std::vector<uint8_t> subtract_;
+  LevelPlanner planner_;  // this batch's
+  // The subtraction trick: the identity feature list, and the pools of kept
+  // histograms (planner_'s all_features_len() values each, max_kept of them).
   std::vector<int32_t> all_features_;
   DeviceArray<int64_t> parent_hists_, kept_hists_;
-  int32_t max_kept_ = 0, n_kept_ = 0;
 
   // Resident across batches.
   BinnedMatrixKey bins_key_;

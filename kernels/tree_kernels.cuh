@@ -14,6 +14,7 @@
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/histogram.h"
+#include "kernels/level_plan.h"
 #include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
 
@@ -75,9 +76,7 @@ struct SplitPolicy {
   // (Measure on a GPU: the per-thread sort costs O(rows^2), a histogram costs
   // O(bins x channels) to clear, flush and scan.)
   static constexpr int32_t kSparseMaxRows = 64;
-  // int64 groups of scratch per (sparse node of n rows, feature): missing +
-  // one group per row + the scan's left.
-  static constexpr int64_t sparse_groups(int64_t n) { return 1 + n + 1; }
+  // (Scratch of a sparse node: level_plan.h's sparse_scratch_groups.)
 };
 
 struct CombinePolicy {
@@ -119,42 +118,14 @@ struct DevJob {
   int32_t pad;
 };
 
-struct NodeDesc {
-  int64_t begin, end;    // entries of the node
-  int64_t hist_off;      // dense: offset (int64 units) of its histogram, max_bins x k statistics a feature
-  int64_t scratch_off;   // offset (int64 units) of the scan scratch, -1 when none
-  int32_t job, node, kf, dense;
-  int32_t feat_off;      // first index of the node's features / (node, feature) pairs
-  int32_t pair_scratch;  // int64 scratch per (node, feature) pair
-  // 0: the histogram holds the node's kf sampled features in sample order;
-  // 1: every feature in feature order (the subtraction trick, JobSpec kf >
-  // n_features / 2). hist_feat_off: where in feats the histogram's feature
-  // list starts (feat_off, or an identity list of every feature).
-  int32_t all_features, hist_feat_off;
-};
+// NodeDesc, HistItem and HistCombine: kernels/level_plan.h (the host plans them).
 
 // The histogram of position j of node nd's feature sample.
 __device__ __forceinline__ const int64_t* sample_histogram(const int64_t* hist, const NodeDesc& nd,
                                                            const int32_t* feats, int32_t j, int32_t max_bins,
                                                            int32_t k) {
-  const int32_t h = nd.all_features ? feats[nd.feat_off + j] : j;
-  return hist + nd.hist_off + static_cast<int64_t>(h) * max_bins * k;
+  return hist + sample_histogram_offset(nd, feats, j, max_bins, k);
 }
-
-// out_base[out + x] = from_base[from + x] - (minus >= 0 ? minus_base[minus + x] : 0)
-// for x < the launch's histogram length: a sibling's histogram from its
-// parent's, or a histogram kept for the next level.
-struct HistCombine {
-  int64_t out, from, minus;
-};
-
-struct HistItem {
-  int32_t node;  // index into the chunk's NodeDesc
-  int32_t j0;    // first feature (position in the node's sample) of the group
-  int32_t nj;    // features in the group
-  int32_t pad;
-  int64_t e0, e1;
-};
 
 struct PartSeg {
   int64_t begin, end;
