@@ -327,28 +327,27 @@ std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
   return problems;
 }
 
+// A problem of at most `cuts` cuts a feature (few bins: small histograms).
+Problem few_cuts_problem(std::size_t rows, std::size_t features, int32_t classes, int cuts, bool weighted = false) {
+  ProblemSpec s;
+  s.rows = rows;
+  s.features = features;
+  s.classes = classes;
+  s.weighted = weighted;
+  s.max_cuts = cuts;
+  return make_problem(s);
+}
+
 TEST(CudaBackend, HistogramTuningsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = problems_of(
       {{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}, {2000, 40, 3, false}});
-  {  // 400 features of at most 4 bins: one feature group is wider than a block (256 threads)
-    ProblemSpec s;
-    s.rows = 3000;
-    s.features = 400;
-    s.classes = 2;
-    s.max_cuts = 2;
-    problems.push_back(make_problem(s));
-  }
-  for (auto [features, classes, weighted, cuts] : {std::tuple{9, 4, true, 31}, std::tuple{7, 0, false, 15},
-                                                   std::tuple{40, 3, false, 31}, std::tuple{28, 2, false, 2}}) {
-    ProblemSpec s;
-    s.rows = 5000;
-    s.features = features;
-    s.classes = classes;
-    s.weighted = weighted;
-    s.max_cuts = cuts;
-    problems.push_back(make_problem(s));
-  }
+  // 400 features of at most 4 bins: one feature group is wider than a block (256 threads)
+  problems.push_back(few_cuts_problem(3000, 400, 2, 2));
+  problems.push_back(few_cuts_problem(5000, 9, 4, 31, true));
+  problems.push_back(few_cuts_problem(5000, 7, 0, 15));
+  problems.push_back(few_cuts_problem(5000, 40, 3, 31));
+  problems.push_back(few_cuts_problem(5000, 28, 2, 2));
   // Every combination; the row-words and feature-lanes walks have no load batch.
   std::vector<CudaTuning> tunings;
   for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
@@ -399,14 +398,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems =
       problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
-  {
-    ProblemSpec s;
-    s.rows = 20000;
-    s.features = 28;
-    s.classes = 2;
-    s.max_cuts = 2;
-    problems.push_back(make_problem(s));
-  }
+  problems.push_back(few_cuts_problem(20000, 28, 2, 2));
   struct Setting {
     CudaTuning::HistogramMapping mapping;
     std::size_t workspace_bytes;
