@@ -11,10 +11,6 @@ using cuda_tree::HistCombine;
 using cuda_tree::HistItem;
 using cuda_tree::NodeDesc;
 
-int32_t LevelPlanner::hist_features(int32_t job) const {
-  return shape_.subtract[job] ? static_cast<int32_t>(shape_.n_features) : std::max(0, shape_.kf[job]);
-}
-
 bool LevelPlanner::siblings(const std::vector<LevelSlot>& slots, std::size_t a, std::size_t b) const {
   return b < slots.size() && slots[a].parent >= 0 && slots[a].parent == slots[b].parent && dense(slots[a]) &&
          dense(slots[b]);

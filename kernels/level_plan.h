@@ -83,6 +83,12 @@ struct LevelShape {
   std::vector<int32_t> kf;               // per job: features sampled a node
   std::vector<uint8_t> subtract;         // per job: histograms every feature, subtracts siblings
   int32_t max_kept = 0;                  // histograms a pool holds
+
+  // Features a dense node of job j histograms: every feature for a job that
+  // subtracts, else its sample.
+  int32_t hist_features(int32_t job) const {
+    return subtract[job] ? static_cast<int32_t>(n_features) : (kf[job] > 0 ? kf[job] : 0);
+  }
 };
 
 // One chunk's plan: [nodes] and [pair_node] as the kernels read them; the
@@ -106,9 +112,7 @@ class LevelPlanner {
   const LevelShape& shape() const { return shape_; }
 
   bool dense(const LevelSlot& s) const { return s.size() > shape_.sparse_max_rows; }
-  // Features a dense node of job j histograms: every feature for a job that
-  // subtracts, else its sample.
-  int32_t hist_features(int32_t job) const;
+  int32_t hist_features(int32_t job) const { return shape_.hist_features(job); }
   // Values of an every-feature histogram.
   int64_t all_features_len() const { return shape_.n_features * shape_.max_bins * shape_.n_channels; }
   // Slots a and b are the two children of one kept histogram, both dense: the

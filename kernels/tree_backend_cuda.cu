@@ -92,7 +92,6 @@ void upload_to(DeviceArray<T>& d, const std::vector<T>& h, const char* what) {
   if (!h.empty()) d.upload(h.data(), h.size());
 }
 
-
 class CudaTreeBackend final : public TreeBackend {
  public:
   CudaTreeBackend(int device, const CudaTuning& tuning) : device_(device), tuning_(tuning) {
@@ -257,8 +256,7 @@ class CudaTreeBackend final : public TreeBackend {
     jobs_host_ = jobs;
     // Histogram blocks resident per multiprocessor for the widest group of
     // the batch (the kernel variant's registers and shared memory decide), at
-    // most kBlocksPerSM.
-    // (The subtraction trick's jobs histogram every feature.)
+    // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
     LevelShape shape;
     shape.kf.resize(n_jobs);
     shape.subtract.assign(n_jobs, 0);
@@ -266,7 +264,7 @@ class CudaTreeBackend final : public TreeBackend {
     for (std::size_t j = 0; j < n_jobs; ++j) {
       shape.kf[j] = jobs_host_[j].kf;
       shape.subtract[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
-      widest = std::max(widest, shape.subtract[j] ? static_cast<int32_t>(nf_) : jobs_host_[j].kf);
+      widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
     }
     hist_blocks_per_sm_ = std::clamp<int64_t>(
         cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
