@@ -2,14 +2,14 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
-#                                       subtract
+#                                       subtract sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
-#   GPU_CHECK_SUBTRACT_S=180
+#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_SANITIZE_S=240 (each of memcheck and racecheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
 # Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
@@ -24,6 +24,8 @@
 # Train10MTuned, ranked into $OUT/lanes.txt.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, and the CPU backend.
+# sanitize: compute-sanitizer's memcheck and racecheck on the opt-in paths
+# (CudaBackend.OptInPathsOnSmallProblemsMatchCpu), to $OUT/sanitize.log.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
 # HistogramPass and reference training.
 # The report step runs `canopy bench --quick` for canopy-cpu, canopy-gpu and
@@ -100,6 +102,17 @@ for s in "${steps[@]}"; do
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"
       rc=$?
+      ;;
+    sanitize)
+      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
+      rc=0
+      for tool in memcheck racecheck; do
+        timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$tool" --error-exitcode 3 \
+          test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
+          tee -a "$OUT/sanitize.log"
+        r=${PIPESTATUS[0]}
+        (( r > rc )) && rc=$r
+      done
       ;;
     full)
       gpu_bench FullyGrown gpu_bench_full full "${GPU_CHECK_FULL_S:-120}"

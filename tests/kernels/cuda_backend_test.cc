@@ -431,6 +431,32 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   }
 }
 
+// The opt-in paths on problems small enough for compute-sanitizer
+// (scripts/gpu_check.sh sanitize runs this test under memcheck and
+// racecheck): the feature-lanes walk at 256 and 512 threads (32-bit counters
+// with staged (class, weight) pairs; 64-bit counters with shuffles; two
+// feature groups) together with the subtraction trick in a 1 MiB workspace.
+TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
+  CANOPY_REQUIRE_GPU();
+  const std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
+                                         few_cuts_problem(1200, 7, 0, 15), few_cuts_problem(1000, 40, 3, 31)};
+  for (int threads : {256, 512}) {
+    CudaTuning tuning;
+    tuning.histogram_mapping = CudaTuning::HistogramMapping::kFeatureLanes;
+    tuning.histogram_block_threads = threads;
+    tuning.histogram_subtraction = true;
+    tuning.workspace_bytes = std::size_t(1) << 20;
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (const Problem& p : problems) {
+      SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
+                   " classes, " + std::to_string(threads) + " threads");
+      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+      const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+      compare_backends(p, {{nf, 1, c, true, 8}, {3, 1, c, true, 6}}, 83, gpu.get());
+    }
+  }
+}
+
 // The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
 // run of bins per lane), regression, weighted statistics with a count
 // channel, 300 classes and entropy (both fall back to one lane per pair).
