@@ -109,7 +109,6 @@ struct LevelPlan {
 class LevelPlanner {
  public:
   explicit LevelPlanner(LevelShape shape = {}) : shape_(std::move(shape)) {}
-  const LevelShape& shape() const { return shape_; }
 
   bool dense(const LevelSlot& s) const { return s.size() > shape_.sparse_max_rows; }
   int32_t hist_features(int32_t job) const { return shape_.hist_features(job); }
