@@ -14,6 +14,8 @@
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
 //                                                 with the warp split scan (split 1) under the default
+//   gpu_bench --benchmark_filter=Train10MPartition the reference training, the partition reading rows
+//                                                 (columns 0) or a feature-major copy (columns 1)
 //   gpu_bench --benchmark_filter=TrainAllFeatures 1M x 28, 100 trees, depth 10, every feature a node,
 //                                                 without and with the subtraction trick (and the CPU)
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
@@ -297,6 +299,27 @@ void BM_Train10MTuned(benchmark::State& state) {
 BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);
+
+// The reference training with the partition reading the split feature's bins
+// from a feature-major copy (columns 1: CudaTuning::partition_columns) or
+// from the rows (columns 0), side by side.
+void BM_Train10MPartition(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  const ForestParams p = reference_params(l.data);
+  CudaTuning tuning;
+  tuning.partition_columns = state.range(0) != 0;
+  auto gpu = make_cuda_tree_backend(0, tuning);
+  // Warm-up: the bins upload (and transpose) and the workspace allocations.
+  state.counters["first_fit_s"] = train_seconds(l.data, p, *gpu);
+  double gpu_s = 0;
+  for (auto _ : state) {
+    gpu_s = train_seconds(l.data, p, *gpu);
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["train_gpu_s"] = gpu_s;
+}
+BENCHMARK(BM_Train10MPartition)->ArgName("columns")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
 
 // Every feature a node (max_features all), 1M x 28, 100 trees, depth 10,
 // bootstrap: each node histograms its features (subtract 0), or the larger

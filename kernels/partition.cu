@@ -12,15 +12,28 @@ namespace canopy {
 namespace cuda_tree {
 namespace {
 
+// Row r's bin of feature f is bins[r * row_step + f * feature_step]: the
+// row-major matrix (row_step = its stride, feature_step = 1) or its
+// feature-major copy (1, n_rows).
 __global__ void partition_flags_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,
-                                       const uint8_t* __restrict__ bins, int64_t bin_stride,
+                                       const uint8_t* __restrict__ bins, int64_t row_step, int64_t feature_step,
                                        const RowEntry* __restrict__ entries, uint32_t* __restrict__ flags) {
   const PartItem it = items[blockIdx.x];
   const PartSeg s = segs[it.seg];
+  const uint8_t* feature = bins + s.feature * feature_step;
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-    const uint8_t b = bins[static_cast<int64_t>(entries[e].row) * bin_stride + s.feature];
+    const uint8_t b = feature[static_cast<int64_t>(entries[e].row) * row_step];
     flags[e] = device_goes_left(b, s.bin, s.missing_left) ? 1u : 0u;
   }
+}
+
+// One thread a row: columns[f * n_rows + r] = bins[r * bin_stride + f].
+__global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
+    transpose_kernel(const uint8_t* __restrict__ bins, int64_t bin_stride, int64_t n_rows, int64_t n_features,
+                     uint8_t* __restrict__ columns) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= n_rows) return;
+  for (int64_t f = 0; f < n_features; ++f) columns[f * n_rows + r] = bins[r * bin_stride + f];
 }
 
 // Stable scatter: left entries keep their order at the front of the segment,
@@ -56,13 +69,25 @@ void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uin
   CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(cub_temp.data(), temp, in, out, n));
 }
 
+void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, int64_t n_features, uint8_t* columns) {
+  if (n_rows == 0 || n_features == 0) return;
+  transpose_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_rows), PartitionPolicy::kBlockThreads),
+                     PartitionPolicy::kBlockThreads>>>(bins, bin_stride, n_rows, n_features, columns);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
 void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs,
-                        const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, int64_t n_entries,
-                        uint32_t* flags, uint32_t* scan, DeviceArray<uint8_t>& cub_temp, int64_t* n_left,
-                        RowEntry* out) {
+                        const uint8_t* bins, int64_t bin_stride, const uint8_t* columns, int64_t n_rows,
+                        const RowEntry* entries, int64_t n_entries, uint32_t* flags, uint32_t* scan,
+                        DeviceArray<uint8_t>& cub_temp, int64_t* n_left, RowEntry* out) {
   if (n_segs <= 0) return;
   if (n_items > 0) {
-    partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(items, segs, bins, bin_stride, entries, flags);
+    if (columns)
+      partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(items, segs, columns, 1, n_rows, entries,
+                                                                          flags);
+    else
+      partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(items, segs, bins, bin_stride, 1, entries,
+                                                                          flags);
     CANOPY_CUDA_CHECK_LAUNCH();
   }
   exclusive_sum(flags, scan, n_entries + 1, cub_temp);

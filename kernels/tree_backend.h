@@ -132,6 +132,11 @@ struct CudaTuning {
   // node from its histogram minus the smaller child's, as the CPU backend
   // does. Off: every node histograms its sampled features.
   bool histogram_subtraction = false;
+  // The partition reads the split feature's bins from a feature-major device
+  // copy of the matrix (as the CPU backend's partition does): a node's rows
+  // are in ascending order, so its entries read nearby bytes of one column
+  // instead of a 32-byte sector of a row each. Costs a second copy of the bins.
+  bool partition_columns = false;
   // Device memory for a level's workspace (histograms, scan scratch, and the
   // kept histograms' pools); a frontier that needs more is processed in
   // chunks. 0: half the device memory left free after the batch's resident data.

@@ -362,9 +362,10 @@ class CudaTreeBackend final : public TreeBackend {
       upload_to(part_items_, items, "partition work items");
       cuda_util::ensure_capacity(seg_left_, segs.size(), "partition counts");
       cuda_tree::partition_segments(part_items_.data(), static_cast<unsigned>(items.size()), segs_.data(),
-                                    static_cast<int32_t>(segs.size()), bins_.data(), bin_stride_, entries_.data(),
-                                    total_entries_, flags_.data(), scan_.data(), cub_temp_, seg_left_.data(),
-                                    entries_tmp_.data());
+                                    static_cast<int32_t>(segs.size()), bins_.data(), bin_stride_,
+                                    tuning_.partition_columns ? columns_.data() : nullptr,
+                                    static_cast<int64_t>(data_.bins->n_rows), entries_.data(), total_entries_,
+                                    flags_.data(), scan_.data(), cub_temp_, seg_left_.data(), entries_tmp_.data());
       seg_left_.download(n_left.data(), segs.size());
       // Only the split nodes' entries were scattered; the next frontier holds
       // nothing else, so the scratch array simply becomes the entries.
@@ -437,6 +438,12 @@ class CudaTreeBackend final : public TreeBackend {
         CANOPY_CUDA_CHECK(cudaMemset(bins_.data(), 0, m.n_rows * stride));  // defined padding for whole-word reads
         CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
       }
+    }
+    columns_ = {};
+    if (tuning_.partition_columns) {
+      cuda_util::ensure_capacity(columns_, std::max<std::size_t>(1, m.n_rows * nf), "the feature-major bins");
+      cuda_tree::bins_to_columns(bins_.data(), bin_stride_, static_cast<int64_t>(m.n_rows), static_cast<int64_t>(nf),
+                                 columns_.data());
     }
     bins_key_ = key;
   }
@@ -663,6 +670,7 @@ class CudaTreeBackend final : public TreeBackend {
   // Resident across batches.
   BinnedMatrixKey bins_key_;
   DeviceArray<uint8_t> bins_;
+  DeviceArray<uint8_t> columns_;  // CudaTuning::partition_columns: bins_ feature-major
   DeviceArray<int32_t> n_bins_;
   // Per batch.
   DeviceArray<int32_t> class_id_;

@@ -231,13 +231,19 @@ void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs,
                      const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
                      int64_t* left);
 
+// partition.cu: columns[f * n_rows + r] = bins[r * bin_stride + f] (the
+// feature-major copy of the matrix, n_rows x n_features bytes).
+void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, int64_t n_features, uint8_t* columns);
+
 // partition.cu: every segment's entries reordered stably into `out`, left
-// child first; n_left[s] = entries of segment s that went left. flags and scan
-// hold n_entries + 1 values (the entries' total over all jobs).
+// child first; n_left[s] = entries of segment s that went left. The split
+// feature's bins come from `columns` (bins_to_columns, n_rows a column) when
+// not null, else from the row-major bins. flags and scan hold n_entries + 1
+// values (the entries' total over all jobs).
 void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs,
-                        const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, int64_t n_entries,
-                        uint32_t* flags, uint32_t* scan, DeviceArray<uint8_t>& cub_temp, int64_t* n_left,
-                        RowEntry* out);
+                        const uint8_t* bins, int64_t bin_stride, const uint8_t* columns, int64_t n_rows,
+                        const RowEntry* entries, int64_t n_entries, uint32_t* flags, uint32_t* scan,
+                        DeviceArray<uint8_t>& cub_temp, int64_t* n_left, RowEntry* out);
 
 }  // namespace cuda_tree
 }  // namespace canopy

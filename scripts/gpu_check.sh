@@ -2,14 +2,15 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
-#                                       subtract sanitize
+#                                       subtract columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
-#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_SANITIZE_S=240 (each of memcheck and racecheck)
+#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck
+#   and racecheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
 # Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
@@ -24,6 +25,7 @@
 # Train10MTuned, ranked into $OUT/lanes.txt.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, and the CPU backend.
+# columns: Train10MPartition, the partition reading rows or the feature-major copy.
 # sanitize: compute-sanitizer's memcheck and racecheck on the opt-in paths
 # (CudaBackend.OptInPathsOnSmallProblemsMatchCpu), to $OUT/sanitize.log.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
@@ -101,6 +103,10 @@ for s in "${steps[@]}"; do
       ;;
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"
+      rc=$?
+      ;;
+    columns)
+      gpu_bench Train10MPartition gpu_bench_columns columns "${GPU_CHECK_COLUMNS_S:-120}"
       rc=$?
       ;;
     sanitize)

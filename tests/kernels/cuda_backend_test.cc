@@ -393,7 +393,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
 // 2 cuts (histograms small enough to be kept to the deepest levels), under
 // the default histogram walk and the feature-lanes walk, and in a 2 MiB
 // workspace (levels in many chunks, siblings kept together, the pools too
-// small for every node: a few kept, the rest built).
+// small for every node: a few kept, the rest built; there the partition also
+// reads the feature-major bins, CudaTuning::partition_columns).
 TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems =
@@ -410,6 +411,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
     tuning.histogram_subtraction = true;
     tuning.histogram_mapping = setting.mapping;
     tuning.workspace_bytes = setting.workspace_bytes;
+    tuning.partition_columns = setting.workspace_bytes > 0;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
@@ -435,7 +437,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // (scripts/gpu_check.sh sanitize runs this test under memcheck and
 // racecheck): the feature-lanes walk at 256 and 512 threads (32-bit counters
 // with staged (class, weight) pairs; 64-bit counters with shuffles; two
-// feature groups) together with the subtraction trick in a 1 MiB workspace.
+// feature groups) together with the subtraction trick in a 1 MiB workspace
+// and the partition over the feature-major copy of the bins.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   const std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -446,6 +449,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     tuning.histogram_block_threads = threads;
     tuning.histogram_subtraction = true;
     tuning.workspace_bytes = std::size_t(1) << 20;
+    tuning.partition_columns = true;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
