@@ -4,7 +4,8 @@
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
 #                                       subtract columns sanitize
 #                                       (default: info tests bench full tune report)
-# Logs and JSON results go to $OUT (or ./gpu-check-out). Every step has its own
+# Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
+# them into one file at the end. Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
@@ -146,3 +147,8 @@ for s in "${steps[@]}"; do
   note "$s: exit $rc in $(( $(date +%s) - t0 )) s"
 done
 printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
+# GPU_CHECK_TAR=FILE: the whole $OUT folder packed into one file (the device
+# tool brings back at most 8 files).
+if [ -n "${GPU_CHECK_TAR:-}" ]; then
+  tar czf "$GPU_CHECK_TAR" -C "$(dirname "$OUT")" "$(basename "$OUT")"
+fi
