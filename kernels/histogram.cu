@@ -3,6 +3,7 @@
 // atomics (order-free), and the root statistics as accumulate_totals_cpu.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -17,7 +18,8 @@ namespace {
 // Where a histogram block accumulates: straight into the global int64
 // histogram, or a privatised shared-memory copy of 64-bit or 32-bit counters
 // flushed with one global atomic per non-zero counter. 32-bit counters are
-// used only when no block sum can exceed 2^32 - 1 (see use_hist32).
+// used only when no block sum can exceed 2^32 - 1 and every row's weight is
+// its multiplicity (hist32_ in tree_backend_cuda.cu's begin).
 template <typename T>
 struct SharedHistogram {
   using Counter = T;
@@ -233,10 +235,11 @@ __global__ void __launch_bounds__(kThreads)
       for (int32_t i0 = 0; i0 < n_rows; i0 += per_step) {
         const int32_t i = i0 + my_row;
         if constexpr (kPairs) {
-          if (lane_on && i < n_rows) {
+          if (lane_on && i < n_rows) {  // the weight is the multiplicity (32-bit counters), so also the count
             const uint2 cw = pairs[i];
             const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
             shared_add(column + fl::counter(0, b, static_cast<int32_t>(cw.x), k), static_cast<int64_t>(cw.y));
+            if (cc >= 0) shared_add(column + fl::counter(0, b, cc, k), static_cast<int64_t>(cw.y));
           }
         } else {
           const int32_t src = i < fl::kLanes ? i : fl::kLanes - 1;
@@ -309,10 +312,12 @@ __global__ void __launch_bounds__(CombinePolicy::kBlockThreads)
     combine_kernel(const HistCombine* __restrict__ tasks, int64_t len, int64_t* out_base, const int64_t* from_base,
                    const int64_t* minus_base) {  // out_base and minus_base may be one array (disjoint ranges)
   const HistCombine task = tasks[blockIdx.x];
-  const int64_t x0 = static_cast<int64_t>(blockIdx.y) * CombinePolicy::kValuesPerBlock;
-  const int64_t x1 = min(len, x0 + CombinePolicy::kValuesPerBlock);
-  for (int64_t x = x0 + threadIdx.x; x < x1; x += blockDim.x)
-    out_base[task.out + x] = from_base[task.from + x] - (task.minus >= 0 ? minus_base[task.minus + x] : 0);
+  for (int64_t x0 = static_cast<int64_t>(blockIdx.y) * CombinePolicy::kValuesPerBlock; x0 < len;
+       x0 += static_cast<int64_t>(gridDim.y) * CombinePolicy::kValuesPerBlock) {
+    const int64_t x1 = min(len, x0 + CombinePolicy::kValuesPerBlock);
+    for (int64_t x = x0 + threadIdx.x; x < x1; x += blockDim.x)
+      out_base[task.out + x] = from_base[task.from + x] - (task.minus >= 0 ? minus_base[task.minus + x] : 0);
+  }
 }
 
 // One block per work item (job = item.seg, entries [e0, e1)): adds the items'
@@ -439,8 +444,8 @@ int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning
 void combine_histograms(const HistCombine* tasks, int32_t n_tasks, int64_t len, int64_t* out_base,
                         const int64_t* from_base, const int64_t* minus_base) {
   if (n_tasks == 0 || len == 0) return;
-  const dim3 grid(static_cast<unsigned>(n_tasks),
-                  static_cast<unsigned>((len + CombinePolicy::kValuesPerBlock - 1) / CombinePolicy::kValuesPerBlock));
+  const int64_t slices = (len + CombinePolicy::kValuesPerBlock - 1) / CombinePolicy::kValuesPerBlock;
+  const dim3 grid(static_cast<unsigned>(n_tasks), static_cast<unsigned>(std::min<int64_t>(slices, 65535)));
   combine_kernel<<<grid, CombinePolicy::kBlockThreads>>>(tasks, len, out_base, from_base, minus_base);
   CANOPY_CUDA_CHECK_LAUNCH();
 }

@@ -254,22 +254,6 @@ class CudaTreeBackend final : public TreeBackend {
       jobs[j] = d;
     }
     jobs_host_ = jobs;
-    // Histogram blocks resident per multiprocessor for the widest group of
-    // the batch (the kernel variant's registers and shared memory decide), at
-    // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
-    LevelShape shape;
-    shape.kf.resize(n_jobs);
-    shape.subtract.assign(n_jobs, 0);
-    int32_t widest = 1;
-    for (std::size_t j = 0; j < n_jobs; ++j) {
-      shape.kf[j] = jobs_host_[j].kf;
-      shape.subtract[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
-      widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
-    }
-    hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
-                                           histogram_smem(std::min(shared_group(), widest))),
-        1, HistogramPolicy::kBlocksPerSM);
     upload_to(jobs_, jobs, "job descriptions");
 
     targets_.layout = data_.layout;
@@ -294,15 +278,31 @@ class CudaTreeBackend final : public TreeBackend {
                             : std::min(MemoryPolicy::kMaxWorkspace,
                                        std::max(MemoryPolicy::kMinWorkspace,
                                                 static_cast<std::size_t>(MemoryPolicy::kWorkspaceFraction * free_now)));
+    LevelShape shape;
     shape.n_features = nf_;
     shape.max_bins = max_bins_;
     shape.n_channels = lay.n_channels;
     shape.shared_group = shared_group();
-    shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
     shape.min_entries_per_block = HistogramPolicy::kEntriesPerBlock;
     shape.sparse_max_rows = SplitPolicy::kSparseMaxRows;
     shape.local_channels = SplitPolicy::kLocalChannels;
-    reserve_kept_histograms(shape);
+    shape.kf.resize(n_jobs);
+    shape.subtract.assign(n_jobs, 0);
+    for (std::size_t j = 0; j < n_jobs; ++j) {
+      shape.kf[j] = jobs_host_[j].kf;
+      shape.subtract[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
+    }
+    reserve_kept_histograms(shape);  // may turn the subtraction off
+    // Histogram blocks resident per multiprocessor for the widest group of
+    // the batch (the kernel variant's registers and shared memory decide), at
+    // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
+    int32_t widest = 1;
+    for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
+    hist_blocks_per_sm_ = std::clamp<int64_t>(
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
+                                           histogram_smem(std::min(shared_group(), widest))),
+        1, HistogramPolicy::kBlocksPerSM);
+    shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
     planner_ = LevelPlanner(std::move(shape));
     all_features_.resize(static_cast<std::size_t>(nf_));
     std::iota(all_features_.begin(), all_features_.end(), 0);
@@ -568,7 +568,7 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   // Dynamic shared memory of a histogram launch whose widest group has
-  // `group` features.
+  // `group` features (the feature-lanes block is one size for any group).
   std::size_t histogram_smem(int32_t group) const {
     if (shared_group() == 0) return 0;
     return feature_lanes() ? feature_lanes_bytes() : static_cast<std::size_t>(group) * feature_hist_bytes();
@@ -598,7 +598,7 @@ class CudaTreeBackend final : public TreeBackend {
     upload_to(hist_items_, items, "histogram work items");
     upload_ptr(totals_, node_stats.data() + i0 * k, static_cast<std::size_t>(m) * k, "node statistics");
     cuda_util::ensure_capacity(perm_, std::max<std::size_t>(1, static_cast<std::size_t>(m) * nf_), "feature sampling");
-    cuda_util::ensure_capacity(feats_, pair_node.size() + static_cast<std::size_t>(nf_), "sampled features");
+    cuda_util::ensure_capacity(feats_, std::max<std::size_t>(1, pair_node.size() + nf_), "sampled features");
     if (plan.any_all_features)
       CANOPY_CUDA_CHECK(cudaMemcpy(feats_.data() + n_pairs, all_features_.data(), all_features_.size() * sizeof(int32_t),
                                    cudaMemcpyHostToDevice));

@@ -438,11 +438,15 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // racecheck): the feature-lanes walk at 256 and 512 threads (32-bit counters
 // with staged (class, weight) pairs; 64-bit counters with shuffles; two
 // feature groups) together with the subtraction trick in a 1 MiB workspace
-// and the partition over the feature-major copy of the bins.
+// and the partition over the feature-major copy of the bins. Also a layout
+// with a count channel but no row weights (a batch of a training whose other
+// requests weigh classes): 32-bit counters, the count from the multiplicity.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
-  const std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
-                                         few_cuts_problem(1200, 7, 0, 15), few_cuts_problem(1000, 40, 3, 31)};
+  std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
+                                   few_cuts_problem(1200, 7, 0, 15), few_cuts_problem(1000, 40, 3, 31),
+                                   few_cuts_problem(1200, 9, 3, 31, true)};
+  problems.back().row_quantum.clear();
   for (int threads : {256, 512}) {
     CudaTuning tuning;
     tuning.histogram_mapping = CudaTuning::HistogramMapping::kFeatureLanes;
