@@ -282,19 +282,25 @@ void BM_Train10M(benchmark::State& state) {
 }
 BENCHMARK(BM_Train10M)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(1);
 
+// GPU training under `tuning`, timed after a warm-up fit (the bins upload,
+// any copy of them the tuning makes, the workspace allocations: first_fit_s).
+void time_gpu_training(benchmark::State& state, const TrainingData& td, const ForestParams& p,
+                       const CudaTuning& tuning) {
+  auto gpu = make_cuda_tree_backend(0, tuning);
+  state.counters["first_fit_s"] = train_seconds(td, p, *gpu);
+  double gpu_s = 0;
+  for (auto _ : state) {
+    gpu_s = train_seconds(td, p, *gpu);
+    state.SetIterationTime(gpu_s);
+  }
+  state.counters["train_gpu_s"] = gpu_s;
+}
+
 // The reference case on the GPU alone under each tuning: 3 fits after a warm-up.
 void BM_Train10MTuned(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
-  const ForestParams p = reference_params(l.data);
-  auto gpu = make_cuda_tree_backend(0, tuning_of(state, true));
-  train_seconds(l.data, p, *gpu);  // warm-up: the bins upload and the workspace allocations
-  double gpu_s = 0;
-  for (auto _ : state) {
-    gpu_s = train_seconds(l.data, p, *gpu);
-    state.SetIterationTime(gpu_s);
-  }
-  state.counters["train_gpu_s"] = gpu_s;
+  time_gpu_training(state, l.data, reference_params(l.data), tuning_of(state, true));
 }
 BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
     ->Unit(benchmark::kSecond)
@@ -306,18 +312,9 @@ BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
 void BM_Train10MPartition(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
-  const ForestParams p = reference_params(l.data);
   CudaTuning tuning;
   tuning.partition_columns = state.range(0) != 0;
-  auto gpu = make_cuda_tree_backend(0, tuning);
-  // Warm-up: the bins upload (and transpose) and the workspace allocations.
-  state.counters["first_fit_s"] = train_seconds(l.data, p, *gpu);
-  double gpu_s = 0;
-  for (auto _ : state) {
-    gpu_s = train_seconds(l.data, p, *gpu);
-    state.SetIterationTime(gpu_s);
-  }
-  state.counters["train_gpu_s"] = gpu_s;
+  time_gpu_training(state, l.data, reference_params(l.data), tuning);
 }
 BENCHMARK(BM_Train10MPartition)->ArgName("columns")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
 
@@ -333,14 +330,7 @@ void BM_TrainAllFeatures1M(benchmark::State& state) {
       {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
   CudaTuning tuning;
   tuning.histogram_subtraction = state.range(0) != 0;
-  auto gpu = make_cuda_tree_backend(0, tuning);
-  train_seconds(l.data, p, *gpu);  // warm-up
-  double gpu_s = 0;
-  for (auto _ : state) {
-    gpu_s = train_seconds(l.data, p, *gpu);
-    state.SetIterationTime(gpu_s);
-  }
-  state.counters["train_gpu_s"] = gpu_s;
+  time_gpu_training(state, l.data, p, tuning);
   if (state.range(0) == 1 && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
     auto cpu = make_cpu_tree_backend();
     state.counters["train_cpu_s"] = train_seconds(l.data, p, *cpu);

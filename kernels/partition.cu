@@ -82,12 +82,8 @@ void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* 
                         DeviceArray<uint8_t>& cub_temp, int64_t* n_left, RowEntry* out) {
   if (n_segs <= 0) return;
   if (n_items > 0) {
-    if (columns)
-      partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(items, segs, columns, 1, n_rows, entries,
-                                                                          flags);
-    else
-      partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(items, segs, bins, bin_stride, 1, entries,
-                                                                          flags);
+    partition_flags_kernel<<<n_items, PartitionPolicy::kBlockThreads>>>(
+        items, segs, columns ? columns : bins, columns ? 1 : bin_stride, columns ? n_rows : 1, entries, flags);
     CANOPY_CUDA_CHECK_LAUNCH();
   }
   exclusive_sum(flags, scan, n_entries + 1, cub_temp);
