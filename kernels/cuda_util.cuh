@@ -75,5 +75,47 @@ inline unsigned int blocks_for(std::size_t n, int threads) {
   return static_cast<unsigned int>(b == 0 ? 1 : b);
 }
 
+// Device time summed over intervals, each between start() and stop() on the
+// default stream (two CUDA events on the device current at construction).
+// collect() waits for the last stop() and adds its interval; each start()
+// takes a stop() before the next start() or collect() (an interval not
+// collected before the next start() is dropped).
+class DeviceTimer {
+ public:
+  DeviceTimer() {
+    CANOPY_CUDA_CHECK(cudaEventCreate(&start_));
+    CANOPY_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~DeviceTimer() {
+    (void)cudaEventDestroy(start_);
+    (void)cudaEventDestroy(stop_);
+  }
+  DeviceTimer(const DeviceTimer&) = delete;
+  DeviceTimer& operator=(const DeviceTimer&) = delete;
+
+  void start() {
+    CANOPY_CUDA_CHECK(cudaEventRecord(start_));
+    running_ = true;
+  }
+  void stop() { CANOPY_CUDA_CHECK(cudaEventRecord(stop_)); }
+  // Adds the open interval (if any) once the device has passed stop(); returns the total in seconds.
+  double collect() {
+    if (running_) {
+      CANOPY_CUDA_CHECK(cudaEventSynchronize(stop_));
+      float ms = 0;
+      CANOPY_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+      total_s_ += static_cast<double>(ms) * 1e-3;
+      running_ = false;
+    }
+    return total_s_;
+  }
+  double total_seconds() const { return total_s_; }
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  bool running_ = false;
+  double total_s_ = 0;
+};
+
 }  // namespace cuda_util
 }  // namespace canopy

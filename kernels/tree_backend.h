@@ -148,11 +148,19 @@ struct CudaTuning {
   // most 24 channels; other pairs fall back to one lane).
   enum class SplitMapping { kThreadPerPair, kWarpPerPair };
   SplitMapping split_mapping = SplitMapping::kThreadPerPair;
+  // Times each chunk's histogram launches (the histogram kernel and the
+  // sibling subtractions) with CUDA events, for cuda_histogram_seconds; costs
+  // one event wait a chunk, just before the chunk's results are copied back.
+  bool time_histograms = false;
 };
 
 // The CUDA backend on device `device_index` (kernels/tree_backend_cuda.cu);
 // returns the same splits, statistics and partitions as the CPU backend.
 // Throws std::runtime_error("built without CUDA") in a build without CUDA.
 std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const CudaTuning& tuning = {});
+
+// Device seconds a CUDA backend made with CudaTuning::time_histograms has spent
+// in its histogram launches since it was made; 0 for any other backend.
+double cuda_histogram_seconds(const TreeBackend& backend);
 
 }  // namespace canopy

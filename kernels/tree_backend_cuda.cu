@@ -103,7 +103,11 @@ class CudaTreeBackend final : public TreeBackend {
     hist_shared_bytes_ = std::clamp<std::size_t>(
         tuning_.histogram_shared_bytes, 1024,
         std::max<std::size_t>(1024, static_cast<std::size_t>(block_optin) - HistogramPolicy::kStaticSharedBytes));
+    if (tuning_.time_histograms) histogram_timer_ = std::make_unique<cuda_util::DeviceTimer>();
   }
+
+  // CudaTuning::time_histograms: the histogram launches' device seconds so far.
+  double histogram_seconds() const { return histogram_timer_ ? histogram_timer_->total_seconds() : 0.0; }
 
   const char* name() const override { return "cuda"; }
 
@@ -615,6 +619,7 @@ class CudaTreeBackend final : public TreeBackend {
 
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
+    if (histogram_timer_) histogram_timer_->start();
     cuda_tree::build_histograms(histogram_counters(), histogram_tuning(), static_cast<unsigned>(items.size()),
                                 histogram_smem(plan.max_group), hist_items_.data(),
                                 nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
@@ -625,6 +630,7 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_tree::combine_histograms(combines_.data() + plan.n_derived,
                                   static_cast<int32_t>(plan.combines.size() - plan.n_derived), all_len,
                                   kept_hists_.data(), hist_.data(), nullptr);
+    if (histogram_timer_) histogram_timer_->stop();
     t = profile_phase("level: sample+histogram", t);
     cuda_tree::scan_splits(tuning_, n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
                            hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
@@ -634,6 +640,7 @@ class CudaTreeBackend final : public TreeBackend {
                                bins_.data(), bin_stride_, entries_.data(), targets_, left_.data());
     best_.download(best.data() + i0, static_cast<std::size_t>(m));
     left_.download(left_stats.data() + i0 * k, static_cast<std::size_t>(m) * k);
+    if (histogram_timer_) histogram_timer_->collect();
     profile_phase("level: split+reduce+left", t);
   }
 
@@ -650,6 +657,7 @@ class CudaTreeBackend final : public TreeBackend {
   int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
+  std::unique_ptr<cuda_util::DeviceTimer> histogram_timer_;  // CudaTuning::time_histograms
   BatchData data_;
   int64_t nf_ = 0;
   int64_t bin_stride_ = 1;  // bytes from one row's bins to the next on the device
@@ -697,6 +705,11 @@ class CudaTreeBackend final : public TreeBackend {
 
 std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const CudaTuning& tuning) {
   return std::make_unique<CudaTreeBackend>(device_index, tuning);
+}
+
+double cuda_histogram_seconds(const TreeBackend& backend) {
+  const auto* cuda = dynamic_cast<const CudaTreeBackend*>(&backend);
+  return cuda ? cuda->histogram_seconds() : 0.0;
 }
 
 }  // namespace canopy

@@ -7,7 +7,8 @@ For each case measured under every tuning (HistogramPass, Train10MTuned) it prin
 one line per tuning, fastest first, with its time, its ratio to the default tuning
 (CudaTuning{}: mapping 2 (row words), 96 KiB, load batch 1, packed rows,
 512 threads, thread split scan) and, for
-HistogramPass, the bin GB/s. "threads" is the histogram block size (256 in
+HistogramPass, the bin GB/s of find_splits and of the histogram launches alone
+(kernel, in files that have it). "threads" is the histogram block size (256 in
 files from before it was an argument); Train10MTuned also has "split" (1 = the
 warp split scan).
 Cases that reported an error (no GPU) are listed as such. Standard library only:
@@ -81,6 +82,8 @@ def main(path):
         for a, r in sorted(ok, key=lambda x: x[1]["real_time"]):
             ratio = f"{base / r['real_time']:.2f}x the default" if base else "no default run"
             gbs = f"  {r['bin_GB/s']:.0f} GB/s" if "bin_GB/s" in r else ""
+            if "kernel_GB/s" in r:
+                gbs += f", kernel {r['kernel_us']:.0f} us {r['kernel_GB/s']:.0f} GB/s"
             print(f"  {label(a):44s} {r['real_time']:10.3f} {r['time_unit']}  {ratio}{gbs}")
     return 0
 

@@ -47,6 +47,16 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("1.50x the default", lines[2])
         self.assertIn("1.00x the default", lines[3])
 
+    def test_the_histogram_kernel_alone_is_shown_where_timed(self):
+        h = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
+        rc, lines = self.rank([
+            run(h.format(2), 500.0, **{"bin_GB/s": 560.0, "kernel_us": 280.4, "kernel_GB/s": 998.6}),
+            run(h.format(3), 400.0, **{"bin_GB/s": 700.0}),
+        ])
+        self.assertEqual(rc, 0)
+        self.assertNotIn("kernel", lines[1])
+        self.assertIn("560 GB/s, kernel 280 us 999 GB/s", lines[2])
+
     def test_errors_are_listed_and_a_missing_default_is_said(self):
         t = "BM_Train10MTuned/mapping:1/shared_KiB:{}/batch:1/pad:0/threads:512/split:0/iterations:3/manual_time"
         rc, lines = self.rank([
