@@ -454,15 +454,19 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     tuning.histogram_subtraction = true;
     tuning.workspace_bytes = std::size_t(1) << 20;
     tuning.partition_columns = true;
+    tuning.time_histograms = true;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
                    " classes, " + std::to_string(threads) + " threads");
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+      const double timed_s = cuda_histogram_seconds(*gpu);
       compare_backends(p, {{nf, 1, c, true, 8}, {3, 1, c, true, 6}}, 83, gpu.get());
+      EXPECT_GT(cuda_histogram_seconds(*gpu), timed_s);  // the histogram launches were timed
     }
   }
+  EXPECT_EQ(cuda_histogram_seconds(*make_cuda_tree_backend(0)), 0.0);  // untimed by default
 }
 
 // The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
