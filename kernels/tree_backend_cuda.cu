@@ -296,7 +296,7 @@ class CudaTreeBackend final : public TreeBackend {
       shape.kf[j] = jobs_host_[j].kf;
       shape.subtract[j] = tuning_.histogram_subtraction && 2 * static_cast<int64_t>(jobs_host_[j].kf) > nf_;
     }
-    reserve_kept_histograms(shape);  // may turn the subtraction off
+    reserve_kept_histograms(shape, offsets);  // may turn the subtraction off
     // Histogram blocks resident per multiprocessor for the widest group of
     // the batch (the kernel variant's registers and shared memory decide), at
     // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
@@ -517,16 +517,25 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   // The subtraction trick's two pools of kept histograms (this level's, and
-  // the parents'): a quarter of the level workspace each, taken out of it;
-  // sets shape.max_kept. Where not one histogram fits, no job subtracts.
-  void reserve_kept_histograms(LevelShape& shape) {
+  // the parents'): up to a quarter of the level workspace each, taken out of
+  // it, and no more than a level can keep (a kept node has at least
+  // n_features x max_bins entries, and a level's nodes share none: at most
+  // the subtracting jobs' entries / (n_features x max_bins) kept); sets
+  // shape.max_kept. Where not one histogram fits, no job subtracts. offsets:
+  // each job's entries, as begin() laid them out.
+  void reserve_kept_histograms(LevelShape& shape, const std::vector<int64_t>& offsets) {
     shape.max_kept = 0;
     parent_hists_ = {};
     kept_hists_ = {};
-    if (std::none_of(shape.subtract.begin(), shape.subtract.end(), [](uint8_t x) { return x != 0; })) return;
+    int64_t subtract_entries = 0;
+    for (std::size_t j = 0; j < shape.subtract.size(); ++j)
+      if (shape.subtract[j]) subtract_entries += offsets[j + 1] - offsets[j];
+    if (subtract_entries == 0) return;
     const std::size_t len = static_cast<std::size_t>(nf_ * max_bins_ * shape.n_channels);
     const std::size_t pool = workspace_budget_ / 4;
-    shape.max_kept = static_cast<int32_t>(std::min<std::size_t>(pool / (len * sizeof(int64_t)), INT32_MAX));
+    const int64_t level_max = subtract_entries / (nf_ * max_bins_);
+    shape.max_kept = static_cast<int32_t>(
+        std::min<std::size_t>({pool / (len * sizeof(int64_t)), static_cast<std::size_t>(level_max), INT32_MAX}));
     if (shape.max_kept == 0) {
       std::fill(shape.subtract.begin(), shape.subtract.end(), 0);
       return;

@@ -390,23 +390,27 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
 // feature and derive the larger sibling from the kept parent histogram, next
 // to jobs that sample fewer features in the same batch. 32-bit and 64-bit
 // counters, regression, the global-atomic fallback (300 classes), features of
-// 2 cuts (histograms small enough to be kept to the deepest levels), under
-// the default histogram walk and the feature-lanes walk, and in a 2 MiB
-// workspace (levels in many chunks, siblings kept together, the pools too
-// small for every node: a few kept, the rest built; there the partition also
-// reads the feature-major bins, CudaTuning::partition_columns).
+// 2 cuts (histograms small enough to be kept to the deepest levels), 70
+// features (rows over 64 bytes take the row walk, in two feature groups),
+// under the default histogram walk, the feature-lanes walk and the element
+// walk, and with the row-words and feature-lanes walks in a 2 MiB workspace
+// (levels in many chunks, siblings kept together, the pools too small for
+// every node: a few kept, the rest built; there the partition also reads the
+// feature-major bins, CudaTuning::partition_columns).
 TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems =
       problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
   problems.push_back(few_cuts_problem(20000, 28, 2, 2));
+  problems.push_back(few_cuts_problem(8000, 70, 2, 254));  // rows over 64 bytes: the row walk, two groups
   struct Setting {
     CudaTuning::HistogramMapping mapping;
     std::size_t workspace_bytes;
   };
-  for (const Setting& setting : {Setting{CudaTuning::HistogramMapping::kRowWords, 0},
-                                 Setting{CudaTuning::HistogramMapping::kFeatureLanes, 0},
-                                 Setting{CudaTuning::HistogramMapping::kRowWords, std::size_t(2) << 20}}) {
+  using Mapping = CudaTuning::HistogramMapping;
+  for (const Setting& setting : {Setting{Mapping::kRowWords, 0}, Setting{Mapping::kFeatureLanes, 0},
+                                 Setting{Mapping::kElementPerThread, 0}, Setting{Mapping::kRowWords, std::size_t(2) << 20},
+                                 Setting{Mapping::kFeatureLanes, std::size_t(2) << 20}}) {
     CudaTuning tuning;
     tuning.histogram_subtraction = true;
     tuning.histogram_mapping = setting.mapping;
@@ -416,7 +420,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
                    std::to_string(p.layout.n_classes) + " classes" + (p.row_quantum.empty() ? "" : ", weighted") +
-                   (setting.mapping == CudaTuning::HistogramMapping::kFeatureLanes ? ", feature lanes" : "") +
+                   ", mapping " + std::to_string(static_cast<int>(setting.mapping)) +
                    (setting.workspace_bytes ? ", 2 MiB workspace" : ""));
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
