@@ -15,7 +15,8 @@
 //                                                 Train10MTuned: GPU training under every tuning, and
 //                                                 with the warp split scan (split 1) under the default
 //   gpu_bench --benchmark_filter=Train10MPartition the reference training, the partition reading rows
-//                                                 (columns 0) or a feature-major copy (columns 1)
+//                                                 (columns 0) or a feature-major copy (columns 1), by
+//                                                 flags (two_pass 0) or in two passes (two_pass 1)
 //   gpu_bench --benchmark_filter=TrainAllFeatures 1M x 28, 100 trees, depth 10, every feature a node,
 //                                                 without and with the subtraction trick (and the CPU)
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
@@ -322,17 +323,25 @@ BENCHMARK(BM_Train10MTuned)->Apply(every_tuning_and_split)->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);
 
-// The reference training with the partition reading the split feature's bins
-// from a feature-major copy (columns 1: CudaTuning::partition_columns) or
-// from the rows (columns 0), side by side.
+// The reference training under the four partitions side by side: the split
+// feature's bins read from the rows (columns 0) or from a feature-major copy
+// (columns 1: CudaTuning::partition_columns), entries placed by flags and a
+// scan over every entry (two_pass 0) or in two passes over go-left bits
+// (two_pass 1: CudaTuning::partition_two_pass).
 void BM_Train10MPartition(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
   CudaTuning tuning;
   tuning.partition_columns = state.range(0) != 0;
+  tuning.partition_two_pass = state.range(1) != 0;
   time_gpu_training(state, l.data, reference_params(l.data), tuning);
 }
-BENCHMARK(BM_Train10MPartition)->ArgName("columns")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK(BM_Train10MPartition)
+    ->ArgNames({"columns", "two_pass"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
 
 // Every feature a node (max_features all), 1M x 28, 100 trees, depth 10,
 // bootstrap: each node histograms its features (subtract 0), or the larger

@@ -137,6 +137,11 @@ struct CudaTuning {
   // are in ascending order, so its entries read nearby bytes of one column
   // instead of a 32-byte sector of a row each. Costs a second copy of the bins.
   bool partition_columns = false;
+  // The partition in two passes (kernels/partition_plan.h): go-left bits and
+  // a left count per work item, a scan over the items' counts, then each item
+  // places its entries; instead of a flag per entry, a scan over every entry
+  // and a scatter. Reads each entry twice and writes no per-entry flag or scan.
+  bool partition_two_pass = false;
   // Device memory for a level's workspace (histograms, scan scratch, and the
   // kept histograms' pools); a frontier that needs more is processed in
   // chunks. 0: half the device memory left free after the batch's resident data.

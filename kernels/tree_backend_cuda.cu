@@ -33,9 +33,10 @@
 //                        identical); one thread per node: arg-max under
 //                        better_than; one block per node: the left child's
 //                        statistics.
-// apply_splits (partition.cu): flag kernel (goes left?), one CUB exclusive
-// scan over all entries, stable scatter, left counts copied back for the
-// host's slots.
+// apply_splits (partition.cu, over a partition_plan.h plan): flag kernel
+// (goes left?), one CUB exclusive scan over all entries, stable scatter (or,
+// CudaTuning::partition_two_pass, go-left bits, a scan over the work items'
+// counts and a placing pass), left counts copied back for the host's slots.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -52,6 +53,7 @@
 #include "kernels/feature_lanes.h"
 #include "kernels/level_plan.h"
 #include "kernels/parallel_for.h"
+#include "kernels/partition_plan.h"
 #include "kernels/phase_profile.h"
 #include "kernels/row_sample.h"
 #include "kernels/tree_backend.h"
@@ -341,35 +343,32 @@ class CudaTreeBackend final : public TreeBackend {
   void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep) override {
     if (split.size() != slots_.size()) throw std::logic_error("cuda backend: split count mismatch");
     cuda_util::ScopedDevice scoped(device_);
-    std::vector<PartSeg> segs;
-    std::vector<std::size_t> seg_slot;
-    std::vector<PartItem> items;
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (!split[i].valid()) continue;
-      const LevelSlot& s = slots_[i];
-      PartSeg g{};
-      g.begin = s.begin;
-      g.end = s.end;
-      g.feature = split[i].feature;
-      g.bin = split[i].bin;
-      g.missing_left = split[i].missing_left != 0 ? 1 : 0;
-      const int32_t si = static_cast<int32_t>(segs.size());
-      segs.push_back(g);
-      seg_slot.push_back(i);
-      for (int64_t e0 = s.begin; e0 < s.end; e0 += PartitionPolicy::kEntriesPerBlock)
-        items.push_back(PartItem{si, 0, e0, std::min(s.end, e0 + PartitionPolicy::kEntriesPerBlock)});
-    }
+    const PartitionPlan plan = plan_partition(slots_, split, PartitionPolicy::kEntriesPerBlock);
+    const std::vector<PartSeg>& segs = plan.segs;
+    const std::vector<PartItem>& items = plan.items;
     std::vector<int64_t> n_left(segs.size(), 0);
     auto t = profile_.now();
     if (!segs.empty()) {
       upload_to(segs_, segs, "partition segments");
       upload_to(part_items_, items, "partition work items");
       cuda_util::ensure_capacity(seg_left_, segs.size(), "partition counts");
-      cuda_tree::partition_segments(part_items_.data(), static_cast<unsigned>(items.size()), segs_.data(),
-                                    static_cast<int32_t>(segs.size()), bins_.data(), bin_stride_,
-                                    tuning_.partition_columns ? columns_.data() : nullptr,
-                                    static_cast<int64_t>(data_.bins->n_rows), entries_.data(), total_entries_,
-                                    flags_.data(), scan_.data(), cub_temp_, seg_left_.data(), entries_tmp_.data());
+      const cuda_tree::SplitBins bins =
+          cuda_tree::split_bins(bins_.data(), bin_stride_, tuning_.partition_columns ? columns_.data() : nullptr,
+                                static_cast<int64_t>(data_.bins->n_rows));
+      const auto n_items = static_cast<unsigned>(items.size());
+      if (tuning_.partition_two_pass) {
+        // The go-left words take flags_ (an item of n entries has at most n words).
+        cuda_util::ensure_capacity(item_left_, items.size() + 1, "partition counts");
+        cuda_util::ensure_capacity(item_prefix_, items.size() + 1, "partition counts");
+        cuda_tree::partition_segments_two_pass(part_items_.data(), n_items, segs_.data(),
+                                               static_cast<int32_t>(segs.size()), bins, entries_.data(), flags_.data(),
+                                               item_left_.data(), item_prefix_.data(), cub_temp_, seg_left_.data(),
+                                               entries_tmp_.data());
+      } else {
+        cuda_tree::partition_segments(part_items_.data(), n_items, segs_.data(), static_cast<int32_t>(segs.size()),
+                                      bins, entries_.data(), total_entries_, flags_.data(), scan_.data(), cub_temp_,
+                                      seg_left_.data(), entries_tmp_.data());
+      }
       seg_left_.download(n_left.data(), segs.size());
       // Only the split nodes' entries were scattered; the next frontier holds
       // nothing else, so the scratch array simply becomes the entries.
@@ -378,7 +377,7 @@ class CudaTreeBackend final : public TreeBackend {
     profile_.add("partition", t);
     std::vector<LevelSlot> next;
     for (std::size_t g = 0; g < segs.size(); ++g) {
-      const std::size_t i = seg_slot[g];
+      const std::size_t i = plan.seg_slot[g];
       const LevelSlot& s = slots_[i];
       const int64_t mid = s.begin + n_left[g];
       if (keep[2 * i]) next.push_back(LevelSlot{s.job, 0, s.begin, mid, s.kept});
@@ -513,6 +512,8 @@ class CudaTreeBackend final : public TreeBackend {
     left_ = {};
     segs_ = {};
     part_items_ = {};
+    item_left_ = {};
+    item_prefix_ = {};
     seg_left_ = {};
   }
 
@@ -708,6 +709,7 @@ class CudaTreeBackend final : public TreeBackend {
   DeviceArray<SplitChoice> choices_, best_;
   DeviceArray<PartSeg> segs_;
   DeviceArray<PartItem> part_items_;
+  DeviceArray<uint32_t> item_left_, item_prefix_;  // CudaTuning::partition_two_pass
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "kernels/cuda_util.cuh"
 #include "kernels/histogram.h"
 #include "kernels/level_plan.h"
+#include "kernels/partition_plan.h"
 #include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
 
@@ -127,17 +128,6 @@ __device__ __forceinline__ const int64_t* sample_histogram(const int64_t* hist, 
   return hist + sample_histogram_offset(nd, feats, j, max_bins, k);
 }
 
-struct PartSeg {
-  int64_t begin, end;
-  int32_t feature, bin, missing_left, pad;
-};
-
-struct PartItem {
-  int32_t seg;
-  int32_t pad;
-  int64_t e0, e1;
-};
-
 // ---------------------------------------------------------------------------
 // Row statistics, mirroring RowTargets::weight / add (histogram.h).
 
@@ -235,15 +225,33 @@ void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs,
 // feature-major copy of the matrix, n_rows x n_features bytes).
 void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, int64_t n_features, uint8_t* columns);
 
-// partition.cu: every segment's entries reordered stably into `out`, left
-// child first; n_left[s] = entries of segment s that went left. The split
-// feature's bins come from `columns` (bins_to_columns, n_rows a column) when
-// not null, else from the row-major bins. flags and scan hold n_entries + 1
+// Where the partition reads the split feature's bins: row r's bin of feature
+// f is base[r * row_step + f * feature_step], from the feature-major copy
+// (bins_to_columns, n_rows a column) when there is one, else from the
+// row-major bins.
+struct SplitBins {
+  const uint8_t* base;
+  int64_t row_step, feature_step;
+};
+inline SplitBins split_bins(const uint8_t* bins, int64_t bin_stride, const uint8_t* columns, int64_t n_rows) {
+  return columns ? SplitBins{columns, 1, n_rows} : SplitBins{bins, bin_stride, 1};
+}
+
+// partition.cu: every segment's entries (the plan's segs and items,
+// partition_plan.h) reordered stably into `out`, left child first; n_left[s]
+// = entries of segment s that went left. flags and scan hold n_entries + 1
 // values (the entries' total over all jobs).
-void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs,
-                        const uint8_t* bins, int64_t bin_stride, const uint8_t* columns, int64_t n_rows,
+void partition_segments(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs, SplitBins bins,
                         const RowEntry* entries, int64_t n_entries, uint32_t* flags, uint32_t* scan,
                         DeviceArray<uint8_t>& cub_temp, int64_t* n_left, RowEntry* out);
+
+// partition.cu: the same result in two passes (CudaTuning::partition_two_pass,
+// partition_plan.h): words holds the plan's n_words, item_left and
+// item_prefix n_items + 1 values each.
+void partition_segments_two_pass(const PartItem* items, unsigned n_items, const PartSeg* segs, int32_t n_segs,
+                                 SplitBins bins, const RowEntry* entries, uint32_t* words, uint32_t* item_left,
+                                 uint32_t* item_prefix, DeviceArray<uint8_t>& cub_temp, int64_t* n_left,
+                                 RowEntry* out);
 
 }  // namespace cuda_tree
 }  // namespace canopy

@@ -26,7 +26,8 @@
 # Train10MTuned, ranked into $OUT/lanes.txt.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, and the CPU backend.
-# columns: Train10MPartition, the partition reading rows or the feature-major copy.
+# columns: Train10MPartition, the partition reading rows or the feature-major copy,
+# by flags or in two passes.
 # sanitize: compute-sanitizer's memcheck and racecheck on the opt-in paths
 # (CudaBackend.OptInPathsOnSmallProblemsMatchCpu), to $OUT/sanitize.log.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's

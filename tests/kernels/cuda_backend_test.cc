@@ -442,7 +442,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // racecheck): the feature-lanes walk at 256 and 512 threads (32-bit counters
 // with staged (class, weight) pairs; 64-bit counters with shuffles; two
 // feature groups) together with the subtraction trick in a 1 MiB workspace
-// and the partition over the feature-major copy of the bins. Also a layout
+// and the partition over the feature-major copy of the bins (by flags at 256
+// threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
 // requests weigh classes): 32-bit counters, the count from the multiplicity.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
@@ -458,6 +459,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     tuning.histogram_subtraction = true;
     tuning.workspace_bytes = std::size_t(1) << 20;
     tuning.partition_columns = true;
+    tuning.partition_two_pass = threads == 512;
     tuning.time_histograms = true;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
@@ -471,6 +473,32 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     }
   }
   EXPECT_EQ(cuda_histogram_seconds(*make_cuda_tree_backend(0)), 0.0);  // untimed by default
+}
+
+// The two-pass partition (CudaTuning::partition_two_pass) grows the CPU's
+// trees, reading the split feature's bins from the rows and from the
+// feature-major copy: nodes of many work items (60000 rows), fully grown
+// trees (nodes down to one entry), bootstrap multiplicities, rows sampled on
+// the device, weights, regression and 300 classes.
+TEST(CudaBackend, PartitionTwoPassMatchesCpu) {
+  CANOPY_REQUIRE_GPU();
+  const std::vector<Problem> problems =
+      problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
+  for (bool columns : {false, true}) {
+    CudaTuning tuning;
+    tuning.partition_two_pass = true;
+    tuning.partition_columns = columns;
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (const Problem& p : problems) {
+      SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
+                   std::to_string(p.layout.n_classes) + " classes" + (columns ? ", feature-major bins" : ""));
+      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+      const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+      JobPlan sampled{3, 1, c, true, 10};
+      sampled.sampled = true;
+      compare_backends(p, {{3, 1, c, true, -1}, sampled, {nf, 2, c, false, 8}, {2, 1, c, true, -1}}, 97, gpu.get());
+    }
+  }
 }
 
 // The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
