@@ -19,7 +19,7 @@ namespace {
 // Whether the entry of row `row` goes left under segment s's split.
 __device__ __forceinline__ bool entry_goes_left(const SplitBins& bins, const PartSeg& s, uint32_t row) {
   const uint8_t b = bins.base[static_cast<int64_t>(s.feature) * bins.feature_step + static_cast<int64_t>(row) * bins.row_step];
-  return device_goes_left(b, s.bin, s.missing_left);
+  return goes_left(b, s.bin, s.missing_left != 0);
 }
 
 __global__ void partition_flags_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,

@@ -6,11 +6,13 @@
 
 #include "kernels/bin.h"
 #include "kernels/histogram.h"
+#include "kernels/host_device.h"
 
 namespace canopy {
 
-// Goes left when the row's bin b satisfies: b == 0 ? missing_left : b <= bin.
-inline bool goes_left(uint8_t b, int32_t bin, bool missing_left) {
+// Goes left when the row's bin b satisfies: b == 0 ? missing_left : b <= bin
+// (both backends).
+CANOPY_HD bool goes_left(uint8_t b, int32_t bin, bool missing_left) {
   return b == 0 ? missing_left : static_cast<int32_t>(b) <= bin;
 }
 

@@ -221,7 +221,7 @@ __global__ void left_kernel(const NodeDesc* __restrict__ nodes, const DevJob* __
   for (int64_t e = nd.begin; e < nd.end; ++e) {
     const RowEntry en = entries[e];
     const uint8_t b = bins[static_cast<int64_t>(en.row) * bin_stride + c.feature];
-    if (device_goes_left(b, c.bin, c.missing_left)) add_row(l, t, cq, en.row, en.mult);
+    if (goes_left(b, c.bin, c.missing_left != 0)) add_row(l, t, cq, en.row, en.mult);
   }
 }
 

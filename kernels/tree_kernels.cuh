@@ -15,6 +15,7 @@
 #include "kernels/cuda_util.cuh"
 #include "kernels/histogram.h"
 #include "kernels/level_plan.h"
+#include "kernels/partition.h"
 #include "kernels/partition_plan.h"
 #include "kernels/split_scan.h"
 #include "kernels/tree_backend.h"
@@ -148,10 +149,6 @@ __device__ __forceinline__ void add_row(int64_t* s, const DevTargets& t, const i
     s[t.class_id[row]] += w;
   }
   if (t.layout.count_channel >= 0) s[t.layout.count_channel] += mult;
-}
-
-__device__ __forceinline__ bool device_goes_left(uint8_t b, int32_t bin, int32_t missing_left) {
-  return b == 0 ? missing_left != 0 : static_cast<int32_t>(b) <= bin;
 }
 
 __device__ __forceinline__ void atomic_add_i64(unsigned long long* p, int64_t v) {
