@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
     const bool goes = local < n && entry_goes_left(bins, s, entries[it.e0 + local].row);
     const uint32_t word = __ballot_sync(0xffffffffu, goes);
     if (lane == 0) {
-      words[it.word0 + base / 32] = word;
+      words[item_word(it, base)] = word;
       left += static_cast<uint32_t>(__popc(word));
     }
   }
@@ -64,7 +64,8 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
 // Two passes, the second: each entry of the item to partition_destination,
 // its left entries before it counted from item_prefix (the exclusive scan of
 // item_left; mod 2^32, differences inside a segment are exact), the item's
-// words before its own, and its word's lower bits.
+// words before its own, and its word's lower bits. Items hold at most
+// PartitionPolicy::kEntriesPerBlock entries (apply_splits plans them so).
 __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
     partition_place_kernel(const PartItem* __restrict__ items, const PartSeg* __restrict__ segs,
                            const RowEntry* __restrict__ entries, const uint32_t* __restrict__ words,
@@ -82,7 +83,7 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
   const int64_t n = it.e1 - it.e0;
   const int32_t n_words = static_cast<int32_t>(partition_words(n));
   const int32_t t = static_cast<int32_t>(threadIdx.x);
-  const uint32_t word = t < n_words ? words[it.word0 + t] : 0u;
+  const uint32_t word = t < n_words ? words[item_word(it, 32 * static_cast<int64_t>(t))] : 0u;
   uint32_t before = 0;
   WordScan(scan_storage).ExclusiveSum(static_cast<uint32_t>(__popc(word)), before);
   if (t < n_words) {
@@ -90,10 +91,10 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
     left_before_word[t] = before;
   }
   __syncthreads();
-  const int64_t item_before = static_cast<int64_t>(item_prefix[blockIdx.x] - item_prefix[s.item_begin]);
+  const int64_t item_before = left_before_item(item_prefix, static_cast<int32_t>(blockIdx.x), s);
   const int64_t seg_left = n_left[it.seg];
   for (int64_t local = t; local < n; local += kThreads) {
-    const int32_t w = static_cast<int32_t>(local / 32), bit = static_cast<int32_t>(local % 32);
+    const int32_t w = static_cast<int32_t>(item_word(it, local) - it.word0), bit = word_bit(local);
     const int64_t e = it.e0 + local;
     const int64_t before_e = left_before_bit(item_before + left_before_word[w], word_of[w], bit);
     out[partition_destination(s.begin, seg_left, e, before_e, (word_of[w] >> bit & 1u) != 0)] = entries[e];
@@ -105,7 +106,7 @@ __global__ void partition_item_count_kernel(int32_t n_segs, const PartSeg* __res
                                             const uint32_t* __restrict__ item_prefix, int64_t* __restrict__ n_left) {
   const int32_t i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n_segs) return;
-  n_left[i] = static_cast<int64_t>(item_prefix[segs[i].item_end] - item_prefix[segs[i].item_begin]);
+  n_left[i] = segment_left(item_prefix, segs[i]);
 }
 
 // One thread a row: columns[f * n_rows + r] = bins[r * bin_stride + f].

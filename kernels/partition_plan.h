@@ -44,6 +44,20 @@ struct PartItem {
 // Go-left words of n entries (32 a word).
 CANOPY_HD int64_t partition_words(int64_t n) { return (n + 31) / 32; }
 
+// The go-left word of entry e0 + local of an item, and the entry's bit in it.
+CANOPY_HD int64_t item_word(const PartItem& it, int64_t local) { return it.word0 + local / 32; }
+CANOPY_HD int32_t word_bit(int64_t local) { return static_cast<int32_t>(local % 32); }
+
+// item_prefix: the exclusive scan of the items' left counts, mod 2^32 (a
+// difference inside one segment is exact). The left entries of segment s
+// before its item `item`, and all of s's left entries.
+CANOPY_HD int64_t left_before_item(const uint32_t* item_prefix, int32_t item, const PartSeg& s) {
+  return static_cast<int64_t>(item_prefix[item] - item_prefix[s.item_begin]);
+}
+CANOPY_HD int64_t segment_left(const uint32_t* item_prefix, const PartSeg& s) {
+  return static_cast<int64_t>(item_prefix[s.item_end] - item_prefix[s.item_begin]);
+}
+
 // Left entries of a segment before bit `bit` of a word: the segment's before
 // the word (left_before_word) and the word's lower bits.
 CANOPY_HD int64_t left_before_bit(int64_t left_before_word, uint32_t word, int32_t bit) {

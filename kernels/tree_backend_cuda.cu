@@ -125,12 +125,14 @@ class CudaTreeBackend final : public TreeBackend {
 
   // A level of every job of a batch is one launch per kernel, so bigger batches
   // fill the device better; each job keeps up to n_rows entries resident
-  // (entries, their scatter copy, flags and scan: 24 bytes), and the level
-  // workspace takes up to kWorkspaceFraction of what is left.
+  // (entries, their scatter copy, flags and, but for the two-pass partition,
+  // scan: 24 or 20 bytes), and the level workspace takes up to
+  // kWorkspaceFraction of what is left.
   std::size_t batch_jobs(std::size_t n_rows) const override {
     cuda_util::ScopedDevice scoped(device_);
     const double free_bytes = static_cast<double>(cuda_util::free_device_memory());
-    const double per_job = 24.0 * static_cast<double>(std::max<std::size_t>(1, n_rows));
+    const double per_entry = tuning_.partition_two_pass ? 20.0 : 24.0;
+    const double per_job = per_entry * static_cast<double>(std::max<std::size_t>(1, n_rows));
     const double fit = (1.0 - MemoryPolicy::kWorkspaceFraction) * free_bytes / per_job;
     return static_cast<std::size_t>(std::clamp(fit, 1.0, static_cast<double>(MemoryPolicy::kMaxBatchJobs)));
   }
@@ -209,7 +211,9 @@ class CudaTreeBackend final : public TreeBackend {
     plan(slots * sizeof(RowEntry), entries_.bytes());
     plan(slots * sizeof(RowEntry), entries_tmp_.bytes());
     plan(slots * sizeof(uint32_t), flags_.bytes());
-    plan(slots * sizeof(uint32_t), scan_.bytes());
+    // scan_: the flag partition's scan over every entry, and device sampling's
+    // in-sample flags (n_rows + 1) before it.
+    plan((tuning_.partition_two_pass ? (any_sampled ? nr + 1 : 1) : slots) * sizeof(uint32_t), scan_.bytes());
     if (any_sampled) plan(3 * (nr + 1) * sizeof(uint32_t), 0);  // sampling scratch (rows, multiplicity, scan)
     cuda_util::require_device_memory(need, reusable,
                                      "a batch of " + std::to_string(n_jobs) + " trees (up to " +
@@ -236,7 +240,10 @@ class CudaTreeBackend final : public TreeBackend {
     const std::size_t used = static_cast<std::size_t>(total_entries_ + 1);
     cuda_util::ensure_capacity(entries_tmp_, used, "row entries");
     cuda_util::ensure_capacity(flags_, used, "partition flags");
-    cuda_util::ensure_capacity(scan_, used, "partition scan");
+    if (tuning_.partition_two_pass)
+      scan_ = {};  // done with the sampling flags
+    else
+      cuda_util::ensure_capacity(scan_, used, "partition scan");
     flags_.fill_bytes(0);
     t = profile_.add("begin: entries", t);
 

@@ -10,8 +10,8 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
-#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck
-#   and racecheck)
+#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
 # Train10MTuned (every histogram tuning at 96 KiB, and the warp split scan under the
@@ -28,7 +28,7 @@
 # subtraction trick, and the CPU backend.
 # columns: Train10MPartition, the partition reading rows or the feature-major copy,
 # by flags or in two passes.
-# sanitize: compute-sanitizer's memcheck and racecheck on the opt-in paths
+# sanitize: compute-sanitizer's memcheck, racecheck and synccheck on the opt-in paths
 # (CudaBackend.OptInPathsOnSmallProblemsMatchCpu), to $OUT/sanitize.log.
 # profile: CANOPY_PROFILE=1 (time per backend phase) on the default tuning's
 # HistogramPass and reference training.
@@ -114,7 +114,7 @@ for s in "${steps[@]}"; do
     sanitize)
       san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
       rc=0
-      for tool in memcheck racecheck; do
+      for tool in memcheck racecheck synccheck; do
         timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$tool" --error-exitcode 3 \
           test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
           tee -a "$OUT/sanitize.log"

@@ -446,12 +446,14 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
 // requests weigh classes): 32-bit counters, the count from the multiplicity.
+// And 20000 rows, so the first partitions cut a node into several work items.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
                                    few_cuts_problem(1200, 7, 0, 15), few_cuts_problem(1000, 40, 3, 31),
                                    few_cuts_problem(1200, 9, 3, 31, true)};
   problems.back().row_quantum.clear();
+  problems.push_back(few_cuts_problem(20000, 6, 2, 15));  // roots of over 8192 entries: several partition items
   for (int threads : {256, 512}) {
     CudaTuning tuning;
     tuning.histogram_mapping = CudaTuning::HistogramMapping::kFeatureLanes;

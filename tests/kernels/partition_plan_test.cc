@@ -95,7 +95,7 @@ void check_plan(const Level& l, const PartitionPlan& plan, int64_t per_item) {
   EXPECT_EQ(plan.items.size(), plan.segs.empty() ? 0u : static_cast<std::size_t>(plan.segs.back().item_end));
   EXPECT_EQ(plan.n_words, words);
   // The words fit where the backend keeps them: flags_, one value an entry.
-  EXPECT_LE(plan.n_words, static_cast<int64_t>(l.entries.size()) + 1);
+  EXPECT_LE(plan.n_words, static_cast<int64_t>(l.entries.size()));
 }
 
 // partition_rows_cpu on every split node: the expected entries and left counts.
@@ -123,7 +123,7 @@ void two_pass(const Level& l, const PartitionPlan& plan, std::vector<RowEntry>& 
       uint32_t word = 0;
       for (int32_t lane = 0; lane < 32; ++lane)
         if (base + lane < it.e1 - it.e0 && entry_goes_left(l, s, l.entries[it.e0 + base + lane])) word |= 1u << lane;
-      words[it.word0 + base / 32] = word;
+      words[cuda_tree::item_word(it, base)] = word;
       item_left[k] += static_cast<uint32_t>(__builtin_popcount(word));
     }
   }
@@ -134,21 +134,23 @@ void two_pass(const Level& l, const PartitionPlan& plan, std::vector<RowEntry>& 
   }
   n_left.clear();
   for (const PartSeg& s : plan.segs)  // partition_item_count_kernel
-    n_left.push_back(static_cast<int64_t>(static_cast<uint32_t>(item_prefix[s.item_end] - item_prefix[s.item_begin])));
+    n_left.push_back(cuda_tree::segment_left(item_prefix.data(), s));
   out = l.entries;
   for (std::size_t k = 0; k < n_items; ++k) {  // partition_place_kernel
     const PartItem& it = plan.items[k];
     const PartSeg& s = plan.segs[it.seg];
     const int64_t n_words = cuda_tree::partition_words(it.e1 - it.e0);
-    std::vector<uint32_t> before_word(static_cast<std::size_t>(n_words), 0);
+    std::vector<uint32_t> before_word(static_cast<std::size_t>(n_words), 0);  // the block scan over the words
     for (int64_t w = 1; w < n_words; ++w)
-      before_word[w] = before_word[w - 1] + static_cast<uint32_t>(__builtin_popcount(words[it.word0 + w - 1]));
-    const int64_t item_before = static_cast<int64_t>(static_cast<uint32_t>(item_prefix[k] - item_prefix[s.item_begin]));
+      before_word[w] =
+          before_word[w - 1] + static_cast<uint32_t>(__builtin_popcount(words[cuda_tree::item_word(it, 32 * (w - 1))]));
+    const int64_t item_before = cuda_tree::left_before_item(item_prefix.data(), static_cast<int32_t>(k), s);
     for (int64_t local = 0; local < it.e1 - it.e0; ++local) {
-      const uint32_t word = words[it.word0 + local / 32];
-      const int32_t bit = static_cast<int32_t>(local % 32);
+      const int64_t w = cuda_tree::item_word(it, local);
+      const uint32_t word = words[w];
+      const int32_t bit = cuda_tree::word_bit(local);
       const int64_t e = it.e0 + local;
-      const int64_t before = cuda_tree::left_before_bit(item_before + before_word[local / 32], word, bit);
+      const int64_t before = cuda_tree::left_before_bit(item_before + before_word[w - it.word0], word, bit);
       out[cuda_tree::partition_destination(s.begin, n_left[it.seg], e, before, (word >> bit & 1u) != 0)] =
           l.entries[e];
     }
