@@ -23,7 +23,8 @@
 # occupancy).
 # lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
 # and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
-# Train10MTuned, ranked into $OUT/lanes.txt.
+# Train10MTuned (with the warp split scan under the default walk too), ranked
+# into $OUT/lanes.txt.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, and the CPU backend.
 # columns: Train10MPartition, the partition reading rows or the feature-major copy,
@@ -98,7 +99,7 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     lanes)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$LANES_TUNING)/|Train10MTuned/($DEFAULT_TUNING|$LANES_TUNING)/split:0/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$LANES_TUNING)/|Train10MTuned/($DEFAULT_TUNING|$LANES_TUNING)/split:0/|Train10MTuned/$DEFAULT_TUNING/split:1/" \
         lanes lanes "${GPU_CHECK_LANES_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
