@@ -20,7 +20,11 @@
 # ncu: Nsight Compute on one root-level histogram launch of the default tuning's
 # HistogramPass, or of GPU_CHECK_NCU_TUNING's (gpu_bench's argument string)
 # (throughput, memory tables with shared-memory bank conflicts, warp stall reasons,
-# occupancy).
+# occupancy). Other kernels: GPU_CHECK_NCU_KERNEL (a kernel-name regex),
+# GPU_CHECK_NCU_FILTER (gpu_bench's filter), GPU_CHECK_NCU_SKIP and GPU_CHECK_NCU_COUNT
+# (matching launches skipped, then profiled; 1 and 1), e.g. the two-pass partition:
+#   GPU_CHECK_NCU_KERNEL='partition_(mark|place)_kernel' GPU_CHECK_NCU_SKIP=20 GPU_CHECK_NCU_COUNT=2
+#   GPU_CHECK_NCU_FILTER='Train10MPartition/columns:1/two_pass:1/'.
 # lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
 # and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
 # Train10MTuned (with the warp split scan under the default walk too), ranked
@@ -85,11 +89,12 @@ for s in "${steps[@]}"; do
       ;;
     ncu)
       ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
-      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none --kernel-name regex:histogram_kernel \
-        --launch-skip 1 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
-        --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
-        --section Occupancy --section LaunchStats gpu_bench \
-        --benchmark_filter="HistogramPass/${GPU_CHECK_NCU_TUNING:-$DEFAULT_TUNING}/" 2>&1 |
+      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
+        --kernel-name "regex:${GPU_CHECK_NCU_KERNEL:-histogram_kernel}" \
+        --launch-skip "${GPU_CHECK_NCU_SKIP:-1}" --launch-count "${GPU_CHECK_NCU_COUNT:-1}" --section SpeedOfLight \
+        --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
+        --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench \
+        --benchmark_filter="${GPU_CHECK_NCU_FILTER:-HistogramPass/${GPU_CHECK_NCU_TUNING:-$DEFAULT_TUNING}/}" 2>&1 |
         tee "$OUT/ncu.txt" | grep -v '^==PROF==' | tail -60
       rc=$?
       ;;
