@@ -56,6 +56,8 @@ void record_setup(RunRecorder& rec, const DataArgs& da, const ParamArgs& pa, con
                 {"canopy.label", td.dataset->label_name},
                 {"canopy.task", task_name(td.task)},
                 {"canopy.device", backend.name()}});
+  if (std::string(backend.name()) == "cuda")
+    rec.set_tag("canopy.cuda_tuning", describe_cuda_tuning(cuda_tuning_from_environment()));
   rec.log_params(effective_params(values, td.task));
   GpuMetricSource gpu;
   if (std::string(backend.name()) == "cuda") gpu = make_nvml_source(select_device(pa.device).device_index);
@@ -439,6 +441,9 @@ int run_cli(int argc, char** argv) {
   bool devices_json = false;
   auto* c_devices = app.add_subcommand("devices", "list CUDA devices");
   c_devices->add_flag("--json", devices_json, "print JSON");
+  c_devices->footer("\nThe CUDA backend's launch choices (none changes a result) come from CANOPY_CUDA_TUNING,\n"
+                    "e.g. CANOPY_CUDA_TUNING=partition_two_pass=1,histogram_mapping=feature_lanes. Keys:\n" +
+                    cuda_tuning_help());
 
   try {
     app.parse(argc, argv);

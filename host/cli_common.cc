@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "io/data_source.h"
@@ -86,11 +87,22 @@ Task ParamArgs::resolve_task(const Dataset& d) const {
   }
 }
 
-// The tree backend for --device: the CUDA backend when select_device picks a
-// GPU, otherwise the CPU (with one notice when "auto" found no usable GPU).
+CudaTuning cuda_tuning_from_environment() {
+  const char* spec = std::getenv("CANOPY_CUDA_TUNING");
+  try {
+    return parse_cuda_tuning(spec ? spec : "");
+  } catch (const std::invalid_argument& e) {
+    throw ParamError(std::string("CANOPY_CUDA_TUNING: ") + e.what());
+  }
+}
+
+// The tree backend for --device: the CUDA backend (under CANOPY_CUDA_TUNING)
+// when select_device picks a GPU, otherwise the CPU (with one notice when
+// "auto" found no usable GPU). CANOPY_CUDA_TUNING is checked either way.
 std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet) {
+  const CudaTuning tuning = cuda_tuning_from_environment();
   DeviceChoice choice = select_device(spec);
-  if (choice.backend == Backend::kCuda) return make_cuda_tree_backend(choice.device_index);
+  if (choice.backend == Backend::kCuda) return make_cuda_tree_backend(choice.device_index, tuning);
   if (!choice.notice.empty() && !quiet && spec != "cpu") std::cerr << choice.notice << "\n";
   return make_cpu_tree_backend();
 }

@@ -43,10 +43,15 @@ struct ParamArgs {
   Task resolve_task(const Dataset& d) const;
 };
 
-// The tree backend for --device: the CPU, or a clear error while the CUDA
-// backend is not part of this build. Prints the auto-fallback notice once
-// unless quiet.
+// The tree backend for --device (select_device): the CUDA backend under
+// cuda_tuning_from_environment(), or the CPU. Prints the auto-fallback notice
+// once unless quiet.
 std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet);
+
+// The CUDA backend's launch choices from CANOPY_CUDA_TUNING
+// (kernels/cuda_tuning.h; unset or empty: the defaults). Throws ParamError
+// naming the variable, the key or value, and what was expected.
+CudaTuning cuda_tuning_from_environment();
 
 // Applies --threads (0 = every core).
 void set_threads(int32_t threads);

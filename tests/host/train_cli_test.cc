@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -218,6 +219,32 @@ TEST(BadInput, UnknownParameterIsAUsageError) {
   CommandResult h = run_canopy("train --help");
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.out.find("--n-estimators"), std::string::npos);
+}
+
+// Sets an environment variable for a scope (the canopy child processes inherit it).
+struct ScopedEnv {
+  ScopedEnv(const char* key, const char* value) : key(key) { setenv(key, value, 1); }
+  ~ScopedEnv() { unsetenv(key); }
+  const char* key;
+};
+
+TEST(BadInput, CudaTuningVariableNamesTheBadValue) {
+  const std::string dir = temp_dir();
+  const std::string args = "train --data " + data_file("breast_cancer.csv") +
+                           " --label diagnosis --n-estimators 3 --device cpu --no-tracking --out " + dir + "/m.h5";
+  {
+    ScopedEnv env("CANOPY_CUDA_TUNING", "partition_two_pass=1,histogram_mapping=diagonal");
+    CommandResult r = run_canopy(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("CANOPY_CUDA_TUNING: invalid value \"diagonal\" for histogram_mapping: expected "
+                         "row|element|row_words|feature_lanes"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(dir + "/m.h5"));
+  }
+  ScopedEnv env("CANOPY_CUDA_TUNING", "partition_two_pass=1");  // valid: the CPU backend ignores it
+  CommandResult r = run_canopy(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(BadInput, MissingFilesAndHdf5Datasets) {

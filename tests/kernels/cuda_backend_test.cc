@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
@@ -657,6 +658,24 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
   CommandResult s = run_canopy("synth --rows 20000 --features 12 --classes 6 --missing 0.1 --seed 8 --out " + file);
   ASSERT_EQ(s.exit_code, 0) << s.err;
   expect_identical_models("synth-ovr", "--data " + file + " --label y --n-estimators 6 --seed 5 --multi-class ovr");
+}
+
+// Each opt-in launch choice, taken from CANOPY_CUDA_TUNING by the canopy
+// binary, exports the CPU's model bytes.
+TEST(CudaEndToEnd, OptInTuningsFromTheEnvironmentGiveTheSameModels) {
+  CANOPY_REQUIRE_GPU();
+  const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
+  const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
+  for (const char* spec : {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
+                           "partition_columns=1,partition_two_pass=1", "partition_two_pass=1",
+                           "split_mapping=warp,histogram_block_threads=256"}) {
+    SCOPED_TRACE(spec);
+    setenv("CANOPY_CUDA_TUNING", spec, 1);
+    expect_identical_models("bc-sqrt", bc);
+    expect_identical_models("bc-most-features", bc + " --max-features 0.8");  // the subtraction trick's case
+    expect_identical_models("db", db + " --max-features 0.8");
+    unsetenv("CANOPY_CUDA_TUNING");
+  }
 }
 
 TEST(CudaEndToEnd, DiabetesRegressionModelsAreIdentical) {

@@ -1,0 +1,92 @@
+#pragma once
+// The CUDA backend's launch choices (CudaTuning) and their text form, one
+// table (cuda_tuning.cc) that feeds parsing, validation, help and logging:
+//   CANOPY_CUDA_TUNING="partition_two_pass=1,histogram_mapping=feature_lanes"
+// Plain C++: the CLI reads the text, the CUDA backend takes the struct.
+#include <cstddef>
+#include <string>
+
+namespace canopy {
+
+// Launch choices of the CUDA backend. None of them changes a result; they
+// exist so bench/gpu_bench can measure them against each other on a GPU, and
+// a run can take them from CANOPY_CUDA_TUNING (host/cli_common.h).
+struct CudaTuning {
+  // How a histogram block's threads walk a node's rows. kRowPerThread: one
+  // row per thread, looping over the features with a byte load each (each
+  // warp load touches 32 rows). kElementPerThread: one (row, feature) element
+  // per thread, consecutive threads on consecutive features of a row (each
+  // warp load touches 32 / features rows). kRowWords (the fastest on an
+  // H200): one row per thread, the row's 4-byte words that hold the group's
+  // features loaded at once (device rows rounded up to whole words; rows
+  // wider than 64 bytes take kRowPerThread). kFeatureLanes: a warp stages 32
+  // rows' words in shared memory, then each lane adds one feature of a row
+  // into its own column of the histogram, one shared-memory bank a lane, so
+  // a warp's atomic adds never conflict whatever the bins
+  // (kernels/feature_lanes.h); at most 32 features a group, and only where
+  // 32 columns of the histogram plus the staging fit histogram_shared_bytes,
+  // else kRowWords. Histograms too wide for shared memory (the global-atomic
+  // fallback) always take kRowPerThread with single loads.
+  enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords, kFeatureLanes };
+  HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
+  // Shared memory of one histogram block (a feature group's privatised
+  // histogram); above 48 KiB it is opted into, up to the device's limit.
+  std::size_t histogram_shared_bytes = std::size_t(96) << 10;
+  // Bins a histogram thread loads before adding any of them (1 or 4), so
+  // more loads are in flight: with the row mapping, one feature's bins of that
+  // many rows; with the element mapping, that many elements.
+  int histogram_load_batch = 1;
+  // Threads of one histogram block (256 or 512): more threads share one
+  // privatised histogram, so the same shared memory keeps more warps resident.
+  int histogram_block_threads = 512;
+  // The device copy of the bins pads each row to padded_stride(n_features,
+  // 32) (histogram.h), so a scattered row is read in the fewest 32-byte
+  // sectors; otherwise rows are packed.
+  bool pad_rows = false;
+  // The subtraction trick: a job that samples more than half the features a
+  // node histograms every feature, keeps the histograms of nodes with at
+  // least one row a histogram bin (as many as a quarter of the level
+  // workspace holds, twice over), and derives the larger child of such a
+  // node from its histogram minus the smaller child's, as the CPU backend
+  // does. Off: every node histograms its sampled features.
+  bool histogram_subtraction = false;
+  // The partition reads the split feature's bins from a feature-major device
+  // copy of the matrix (as the CPU backend's partition does): a node's rows
+  // are in ascending order, so its entries read nearby bytes of one column
+  // instead of a 32-byte sector of a row each. Costs a second copy of the bins.
+  bool partition_columns = false;
+  // The partition in two passes (kernels/partition_plan.h): go-left bits and
+  // a left count per work item, a scan over the items' counts, then each item
+  // places its entries; instead of a flag per entry, a scan over every entry
+  // and a scatter. Reads each entry twice and writes no per-entry flag or scan.
+  bool partition_two_pass = false;
+  // Device memory for a level's workspace (histograms, scan scratch, and the
+  // kept histograms' pools); a frontier that needs more is processed in
+  // chunks. 0: half the device memory left free after the batch's resident data.
+  std::size_t workspace_bytes = 0;
+  // How split candidates are scanned: one thread per (node, sampled feature)
+  // pair running the sequential scan, or one warp per pair, each lane
+  // scanning a run of the feature's bins from the integer state the runs
+  // before it leave (gini on nodes lighter than 2^30, and regression, with at
+  // most 24 channels; other pairs fall back to one lane).
+  enum class SplitMapping { kThreadPerPair, kWarpPerPair };
+  SplitMapping split_mapping = SplitMapping::kThreadPerPair;
+  // Times each chunk's histogram launches (the histogram kernel and the
+  // sibling subtractions) with CUDA events, for cuda_histogram_seconds; costs
+  // one event wait a chunk, just before the chunk's results are copied back.
+  bool time_histograms = false;
+};
+
+// The tuning that `spec` ("key=value,key=value", spaces around items
+// allowed; empty: the defaults) sets over CudaTuning{}. Throws
+// std::invalid_argument naming the key or value and what was expected.
+CudaTuning parse_cuda_tuning(const std::string& spec);
+
+// Every key of `tuning` as "key=value,..." in the table's order (parses back
+// to the same tuning).
+std::string describe_cuda_tuning(const CudaTuning& tuning);
+
+// One line a key: its name, values and meaning.
+std::string cuda_tuning_help();
+
+}  // namespace canopy
