@@ -667,8 +667,7 @@ TEST(CudaEndToEnd, OptInTuningsFromTheEnvironmentGiveTheSameModels) {
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
   for (const char* spec : {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
-                           "partition_columns=1,partition_two_pass=1", "partition_two_pass=1",
-                           "split_mapping=warp,histogram_block_threads=256"}) {
+                           "partition_columns=1,partition_two_pass=1", "split_mapping=warp,histogram_block_threads=256"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);
