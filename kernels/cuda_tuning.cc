@@ -1,6 +1,7 @@
 #include "kernels/cuda_tuning.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,15 @@ bool parse_count(const std::string& v, int64_t lo, int64_t hi, int64_t& out) {
   return true;
 }
 
+// One of the listed whole numbers.
+bool parse_one_of(const std::string& v, std::initializer_list<int> allowed, int& out) {
+  int64_t x = 0;
+  if (!parse_count(v, 0, 1 << 20, x)) return false;
+  for (int a : allowed)
+    if (x == a) return out = a, true;
+  return false;
+}
+
 const char* const kMappingNames[] = {"row", "element", "row_words", "feature_lanes"};  // HistogramMapping's order
 const char* const kSplitNames[] = {"thread", "warp"};                                   // SplitMapping's order
 
@@ -65,20 +75,10 @@ const std::vector<TuningKey>& tuning_keys() {
        },
        [](const CudaTuning& t) { return std::to_string(t.histogram_shared_bytes >> 10); }},
       {"histogram_load_batch", "1|4", "bins a histogram thread loads before adding any (row and element walks)",
-       [](CudaTuning& t, const std::string& v) {
-         int64_t x = 0;
-         if (!parse_count(v, 1, 4, x) || (x != 1 && x != 4)) return false;
-         t.histogram_load_batch = static_cast<int>(x);
-         return true;
-       },
+       [](CudaTuning& t, const std::string& v) { return parse_one_of(v, {1, 4}, t.histogram_load_batch); },
        [](const CudaTuning& t) { return std::to_string(t.histogram_load_batch); }},
       {"histogram_block_threads", "256|512", "threads of one histogram block",
-       [](CudaTuning& t, const std::string& v) {
-         int64_t x = 0;
-         if (!parse_count(v, 256, 512, x) || (x != 256 && x != 512)) return false;
-         t.histogram_block_threads = static_cast<int>(x);
-         return true;
-       },
+       [](CudaTuning& t, const std::string& v) { return parse_one_of(v, {256, 512}, t.histogram_block_threads); },
        [](const CudaTuning& t) { return std::to_string(t.histogram_block_threads); }},
       {"pad_rows", "0|1", "pad the device rows of bins to whole 32-byte sectors",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.pad_rows); },
