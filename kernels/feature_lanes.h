@@ -31,10 +31,18 @@ constexpr int32_t kLanes = 32;  // a warp; also the shared-memory banks
 
 CANOPY_HD int32_t rows_per_step(int32_t nj) { return kLanes / nj; }
 CANOPY_HD int32_t active_lanes(int32_t nj) { return rows_per_step(nj) * nj; }
+// In a step, lane l adds feature lane_feature(l) (a position in the group)
+// of the step's row lane_row(l); feature j's copies are the columns
+// copy_lane(r, nj, j) for r < rows_per_step(nj).
+CANOPY_HD int32_t lane_row(int32_t lane, int32_t nj) { return lane / nj; }
+CANOPY_HD int32_t lane_feature(int32_t lane, int32_t nj) { return lane % nj; }
+CANOPY_HD int32_t copy_lane(int32_t r, int32_t nj, int32_t j) { return r * nj + j; }
 
+// Counter of a lane's column at bin-channel bc = bin * k + channel.
+CANOPY_HD int64_t column_counter(int64_t bc, int32_t lane) { return bc * kLanes + lane; }
 // Counter of (lane's column, bin, channel) among k channels a bin.
 CANOPY_HD int64_t counter(int32_t lane, int32_t bin, int32_t channel, int32_t k) {
-  return (static_cast<int64_t>(bin) * k + channel) * kLanes + lane;
+  return column_counter(static_cast<int64_t>(bin) * k + channel, lane);
 }
 
 // Counters of the histogram: kLanes columns of max_bins x k.
@@ -78,6 +86,10 @@ CANOPY_HD bool starts_slot(const int32_t* sorted, int32_t p) { return p == 0 || 
 
 // Byte of a feature in a staged row, from its word's slot.
 CANOPY_HD int32_t staged_byte(int32_t slot, int32_t feature) { return 4 * slot + (feature & 3); }
+
+// Offset from the warp's staging of byte `byte` of its staged row i
+// (stage_stride words a row).
+CANOPY_HD int32_t staged_offset(int32_t i, int32_t stride, int32_t byte) { return i * stride * 4 + byte; }
 
 }  // namespace feature_lanes
 }  // namespace canopy

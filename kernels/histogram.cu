@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     const int32_t n_slots = n_slots_shared, stride = fl::stage_stride(n_slots);
     const int32_t lane = tid % fl::kLanes, warp = tid / fl::kLanes;
-    const int32_t per_step = fl::rows_per_step(nj), my_row = lane / nj, my_j = lane % nj;
+    const int32_t per_step = fl::rows_per_step(nj), my_row = fl::lane_row(lane, nj), my_j = fl::lane_feature(lane, nj);
     const bool lane_on = lane < fl::active_lanes(nj);
     const int32_t my_byte = fl::staged_byte(rank_slot[feat_rank[my_j]], f[my_j]);
     // The warp's staging after the histogram's columns: 32 rows of `stride`
@@ -237,7 +237,7 @@ __global__ void __launch_bounds__(kThreads)
         if constexpr (kPairs) {
           if (lane_on && i < n_rows) {  // the weight is the multiplicity (32-bit counters), so also the count
             const uint2 cw = pairs[i];
-            const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
+            const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];
             shared_add(column + fl::counter(0, b, static_cast<int32_t>(cw.x), k), static_cast<int64_t>(cw.y));
             if (cc >= 0) shared_add(column + fl::counter(0, b, cc, k), static_cast<int64_t>(cw.y));
           }
@@ -249,11 +249,10 @@ __global__ void __launch_bounds__(kThreads)
           if (regression) wy = __shfl_sync(kAll, static_cast<Counter>(st.wy), src);
           if (cc >= 0) mult = __shfl_sync(kAll, static_cast<Counter>(st.mult), src);
           if (lane_on && i < n_rows) {
-            const int32_t b = stage_bytes[(i * stride) * 4 + my_byte];
-            Counter* s = column + fl::counter(0, b, 0, k);
-            shared_add(s + c0 * fl::kLanes, static_cast<int64_t>(w));
-            if (regression) shared_add(s + fl::kLanes, static_cast<int64_t>(wy));
-            if (cc >= 0) shared_add(s + cc * fl::kLanes, static_cast<int64_t>(mult));
+            const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];
+            shared_add(column + fl::counter(0, b, c0, k), static_cast<int64_t>(w));
+            if (regression) shared_add(column + fl::counter(0, b, 1, k), static_cast<int64_t>(wy));
+            if (cc >= 0) shared_add(column + fl::counter(0, b, cc, k), static_cast<int64_t>(mult));
           }
         }
       }
@@ -295,7 +294,7 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t bc = q / nj;
       const int32_t j = static_cast<int32_t>(q - bc * nj);
       unsigned long long v = 0;
-      for (int32_t r = 0; r < copies; ++r) v += smem[bc * feature_lanes::kLanes + r * nj + j];
+      for (int32_t r = 0; r < copies; ++r) v += smem[feature_lanes::column_counter(bc, feature_lanes::copy_lane(r, nj, j))];
       if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
     }
   } else if constexpr (kShared) {

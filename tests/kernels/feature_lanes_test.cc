@@ -77,10 +77,10 @@ std::vector<int64_t> replay(const Matrix& m, const std::vector<int32_t>& cls, in
       std::set<int64_t> addresses, banks;
       int32_t adds = 0;
       for (int32_t lane = 0; lane < fl::active_lanes(nj); ++lane) {
-        const int32_t i = i0 + lane / nj, j = lane % nj;
+        const int32_t i = i0 + fl::lane_row(lane, nj), j = fl::lane_feature(lane, nj);
         if (i >= n_rows) continue;
         const RowEntry& en = entries[base + i];
-        const int32_t b = stage_bytes[(i * stride) * 4 + fl::staged_byte(rank_slot[feat_rank[j]], f[j])];
+        const int32_t b = stage_bytes[fl::staged_offset(i, stride, fl::staged_byte(rank_slot[feat_rank[j]], f[j]))];
         EXPECT_EQ(b, m.bins[en.row * m.stride + f[j]]) << "lane " << lane << " read another byte of the row";
         const int64_t c = fl::counter(lane, b, cls[en.row], k);
         columns[c] += en.mult;
@@ -98,7 +98,7 @@ std::vector<int64_t> replay(const Matrix& m, const std::vector<int32_t>& cls, in
   for (int64_t q = 0; q < nj * feat_stride; ++q) {
     const int64_t bc = q / nj;
     const int32_t j = static_cast<int32_t>(q - bc * nj);
-    for (int32_t r = 0; r < per_step; ++r) hist[j * feat_stride + bc] += columns[bc * fl::kLanes + r * nj + j];
+    for (int32_t r = 0; r < per_step; ++r) hist[j * feat_stride + bc] += columns[fl::column_counter(bc, fl::copy_lane(r, nj, j))];
   }
   return hist;
 }
