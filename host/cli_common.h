@@ -9,6 +9,7 @@
 #include <string>
 
 #include "host/cross_validation.h"
+#include "host/cuda_tuning_text.h"
 #include "host/forest_trainer.h"
 #include "host/params.h"
 #include "host/training_data.h"
@@ -49,7 +50,7 @@ struct ParamArgs {
 std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet);
 
 // The CUDA backend's launch choices from CANOPY_CUDA_TUNING
-// (kernels/cuda_tuning.h; unset or empty: the defaults). Throws ParamError
+// (host/cuda_tuning_text.h; unset or empty: the defaults). Throws ParamError
 // naming the variable, the key or value, and what was expected.
 CudaTuning cuda_tuning_from_environment();
 

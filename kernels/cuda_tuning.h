@@ -1,10 +1,7 @@
 #pragma once
-// The CUDA backend's launch choices (CudaTuning) and their text form, one
-// table (cuda_tuning.cc) that feeds parsing, validation, help and logging:
-//   CANOPY_CUDA_TUNING="partition_two_pass=1,histogram_mapping=feature_lanes"
-// Plain C++: the CLI reads the text, the CUDA backend takes the struct.
+// The CUDA backend's launch choices (CudaTuning). Their text form, as
+// CANOPY_CUDA_TUNING takes it, is host/cuda_tuning_text.h.
 #include <cstddef>
-#include <string>
 
 namespace canopy {
 
@@ -76,17 +73,5 @@ struct CudaTuning {
   // one event wait a chunk, just before the chunk's results are copied back.
   bool time_histograms = false;
 };
-
-// The tuning that `spec` ("key=value,key=value", spaces around items
-// allowed; empty: the defaults) sets over CudaTuning{}. Throws
-// std::invalid_argument naming the key or value and what was expected.
-CudaTuning parse_cuda_tuning(const std::string& spec);
-
-// Every key of `tuning` as "key=value,..." in the table's order (parses back
-// to the same tuning).
-std::string describe_cuda_tuning(const CudaTuning& tuning);
-
-// One line a key: its name, values and meaning.
-std::string cuda_tuning_help();
 
 }  // namespace canopy

@@ -1,4 +1,4 @@
-// The CUDA backend's launch choices as text (kernels/cuda_tuning.h): what a
+// The CUDA backend's launch choices as text (host/cuda_tuning_text.h): what a
 // spec sets, the round trip through describe_cuda_tuning, and errors that
 // name the key or value and what was expected.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/cuda_tuning.h"
+#include "host/cuda_tuning_text.h"
 
 namespace canopy {
 namespace {

@@ -1,10 +1,12 @@
-#include "kernels/cuda_tuning.h"
+#include "host/cuda_tuning_text.h"
 
 #include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "host/search.h"
 
 namespace canopy {
 namespace {
@@ -111,30 +113,21 @@ const std::vector<TuningKey>& tuning_keys() {
   return keys;
 }
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 }  // namespace
 
 CudaTuning parse_cuda_tuning(const std::string& spec) {
   CudaTuning t;
+  const std::vector<std::string> items = split_top_level(spec, ',');
+  if (items.size() == 1 && items[0].empty()) return t;  // an empty spec: the defaults
   std::vector<std::string> seen;
-  std::size_t pos = 0;
-  while (pos <= spec.size()) {
-    const std::size_t comma = spec.find(',', pos);
-    const std::string item = trim(spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-    pos = comma == std::string::npos ? spec.size() + 1 : comma + 1;
-    if (item.empty()) {
-      if (comma == std::string::npos && seen.empty()) break;  // an empty spec: the defaults
+  for (const std::string& item : items) {
+    if (item.empty())
       throw std::invalid_argument("empty item in \"" + spec + "\": expected key=value items separated by commas");
-    }
-    const std::size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      throw std::invalid_argument("\"" + item + "\" has no value: expected key=value");
-    const std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
+    const std::vector<std::string> kv = split_top_level(item, '=');
+    if (kv.size() == 1) throw std::invalid_argument("\"" + item + "\" has no value: expected key=value");
+    if (kv.size() > 2) throw std::invalid_argument("\"" + item + "\" has more than one '=': expected key=value");
+    const std::string& key = kv[0];
+    const std::string& value = kv[1];
     const TuningKey* k = nullptr;
     for (const TuningKey& x : tuning_keys())
       if (key == x.name) k = &x;
