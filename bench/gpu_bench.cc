@@ -2,7 +2,8 @@
 // data written to an HDF5 file once and read back (so "load" is a real read):
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
-//                                                 1 = element per thread, 2 = row words, 3 = feature lanes;
+//                                                 1 = element per thread, 2 = row words, 3 = feature lanes,
+//                                                 4 = rotated rows;
 //                                                 shared KiB per block;
 //                                                 batch = loads before the additions: 1, 4;
 //                                                 pad 1 = device rows padded to 32-byte sectors;
@@ -78,15 +79,17 @@ CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
 }
 
 // The histogram mappings as gpu_bench's "mapping" argument: 0 row, 1 element,
-// 2 row-words, 3 feature lanes (CudaTuning::HistogramMapping's order).
-constexpr int kMappings = 4;
+// 2 row-words, 3 feature lanes, 4 rotated rows (CudaTuning::HistogramMapping's
+// order).
+constexpr int kMappings = 5;
 constexpr int kRowWordsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRowWords);
 constexpr int kFeatureLanesMapping = static_cast<int>(CudaTuning::HistogramMapping::kFeatureLanes);
+constexpr int kRotatedRowsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRotatedRows);
 
 // Registers a case once per CudaTuning at each shared size in `kib` (the
-// row-words and feature-lanes walks have no load batch; the feature-lanes
-// block needs 82 KiB on 10M x 28, so it is registered at 96 KiB only), with
-// `split` appended when >= 0.
+// row-words, feature-lanes and rotated-rows walks have no load batch; the
+// feature-lanes and rotated-rows blocks need 82 and 64 KiB on 10M x 28, so
+// they are registered at 96 KiB only), with `split` appended when >= 0.
 void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
   for (int64_t mapping = 0; mapping < kMappings; ++mapping)
     for (int64_t shared : kib)
@@ -94,7 +97,7 @@ void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> k
         for (int64_t pad : {0, 1})
           for (int64_t threads : {256, 512}) {
             if (mapping >= kRowWordsMapping && batch != 1) continue;
-            if (mapping == kFeatureLanesMapping && shared < 96) continue;
+            if (mapping >= kFeatureLanesMapping && shared < 96) continue;
             std::vector<int64_t> args{mapping, shared, batch, pad, threads};
             if (split >= 0) args.push_back(split);
             b->Args(args);
@@ -254,7 +257,7 @@ BENCHMARK(BM_HistogramPass)
 void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, 4); }
 BENCHMARK(BM_HistogramPassFewBins)
     ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"})
-    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping}, {96}, {1}, {0}, {512}})
+    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -346,8 +349,10 @@ BENCHMARK(BM_Train10MPartition)
 // Every feature a node (max_features all), 1M x 28, 100 trees, depth 10,
 // bootstrap: each node histograms its features (subtract 0), or the larger
 // child comes from its parent's histogram minus the smaller one's
-// (subtract 1: CudaTuning::histogram_subtraction); the CPU backend, which
-// always subtracts there, beside them.
+// (subtract 1: CudaTuning::histogram_subtraction, the default), under the
+// row-words or the rotated-rows histogram walk (mapping 2 or 4; every group
+// of this training is dense, so the rotated walk takes every level); the
+// CPU backend, which always subtracts there, beside the default.
 void BM_TrainAllFeatures1M(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
@@ -355,13 +360,19 @@ void BM_TrainAllFeatures1M(benchmark::State& state) {
       {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
   CudaTuning tuning;
   tuning.histogram_subtraction = state.range(0) != 0;
+  tuning.histogram_mapping = static_cast<CudaTuning::HistogramMapping>(state.range(1));
   time_gpu_training(state, l.data, p, tuning);
-  if (state.range(0) == 1 && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
+  if (state.range(0) == 1 && state.range(1) == kRowWordsMapping && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
     auto cpu = make_cpu_tree_backend();
     state.counters["train_cpu_s"] = train_seconds(l.data, p, *cpu);
   }
 }
-BENCHMARK(BM_TrainAllFeatures1M)->ArgName("subtract")->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK(BM_TrainAllFeatures1M)
+    ->ArgNames({"subtract", "mapping"})
+    ->ArgsProduct({{0, 1}, {kRowWordsMapping, kRotatedRowsMapping}})
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
 
 // Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
 void BM_FullyGrown1M(benchmark::State& state) {

@@ -49,7 +49,8 @@ bool parse_one_of(const std::string& v, std::initializer_list<int> allowed, int&
   return false;
 }
 
-const char* const kMappingNames[] = {"row", "element", "row_words", "feature_lanes"};  // HistogramMapping's order
+const char* const kMappingNames[] = {"row", "element", "row_words", "feature_lanes",
+                                     "rotated_rows"};  // HistogramMapping's order
 const char* const kSplitNames[] = {"thread", "warp"};                                   // SplitMapping's order
 
 template <typename Enum, std::size_t N>
@@ -64,8 +65,9 @@ std::string flag_text(bool b) { return b ? "1" : "0"; }
 // The table: parsing, help and describe_cuda_tuning all read it.
 const std::vector<TuningKey>& tuning_keys() {
   static const std::vector<TuningKey> keys = {
-      {"histogram_mapping", "row|element|row_words|feature_lanes",
-       "how histogram threads walk rows (feature_lanes falls back to row_words where it does not fit)",
+      {"histogram_mapping", "row|element|row_words|feature_lanes|rotated_rows",
+       "how histogram threads walk rows (feature_lanes and rotated_rows fall back to row_words where they do not "
+       "fit)",
        [](CudaTuning& t, const std::string& v) { return parse_enum(v, kMappingNames, t.histogram_mapping); },
        [](const CudaTuning& t) { return std::string(kMappingNames[static_cast<int>(t.histogram_mapping)]); }},
       {"histogram_shared_kib", "1..1024", "shared memory of one histogram block, KiB (capped at the device's limit)",

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "kernels/feature_lanes.h"
+#include "kernels/rotated_rows.h"
 #include "kernels/tree_kernels.cuh"
 
 namespace canopy {
@@ -32,7 +33,7 @@ __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { a
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
 // How a histogram block's threads walk a work item (CudaTuning::HistogramMapping).
-enum class Walk { kRows, kElements, kRowWords, kFeatureLanes };
+enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows };
 
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
 // of its sample, accumulated as Mode says. kElements: thread q of the block
@@ -46,10 +47,13 @@ enum class Walk { kRows, kElements, kRowWords, kFeatureLanes };
 // out of them in the row's byte order. kFeatureLanes (kBatch 1; nj <=
 // feature_lanes::kLanes; rows of whole 4-byte words): a warp stages 32 rows'
 // words in shared memory after its histogram columns, then its lanes add a
-// feature each (feature_lanes.h). kThreads: the block size
-// (CudaTuning::histogram_block_threads).
+// feature each (feature_lanes.h). kRotatedRows (kBatch 1; rows of whole
+// 4-byte words, at most rotated_rows::kLanes bytes): a thread takes whole
+// entries, and each lane walks its row from its own byte position, into a
+// histogram of one column a position (rotated_rows.h). kThreads: the block
+// size (CudaTuning::histogram_block_threads).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
@@ -66,7 +70,10 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t feat_stride = static_cast<int64_t>(max_bins) * k;
   unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
   constexpr bool kLaneWalk = kWalk == Walk::kFeatureLanes;
-  const int64_t len = kLaneWalk ? feature_lanes::counters(max_bins, k) : static_cast<int64_t>(it.nj) * feat_stride;
+  constexpr bool kRotatedWalk = kWalk == Walk::kRotatedRows;
+  const int64_t len = kLaneWalk      ? feature_lanes::counters(max_bins, k)
+                      : kRotatedWalk ? rotated_rows::counters(max_bins, k)
+                                     : static_cast<int64_t>(it.nj) * feat_stride;
   Counter* h = nullptr;
   if constexpr (kShared) {
     h = smem;
@@ -258,6 +265,45 @@ __global__ void __launch_bounds__(kThreads)
       }
       __syncwarp();
     }
+  } else if constexpr (kRotatedWalk) {
+    namespace rr = rotated_rows;
+    static_assert(kBatch == 1 && kThreads % rr::kLanes == 0, "the rotated-rows walk takes whole warps, one row a lane");
+    constexpr int kWords = rr::kLanes / 4;
+    const int32_t nb = static_cast<int32_t>(bin_stride), n_words = nb / 4;
+    const int32_t lane = static_cast<int32_t>(threadIdx.x) % rr::kLanes, warp = static_cast<int32_t>(threadIdx.x) / rr::kLanes;
+    const int32_t r = rr::rotation(lane, nb), col0 = rr::column(rr::copy(lane, nb), nb, 0);
+    uint32_t group = 0;  // bit q: position q is a feature of the group
+    for (int32_t j = 0; j < it.nj; ++j) group |= 1u << f[j];
+    const int32_t active = rr::active_lanes(nb);
+    const int64_t rows_a_round = static_cast<int64_t>(kThreads / rr::kLanes) * active;
+    for (int64_t e = it.e0 + static_cast<int64_t>(warp) * active + lane; lane < active && e < it.e1; e += rows_a_round) {
+      const EntryStats st = stats_of(entries[e]);
+      const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
+      uint32_t w[kWords];
+#pragma unroll
+      for (int u = 0; u < kWords; ++u) w[u] = u < n_words ? __ldg(row + rr::loaded_word(u, r, n_words)) : 0u;
+      // The step's position, stepped along the row rather than computed
+      // from the step: the compiler would otherwise keep all 32 steps'
+      // positions and columns in registers (over 128 a thread).
+      int32_t q = r;
+      asm volatile("" : "+r"(q));
+#pragma unroll
+      for (int u = 0; u < kWords; ++u) {
+        if (u >= n_words) break;
+        const uint32_t next = u + 1 < n_words ? w[(u + 1) % kWords] : w[0];  // the row is a ring
+        const uint32_t v = rr::rotated_word(w[u], next, r);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          if (group >> q & 1u) {
+            Counter* s0 = h + rr::column_counter(static_cast<int64_t>((v >> (8 * i)) & 0xffu) * k, col0 + q);
+            shared_add(s0 + st.c0 * rr::kLanes, st.w);
+            if (regression) shared_add(s0 + rr::kLanes, st.wy);
+            if (cc >= 0) shared_add(s0 + cc * rr::kLanes, static_cast<int64_t>(st.mult));
+          }
+          q = rr::next_position(q, nb);
+        }
+      }
+    }
   } else {
     // Entries e + u * blockDim (u < kBatch) of this thread; a feature's index
     // is loaded once for all of them.
@@ -295,6 +341,25 @@ __global__ void __launch_bounds__(kThreads)
       const int32_t j = static_cast<int32_t>(q - bc * nj);
       unsigned long long v = 0;
       for (int32_t r = 0; r < copies; ++r) v += smem[feature_lanes::column_counter(bc, feature_lanes::copy_lane(r, nj, j))];
+      if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
+    }
+  } else if constexpr (kRotatedWalk) {
+    // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
+    // read consecutive columns. Sums the copies of q into its group feature.
+    static_assert(sizeof(int32_t) * rotated_rows::kLanes <= HistogramPolicy::kStaticSharedBytes,
+                  "the position table exceeds the static shared memory set aside for it");
+    __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
+    const int32_t nb = static_cast<int32_t>(bin_stride), copies = rotated_rows::copies(nb);
+    for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
+    __syncthreads();
+    for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j]] = j;
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < nb * feat_stride; i += blockDim.x) {
+      const int64_t bc = i / nb;
+      const int32_t q = static_cast<int32_t>(i - bc * nb), j = feature_of[q];
+      if (j < 0) continue;
+      unsigned long long v = 0;
+      for (int32_t c = 0; c < copies; ++c) v += smem[rotated_rows::column_counter(bc, rotated_rows::column(c, nb, q))];
       if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
     }
   } else if constexpr (kShared) {
@@ -386,6 +451,8 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
       break;
     case CudaTuning::HistogramMapping::kFeatureLanes:  // the host checked that it fits (feature_lanes_bytes)
       return histogram_variant<Mode, Walk::kFeatureLanes, 1>(threads);
+    case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (rotated_rows())
+      return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
     case CudaTuning::HistogramMapping::kRowPerThread:
       break;
   }

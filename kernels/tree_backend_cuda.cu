@@ -51,6 +51,7 @@
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/feature_lanes.h"
+#include "kernels/rotated_rows.h"
 #include "kernels/level_plan.h"
 #include "kernels/parallel_for.h"
 #include "kernels/partition_plan.h"
@@ -83,6 +84,11 @@ struct MemoryPolicy {
   static constexpr std::size_t kMaxWorkspace = std::size_t(16) << 30;
   // Trees per batch at most (host-side per-level bookkeeping grows with it).
   static constexpr std::size_t kMaxBatchJobs = 512;
+  // CudaTuning::partition_columns keeps its feature-major copy of the bins
+  // only where the copy takes at most this fraction of the device memory
+  // free after the row-major bins; otherwise the partition reads the rows
+  // (the same result), so the copy never decides whether a dataset fits.
+  static constexpr double kColumnsFraction = 0.25;
 };
 
 // ---------------------------------------------------------------------------
@@ -312,8 +318,8 @@ class CudaTreeBackend final : public TreeBackend {
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
     hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(), bin_stride_,
-                                           histogram_smem(std::min(shared_group(), widest))),
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(true), bin_stride_,
+                                           histogram_smem(histogram_tuning(true), std::min(shared_group(), widest))),
         1, HistogramPolicy::kBlocksPerSM);
     shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
     planner_ = LevelPlanner(std::move(shape));
@@ -360,7 +366,7 @@ class CudaTreeBackend final : public TreeBackend {
       upload_to(part_items_, items, "partition work items");
       cuda_util::ensure_capacity(seg_left_, segs.size(), "partition counts");
       const cuda_tree::SplitBins bins =
-          cuda_tree::split_bins(bins_.data(), bin_stride_, tuning_.partition_columns ? columns_.data() : nullptr,
+          cuda_tree::split_bins(bins_.data(), bin_stride_, columns_.empty() ? nullptr : columns_.data(),
                                 static_cast<int64_t>(data_.bins->n_rows));
       const auto n_items = static_cast<unsigned>(items.size());
       if (tuning_.partition_two_pass) {
@@ -425,8 +431,8 @@ class CudaTreeBackend final : public TreeBackend {
   // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
   // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
-  // either rounded up to whole 4-byte words for the row-words and
-  // feature-lanes histogram walks.
+  // either rounded up to whole 4-byte words for the row-words, feature-lanes
+  // and rotated-rows histogram walks.
   // The padding is zeroed; no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
@@ -436,7 +442,8 @@ class CudaTreeBackend final : public TreeBackend {
     const std::size_t nf = m.n_features;
     std::size_t stride = tuning_.pad_rows ? padded_stride(nf, kSector) : nf;
     if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRowWords ||
-        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes)
+        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes ||
+        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows)
       stride = (stride + 3) / 4 * 4;
     stride = std::max<std::size_t>(1, stride);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
@@ -450,8 +457,11 @@ class CudaTreeBackend final : public TreeBackend {
       }
     }
     columns_ = {};
-    if (tuning_.partition_columns) {
-      cuda_util::ensure_capacity(columns_, std::max<std::size_t>(1, m.n_rows * nf), "the feature-major bins");
+    const std::size_t columns_bytes = m.n_rows * nf;
+    if (tuning_.partition_columns && columns_bytes > 0 &&
+        static_cast<double>(columns_bytes) <=
+            MemoryPolicy::kColumnsFraction * static_cast<double>(cuda_util::free_device_memory())) {
+      cuda_util::ensure_capacity(columns_, columns_bytes, "the feature-major bins");
       cuda_tree::bins_to_columns(bins_.data(), bin_stride_, static_cast<int64_t>(m.n_rows), static_cast<int64_t>(nf),
                                  columns_.data());
     }
@@ -573,26 +583,49 @@ class CudaTreeBackend final : public TreeBackend {
            feature_lanes_bytes() <= hist_shared_bytes_;
   }
 
-  // The tuning the histogram launches take: tuning_, with a feature-lanes
-  // walk that does not fit replaced by the row-words walk.
-  CudaTuning histogram_tuning() const {
+  // Shared-memory bytes of a rotated-rows block: kLanes columns of one
+  // feature's histogram (rotated_rows.h).
+  std::size_t rotated_rows_bytes() const { return rotated_rows::kLanes * feature_hist_bytes(); }
+
+  // Whether histograms may take the rotated-rows walk: the tuning asks for
+  // it, rows are whole words of at most kLanes bytes, and its block fits the
+  // tuning's shared memory. (A launch takes it where every group is dense.)
+  bool rotated_walk() const {
+    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && bin_stride_ % 4 == 0 &&
+           bin_stride_ <= rotated_rows::kLanes && rotated_rows_bytes() <= hist_shared_bytes_;
+  }
+
+  // The tuning a histogram launch takes: tuning_, with a feature-lanes walk
+  // that does not fit, and a rotated-rows walk that does not fit or whose
+  // launch has a sparse group (`dense` false), replaced by the row-words walk.
+  CudaTuning histogram_tuning(bool dense) const {
     CudaTuning t = tuning_;
-    if (t.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes && !feature_lanes())
+    if ((t.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes && !feature_lanes()) ||
+        (t.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && !(rotated_walk() && dense)))
       t.histogram_mapping = CudaTuning::HistogramMapping::kRowWords;
     return t;
   }
 
-  // Features per shared-memory group; 0 = global-atomic fallback.
+  // Features per shared-memory group; 0 = global-atomic fallback. The
+  // feature-lanes and rotated-rows blocks hold kLanes features' counters.
   int32_t shared_group() const {
-    if (feature_lanes()) return feature_lanes::kLanes;
+    if (feature_lanes() || rotated_walk()) return feature_lanes::kLanes;
     return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes());
   }
 
-  // Dynamic shared memory of a histogram launch whose widest group has
-  // `group` features (the feature-lanes block is one size for any group).
-  std::size_t histogram_smem(int32_t group) const {
+  // Dynamic shared memory of a histogram launch of tuning `launch` whose
+  // widest group has `group` features (the feature-lanes and rotated-rows
+  // blocks are one size for any group).
+  std::size_t histogram_smem(const CudaTuning& launch, int32_t group) const {
     if (shared_group() == 0) return 0;
-    return feature_lanes() ? feature_lanes_bytes() : static_cast<std::size_t>(group) * feature_hist_bytes();
+    switch (launch.histogram_mapping) {
+      case CudaTuning::HistogramMapping::kFeatureLanes:
+        return feature_lanes_bytes();
+      case CudaTuning::HistogramMapping::kRotatedRows:
+        return rotated_rows_bytes();
+      default:
+        return static_cast<std::size_t>(group) * feature_hist_bytes();
+    }
   }
 
   HistogramCounters histogram_counters() const {
@@ -637,8 +670,12 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
     if (histogram_timer_) histogram_timer_->start();
-    cuda_tree::build_histograms(histogram_counters(), histogram_tuning(), static_cast<unsigned>(items.size()),
-                                histogram_smem(plan.max_group), hist_items_.data(),
+    const bool dense = std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
+      return rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
+    });
+    const CudaTuning launch = histogram_tuning(dense);
+    cuda_tree::build_histograms(histogram_counters(), launch, static_cast<unsigned>(items.size()),
+                                histogram_smem(launch, plan.max_group), hist_items_.data(),
                                 nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
                                 entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));
@@ -695,7 +732,7 @@ class CudaTreeBackend final : public TreeBackend {
   // Resident across batches.
   BinnedMatrixKey bins_key_;
   DeviceArray<uint8_t> bins_;
-  DeviceArray<uint8_t> columns_;  // CudaTuning::partition_columns: bins_ feature-major
+  DeviceArray<uint8_t> columns_;  // CudaTuning::partition_columns: bins_ feature-major (empty: not kept)
   DeviceArray<int32_t> n_bins_;
   // Per batch.
   DeviceArray<int32_t> class_id_;

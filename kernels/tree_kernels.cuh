@@ -51,6 +51,17 @@ struct HistogramPolicy {
   // Shared memory a block may use without opting in (the root statistics'
   // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
+  // Blocks of 512 threads of the rotated-rows walk a multiprocessor must
+  // hold at once (the kernel's __launch_bounds__): its 64 KiB histogram (28
+  // binary features of 256 bins) leaves room for 3, and unbounded its
+  // unrolled steps take 64 registers a thread, room for 2 (with the bound:
+  // 40 registers and 32 bytes of spills; 256 threads stay unbounded, 63
+  // registers). Other walks: 0 (no bound; the row-words walk takes 40
+  // registers at 512 threads).
+  static constexpr int kRotatedBlocksPerSM = 3;
+  static constexpr int min_blocks(bool rotated, int threads) {
+    return rotated && threads == kWideBlockThreads ? kRotatedBlocksPerSM : 0;
+  }
 };
 
 // The histogram block size of a tuning: kWideBlockThreads when it asks for

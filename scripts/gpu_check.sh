@@ -2,7 +2,7 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
-#                                       subtract columns sanitize
+#                                       rotated subtract columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
 # them into one file at the end. Every step has its own
@@ -10,7 +10,7 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
-#   GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
@@ -29,8 +29,13 @@
 # and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
 # Train10MTuned (with the warp split scan under the default walk too), ranked
 # into $OUT/lanes.txt.
+# rotated: the rotated-rows walk (256 and 512 threads) against the default
+# row-words walk, at 96 KiB: HistogramPass, HistogramPassFewBins and
+# TrainAllFeatures1M with subtraction (every group dense), ranked into
+# $OUT/rotated.txt.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
-# subtraction trick, and the CPU backend.
+# subtraction trick, under the row-words and rotated-rows walks, and the CPU
+# backend.
 # columns: Train10MPartition, the partition reading rows or the feature-major copy,
 # by flags or in two passes.
 # sanitize: compute-sanitizer's memcheck, racecheck and synccheck on the opt-in paths
@@ -58,6 +63,7 @@ gpu_bench() {
 DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
 LANES_TUNING='mapping:3/shared_KiB:96/batch:1/pad:0/threads:512'
+ROTATED_TUNING='mapping:4/shared_KiB:96/batch:1/pad:0/threads:(256|512)'
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -108,6 +114,12 @@ for s in "${steps[@]}"; do
         lanes lanes "${GPU_CHECK_LANES_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
+      ;;
+    rotated)
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/" \
+        rotated rotated "${GPU_CHECK_ROTATED_S:-150}"
+      rc=$?
+      python3 scripts/gpu_tunings.py "$OUT/rotated.json" 2>&1 | tee "$OUT/rotated.txt"
       ;;
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"

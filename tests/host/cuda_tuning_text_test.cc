@@ -26,23 +26,23 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   EXPECT_EQ(describe_cuda_tuning(parse_cuda_tuning("  ")), defaults);
   EXPECT_EQ(defaults,
             "histogram_mapping=row_words,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-            "pad_rows=0,histogram_subtraction=0,partition_columns=0,partition_two_pass=0,workspace_mib=0,"
+            "pad_rows=0,histogram_subtraction=1,partition_columns=1,partition_two_pass=1,workspace_mib=0,"
             "split_mapping=thread,time_histograms=0");
 }
 
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=feature_lanes, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "pad_rows=true,histogram_subtraction=1,partition_columns=1,partition_two_pass=1,workspace_mib=2,"
+      "pad_rows=true,histogram_subtraction=0,partition_columns=false,partition_two_pass=0,workspace_mib=2,"
       "split_mapping=warp,time_histograms=1");
   EXPECT_EQ(t.histogram_mapping, CudaTuning::HistogramMapping::kFeatureLanes);
   EXPECT_EQ(t.histogram_shared_bytes, std::size_t(48) << 10);
   EXPECT_EQ(t.histogram_load_batch, 4);
   EXPECT_EQ(t.histogram_block_threads, 256);
   EXPECT_TRUE(t.pad_rows);
-  EXPECT_TRUE(t.histogram_subtraction);
-  EXPECT_TRUE(t.partition_columns);
-  EXPECT_TRUE(t.partition_two_pass);
+  EXPECT_FALSE(t.histogram_subtraction);  // each the opposite of its default
+  EXPECT_FALSE(t.partition_columns);
+  EXPECT_FALSE(t.partition_two_pass);
   EXPECT_EQ(t.workspace_bytes, std::size_t(2) << 20);
   EXPECT_EQ(t.split_mapping, CudaTuning::SplitMapping::kWarpPerPair);
   EXPECT_TRUE(t.time_histograms);
@@ -51,12 +51,14 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
   EXPECT_EQ(parse_cuda_tuning("histogram_mapping=row").histogram_mapping, CudaTuning::HistogramMapping::kRowPerThread);
   EXPECT_EQ(parse_cuda_tuning("histogram_mapping=element").histogram_mapping,
             CudaTuning::HistogramMapping::kElementPerThread);
+  EXPECT_EQ(parse_cuda_tuning("histogram_mapping=rotated_rows").histogram_mapping,
+            CudaTuning::HistogramMapping::kRotatedRows);
   EXPECT_FALSE(parse_cuda_tuning("pad_rows=false").pad_rows);
 }
 
 TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
   EXPECT_NE(error_of("histogram_mapping=diagonal").find(
-                "invalid value \"diagonal\" for histogram_mapping: expected row|element|row_words|feature_lanes"),
+                "invalid value \"diagonal\" for histogram_mapping: expected row|element|row_words|feature_lanes|rotated_rows"),
             std::string::npos);
   EXPECT_NE(error_of("histogram_load_batch=2").find("expected 1|4"), std::string::npos);
   EXPECT_NE(error_of("histogram_block_threads=300").find("expected 256|512"), std::string::npos);
@@ -73,7 +75,7 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
 
 TEST(CudaTuningText, HelpListsEveryKeyWithItsDefault) {
   const std::string help = cuda_tuning_help();
-  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|feature_lanes"), std::string::npos);
+  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|feature_lanes|rotated_rows"), std::string::npos);
   EXPECT_NE(help.find("(default row_words)"), std::string::npos);
   EXPECT_NE(help.find("partition_two_pass=0|1"), std::string::npos);
   EXPECT_NE(help.find("split_mapping=thread|warp"), std::string::npos);

@@ -312,7 +312,12 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // 31 cuts (64-bit counters: weighted, regression; 3 classes over 40
 // features, two groups; 28 features of 2 cuts, few distinct bins) and the
 // 400 features of 2 cuts (groups of 32 over rows of 100 words); elsewhere it
-// falls back to the row-words walk.
+// falls back to the row-words walk. The rotated-rows walk takes only
+// launches whose every group covers more than half the row, so its batches
+// sample most features (every job, and its root); it fits rows of at most 32
+// bytes whose 32 columns fit the block (28 features of 256 bins at 96 KiB
+// with 32-bit counters; 9 and 7 features of few bins, weighted or
+// regression, with 64-bit ones), else the row-words walk.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -352,7 +357,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   // Every combination; the row-words and feature-lanes walks have no load batch.
   std::vector<CudaTuning> tunings;
   for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
-                       CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kFeatureLanes})
+                       CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kFeatureLanes,
+                       CudaTuning::HistogramMapping::kRotatedRows})
     for (int kib : {48, 96})
       for (bool pad : {false, true})
         for (int threads : {256, 512})
@@ -370,7 +376,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     const char* mapping = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowPerThread       ? "row"
                           : tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread ? "element"
                           : tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowWords         ? "row-words"
-                                                                                                         : "feature-lanes";
+                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes     ? "feature-lanes"
+                                                                                                         : "rotated-rows";
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
                  " threads, load batch " + std::to_string(tuning.histogram_load_batch));
@@ -381,7 +388,14 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
       JobPlan sampled{5, 1, c, true, 8};
       sampled.sampled = true;
       JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
-      compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
+      if (tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows) {
+        JobPlan sampled_rows{nf, 1, c, true, 8};
+        sampled_rows.sampled = true;
+        compare_backends(p, {{nf, 1, c, true, 10}, sampled_rows, weighted, {std::max(1, nf - 1), 1, c, false, -1}}, 53,
+                         gpu.get());
+      } else {
+        compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
+      }
     }
   }
 }
@@ -407,13 +421,15 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   struct Setting {
     CudaTuning::HistogramMapping mapping;
     std::size_t workspace_bytes;
+    bool subtract = true;
   };
   using Mapping = CudaTuning::HistogramMapping;
-  for (const Setting& setting : {Setting{Mapping::kRowWords, 0}, Setting{Mapping::kFeatureLanes, 0},
-                                 Setting{Mapping::kElementPerThread, 0}, Setting{Mapping::kRowWords, std::size_t(2) << 20},
-                                 Setting{Mapping::kFeatureLanes, std::size_t(2) << 20}}) {
+  for (const Setting& setting :
+       {Setting{Mapping::kRowWords, 0}, Setting{Mapping::kFeatureLanes, 0}, Setting{Mapping::kElementPerThread, 0},
+        Setting{Mapping::kRowWords, std::size_t(2) << 20}, Setting{Mapping::kFeatureLanes, std::size_t(2) << 20},
+        Setting{Mapping::kRowWords, 0, false}}) {
     CudaTuning tuning;
-    tuning.histogram_subtraction = true;
+    tuning.histogram_subtraction = setting.subtract;
     tuning.histogram_mapping = setting.mapping;
     tuning.workspace_bytes = setting.workspace_bytes;
     tuning.partition_columns = setting.workspace_bytes > 0;
@@ -422,7 +438,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
       SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
                    std::to_string(p.layout.n_classes) + " classes" + (p.row_quantum.empty() ? "" : ", weighted") +
                    ", mapping " + std::to_string(static_cast<int>(setting.mapping)) +
-                   (setting.workspace_bytes ? ", 2 MiB workspace" : ""));
+                   (setting.workspace_bytes ? ", 2 MiB workspace" : "") + (setting.subtract ? "" : ", no subtraction"));
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
       JobPlan sampled{nf - 1, 1, c, true, 12};
@@ -448,6 +464,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // with a count channel but no row weights (a batch of a training whose other
 // requests weigh classes): 32-bit counters, the count from the multiplicity.
 // And 20000 rows, so the first partitions cut a node into several work items.
+// Then the rotated-rows walk at 512 threads (its bounded registers) on jobs
+// that sample most features, with the default partition.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -476,25 +494,40 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     }
   }
   EXPECT_EQ(cuda_histogram_seconds(*make_cuda_tree_backend(0)), 0.0);  // untimed by default
+  CudaTuning rotated;
+  rotated.histogram_mapping = CudaTuning::HistogramMapping::kRotatedRows;
+  rotated.workspace_bytes = std::size_t(1) << 20;
+  auto gpu = make_cuda_tree_backend(0, rotated);
+  for (const Problem& p : problems) {
+    SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
+                 " classes, rotated rows");
+    const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+    const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+    compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}}, 89, gpu.get());
+  }
 }
 
-// The two-pass partition (CudaTuning::partition_two_pass) grows the CPU's
-// trees, reading the split feature's bins from the rows and from the
-// feature-major copy: nodes of many work items (60000 rows), fully grown
-// trees (nodes down to one entry), bootstrap multiplicities, rows sampled on
-// the device, weights, regression and 300 classes.
-TEST(CudaBackend, PartitionTwoPassMatchesCpu) {
+// Both partitions (CudaTuning::partition_two_pass: go-left bits in two
+// passes, the default; or flags, a scan and a scatter) grow the CPU's trees,
+// reading the split feature's bins from the rows and from the feature-major
+// copy (CudaTuning::partition_columns): nodes of many work items (60000
+// rows), fully grown trees (nodes down to one entry), bootstrap
+// multiplicities, rows sampled on the device, weights, regression and 300
+// classes.
+TEST(CudaBackend, PartitionsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   const std::vector<Problem> problems =
       problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
-  for (bool columns : {false, true}) {
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool two_pass = variant & 1, columns = variant & 2;
     CudaTuning tuning;
-    tuning.partition_two_pass = true;
+    tuning.partition_two_pass = two_pass;
     tuning.partition_columns = columns;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_rows) + " x " + std::to_string(p.bins.n_features) + ", " +
-                   std::to_string(p.layout.n_classes) + " classes" + (columns ? ", feature-major bins" : ""));
+                   std::to_string(p.layout.n_classes) + " classes" + (two_pass ? ", two passes" : ", flags") +
+                   (columns ? ", feature-major bins" : ""));
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
       JobPlan sampled{3, 1, c, true, 10};
@@ -660,14 +693,17 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
   expect_identical_models("synth-ovr", "--data " + file + " --label y --n-estimators 6 --seed 5 --multi-class ovr");
 }
 
-// Each opt-in launch choice, taken from CANOPY_CUDA_TUNING by the canopy
-// binary, exports the CPU's model bytes.
-TEST(CudaEndToEnd, OptInTuningsFromTheEnvironmentGiveTheSameModels) {
+// Launch choices other than the defaults, taken from CANOPY_CUDA_TUNING by
+// the canopy binary, export the CPU's model bytes: the feature-lanes walk,
+// subtraction in a small workspace, the flag partition over the rows without
+// subtraction (the defaults before they were measured), the warp split scan.
+TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
-  for (const char* spec : {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
-                           "partition_columns=1,partition_two_pass=1", "split_mapping=warp,histogram_block_threads=256"}) {
+  for (const char* spec :
+       {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
+        "partition_columns=0,partition_two_pass=0,histogram_subtraction=0", "split_mapping=warp,histogram_block_threads=256"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);

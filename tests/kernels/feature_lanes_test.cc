@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "histogram_replay.h"
 #include "kernels/feature_lanes.h"
 #include "kernels/histogram.h"
 
@@ -21,22 +22,7 @@ namespace {
 
 namespace fl = feature_lanes;
 
-struct Matrix {
-  std::vector<uint8_t> bins;  // rows of `stride` bytes, a multiple of 4 (device rows)
-  std::size_t stride = 0;
-  int32_t max_bins = 0;
-};
-
-Matrix random_matrix(std::size_t n_rows, std::size_t n_features, int32_t max_bins, std::mt19937& rng) {
-  Matrix m;
-  m.stride = (n_features + 3) / 4 * 4;
-  m.max_bins = max_bins;
-  m.bins.assign(n_rows * m.stride, 0);
-  for (std::size_t r = 0; r < n_rows; ++r)
-    for (std::size_t f = 0; f < n_features; ++f)
-      m.bins[r * m.stride + f] = static_cast<uint8_t>(rng() % static_cast<uint32_t>(max_bins));
-  return m;
-}
+using Matrix = test::ReplayMatrix;
 
 // The kernel's walk over entries for the group f[0, nj): returns the flushed
 // histogram, (j * max_bins + bin) * k + class.
@@ -100,20 +86,6 @@ std::vector<int64_t> replay(const Matrix& m, const std::vector<int32_t>& cls, in
     const int32_t j = static_cast<int32_t>(q - bc * nj);
     for (int32_t r = 0; r < per_step; ++r) hist[j * feat_stride + bc] += columns[fl::column_counter(bc, fl::copy_lane(r, nj, j))];
   }
-  return hist;
-}
-
-std::vector<int64_t> cpu_histogram(const Matrix& m, const std::vector<int32_t>& cls, int32_t k,
-                                   const std::vector<RowEntry>& entries, const std::vector<int32_t>& f) {
-  const StatsLayout lay = StatsLayout::make(k, false);
-  RowTargets t;
-  t.layout = &lay;
-  t.class_id = cls.data();
-  std::vector<uint32_t> offsets(f.size() + 1);
-  for (std::size_t j = 0; j <= f.size(); ++j) offsets[j] = static_cast<uint32_t>(j * m.max_bins);
-  const FeatureSet fs{f.data(), offsets.data(), static_cast<int32_t>(f.size())};
-  std::vector<int64_t> hist(f.size() * m.max_bins * k, 0);
-  accumulate_histogram_cpu(BinRows{m.bins.data(), m.stride}, t, entries.data(), entries.size(), fs, hist.data());
   return hist;
 }
 
@@ -186,14 +158,12 @@ TEST(FeatureLanes, ReplayedWalkGivesTheCpuHistogram) {
     std::shuffle(group.begin(), group.end(), rng);
     SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
     const std::size_t n_rows = 1500;
-    const Matrix m = random_matrix(n_rows, c.features, c.max_bins, rng);
+    const Matrix m = test::random_replay_matrix(n_rows, c.features, c.max_bins, rng);
     std::vector<int32_t> cls(n_rows);
     for (auto& x : cls) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.classes));
-    std::vector<RowEntry> entries;  // scattered rows, bootstrap multiplicities, a partial last warp
-    for (uint32_t r = 0; r < n_rows; r += 1 + rng() % 3) entries.push_back({r, 1 + static_cast<uint32_t>(rng() % 3)});
-    std::shuffle(entries.begin(), entries.end(), rng);
+    const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);  // and a partial last warp
     ASSERT_NE(entries.size() % fl::kLanes, 0u);
-    const auto expected = cpu_histogram(m, cls, c.classes, entries, group);
+    const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);
     EXPECT_EQ(replay(m, cls, c.classes, entries, group), expected);
     EXPECT_GT(std::accumulate(expected.begin(), expected.end(), int64_t{0}), 0);
   }

@@ -1,0 +1,73 @@
+#pragma once
+// The rotated-rows histogram walk (CudaTuning::HistogramMapping::kRotatedRows):
+// its shared-memory layout and index math, written once for the CUDA kernel
+// (histogram.cu) and the host test that replays the walk
+// (tests/kernels/rotated_rows_test.cc).
+//
+// As in the row-words walk, a lane owns whole rows and loads each row's
+// 4-byte words at once. The row's nb bytes (bytes_of_row: the device row
+// stride, at most kLanes) are its byte positions, feature q at position q.
+// Lane l starts its rows at its own position, rotation(l): in step p it adds
+// the bin at position (p + rotation(l)) % nb, so the lanes of a copy add nb
+// distinct features in every step. Feature q's counters lie in column
+// column(copy(l), nb, q) of a histogram kLanes columns wide, and column c in
+// shared-memory bank c: a step's atomic adds fall in distinct banks whatever
+// the bins (the row-words walk's lanes add one feature in a step, so the bin
+// alone picks the bank and about 3.5 lanes meet in the busiest one). Where
+// nb <= kLanes / 2 the warp holds kLanes / nb copies of every feature,
+// summed when the block flushes; lanes from active_lanes(nb) on idle.
+//
+// The rotation costs no dynamic register index: a lane loads its row's words
+// starting at word rotation / 4 (its own addresses), then shifts the words
+// by rotation % 4 bytes (rotated_word), so step p's bin is byte p of the
+// shifted words, a constant place.
+//
+// The walk histograms the positions of the node's feature group (a bit mask;
+// padding bytes and features outside the group are skipped), so the host
+// takes it only where a group covers more than half the row
+// (dense_group): a sampled few features would idle most lanes of a step.
+#include <cstdint>
+
+#include "kernels/host_device.h"
+
+namespace canopy {
+namespace rotated_rows {
+
+constexpr int32_t kLanes = 32;  // a warp; also the shared-memory banks
+
+// Byte positions a lane walks: the device row stride (whole words).
+CANOPY_HD int32_t copies(int32_t nb) { return kLanes / nb; }
+CANOPY_HD int32_t active_lanes(int32_t nb) { return copies(nb) * nb; }
+CANOPY_HD int32_t rotation(int32_t lane, int32_t nb) { return lane % nb; }
+CANOPY_HD int32_t copy(int32_t lane, int32_t nb) { return lane / nb; }
+
+// The position a lane adds in step p is (p + rotation) % nb: rotation in
+// step 0, then each step's next_position.
+CANOPY_HD int32_t next_position(int32_t q, int32_t nb) { return q + 1 < nb ? q + 1 : 0; }
+
+// Column of feature position q in copy c.
+CANOPY_HD int32_t column(int32_t c, int32_t nb, int32_t q) { return c * nb + q; }
+
+// Counter of a column at bin-channel bc = bin * k + channel.
+CANOPY_HD int64_t column_counter(int64_t bc, int32_t col) { return bc * kLanes + col; }
+
+// Counters of the histogram: kLanes columns of max_bins x k.
+CANOPY_HD int64_t counters(int32_t max_bins, int32_t k) { return static_cast<int64_t>(kLanes) * max_bins * k; }
+
+// Word u of a rotated row: word u of the row read from word (u + r / 4) % w
+// on (loaded[u]), then shifted down by r % 4 bytes with the next word's low
+// bytes on top, so byte p of the result is the row's byte (p + r) % (4 w).
+CANOPY_HD int32_t loaded_word(int32_t u, int32_t r, int32_t w) {
+  const int32_t i = u + r / 4;
+  return i < w ? i : i - w;
+}
+CANOPY_HD uint32_t rotated_word(uint32_t word, uint32_t next, int32_t r) {
+  const uint64_t pair = (static_cast<uint64_t>(next) << 32) | word;
+  return static_cast<uint32_t>(pair >> (8 * (r & 3)));
+}
+
+// Whether the walk suits a group of nj features over rows of nb bytes.
+CANOPY_HD bool dense_group(int32_t nj, int32_t nb) { return 2 * nj > nb; }
+
+}  // namespace rotated_rows
+}  // namespace canopy

@@ -1,0 +1,57 @@
+#pragma once
+// Fixtures of the tests that replay a CUDA histogram walk on the host
+// (feature_lanes_test.cc, rotated_rows_test.cc): device-shaped random rows,
+// scattered entries, and the CPU histogram the replay must equal.
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/histogram.h"
+
+namespace canopy {
+namespace test {
+
+struct ReplayMatrix {
+  std::vector<uint8_t> bins;  // rows of `stride` bytes, a multiple of 4 (device rows); padding 0
+  std::size_t stride = 0;
+  int32_t max_bins = 0;
+};
+
+inline ReplayMatrix random_replay_matrix(std::size_t n_rows, std::size_t n_features, int32_t max_bins,
+                                         std::mt19937& rng) {
+  ReplayMatrix m;
+  m.stride = (n_features + 3) / 4 * 4;
+  m.max_bins = max_bins;
+  m.bins.assign(n_rows * m.stride, 0);
+  for (std::size_t r = 0; r < n_rows; ++r)
+    for (std::size_t f = 0; f < n_features; ++f)
+      m.bins[r * m.stride + f] = static_cast<uint8_t>(rng() % static_cast<uint32_t>(max_bins));
+  return m;
+}
+
+// Every second or third row, shuffled, with bootstrap multiplicities 1 to 3.
+inline std::vector<RowEntry> scattered_entries(std::size_t n_rows, std::mt19937& rng) {
+  std::vector<RowEntry> entries;
+  for (uint32_t r = 0; r < n_rows; r += 1 + rng() % 3) entries.push_back({r, 1 + static_cast<uint32_t>(rng() % 3)});
+  std::shuffle(entries.begin(), entries.end(), rng);
+  return entries;
+}
+
+// accumulate_histogram_cpu over the group f: (j * max_bins + bin) * k + class.
+inline std::vector<int64_t> cpu_histogram(const ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
+                                          const std::vector<RowEntry>& entries, const std::vector<int32_t>& f) {
+  const StatsLayout lay = StatsLayout::make(k, false);
+  RowTargets t;
+  t.layout = &lay;
+  t.class_id = cls.data();
+  std::vector<uint32_t> offsets(f.size() + 1);
+  for (std::size_t j = 0; j <= f.size(); ++j) offsets[j] = static_cast<uint32_t>(j * m.max_bins);
+  const FeatureSet fs{f.data(), offsets.data(), static_cast<int32_t>(f.size())};
+  std::vector<int64_t> hist(f.size() * m.max_bins * k, 0);
+  accumulate_histogram_cpu(BinRows{m.bins.data(), m.stride}, t, entries.data(), entries.size(), fs, hist.data());
+  return hist;
+}
+
+}  // namespace test
+}  // namespace canopy
