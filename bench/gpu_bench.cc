@@ -19,7 +19,8 @@
 //                                                 (columns 0) or a feature-major copy (columns 1), by
 //                                                 flags (two_pass 0) or in two passes (two_pass 1)
 //   gpu_bench --benchmark_filter=TrainAllFeatures 1M x 28, 100 trees, depth 10, every feature a node,
-//                                                 without and with the subtraction trick (and the CPU)
+//                                                 without and with the subtraction trick, under the
+//                                                 row-words and rotated-rows walks (and the CPU)
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),

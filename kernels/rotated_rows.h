@@ -28,12 +28,17 @@
 // (dense_group): a sampled few features would idle most lanes of a step.
 #include <cstdint>
 
+#include "kernels/feature_lanes.h"
 #include "kernels/host_device.h"
 
 namespace canopy {
 namespace rotated_rows {
 
-constexpr int32_t kLanes = 32;  // a warp; also the shared-memory banks
+// The feature-lanes walk's histogram of kLanes columns, column c in bank c:
+// the counter of a column at bin-channel bc, and the counters in all.
+using feature_lanes::column_counter;
+using feature_lanes::counters;
+using feature_lanes::kLanes;
 
 // Byte positions a lane walks: the device row stride (whole words).
 CANOPY_HD int32_t copies(int32_t nb) { return kLanes / nb; }
@@ -47,12 +52,6 @@ CANOPY_HD int32_t next_position(int32_t q, int32_t nb) { return q + 1 < nb ? q +
 
 // Column of feature position q in copy c.
 CANOPY_HD int32_t column(int32_t c, int32_t nb, int32_t q) { return c * nb + q; }
-
-// Counter of a column at bin-channel bc = bin * k + channel.
-CANOPY_HD int64_t column_counter(int64_t bc, int32_t col) { return bc * kLanes + col; }
-
-// Counters of the histogram: kLanes columns of max_bins x k.
-CANOPY_HD int64_t counters(int32_t max_bins, int32_t k) { return static_cast<int64_t>(kLanes) * max_bins * k; }
 
 // Word u of a rotated row: word u of the row read from word (u + r / 4) % w
 // on (loaded[u]), then shifted down by r % 4 bytes with the next word's low
