@@ -8,9 +8,9 @@
 //                                                 batch = loads before the additions: 1, 4;
 //                                                 pad 1 = device rows padded to 32-byte sectors;
 //                                                 threads = histogram block size);
-//                                                 HistogramPassFewBins: the same rows cut into 4 bins
-//                                                 a feature (3 values and missing, as one-hot or
-//                                                 boolean data), where rows share bins
+//                                                 HistogramPassFewBins: the same rows cut into 4, 16
+//                                                 or 64 bins a feature (4: 3 values and missing, as
+//                                                 one-hot or boolean data), where rows share bins
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
@@ -254,11 +254,12 @@ BENCHMARK(BM_HistogramPass)
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
 
-// Every mapping at 96 KiB, 512 threads, on 4 bins a feature.
-void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, 4); }
+// Every mapping at 96 KiB, 512 threads, on 4, 16 and 64 bins a feature
+// (where the walks that avoid bank conflicts overtake the row-words walk).
+void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, static_cast<int32_t>(state.range(5))); }
 BENCHMARK(BM_HistogramPassFewBins)
-    ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads"})
-    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}})
+    ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "bins"})
+    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}, {4, 16, 64}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);

@@ -271,22 +271,28 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     constexpr int kWords = rr::kLanes / 4;
     const int32_t nb = static_cast<int32_t>(bin_stride), n_words = nb / 4;
     const int32_t lane = static_cast<int32_t>(threadIdx.x) % rr::kLanes, warp = static_cast<int32_t>(threadIdx.x) / rr::kLanes;
-    const int32_t r = rr::rotation(lane, nb), col0 = rr::column(rr::copy(lane, nb), nb, 0);
-    uint32_t group = 0;  // bit q: position q is a feature of the group
-    for (int32_t j = 0; j < it.nj; ++j) group |= 1u << f[j];
+    const int32_t r = rr::rotation(lane, nb);
+    // Every position is added, the group's or not (padding, unsampled
+    // features): each has its own column, which the flush skips unless the
+    // group holds it, so a step needs no test.
+    Counter* const lane_h = h + rr::column(rr::copy(lane, nb), nb, 0);
     const int32_t active = rr::active_lanes(nb);
     const int64_t rows_a_round = static_cast<int64_t>(kThreads / rr::kLanes) * active;
     for (int64_t e = it.e0 + static_cast<int64_t>(warp) * active + lane; lane < active && e < it.e1; e += rows_a_round) {
       const EntryStats st = stats_of(entries[e]);
       const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
+      // The words' indices and the steps' positions are stepped along the
+      // ring from values the compiler cannot hoist out of the row loop: it
+      // would otherwise keep every word's index and every step's position
+      // and column in registers (over 128 a thread).
+      int32_t word = rr::first_word(r), q = r;
+      asm volatile("" : "+r"(word), "+r"(q));
       uint32_t w[kWords];
 #pragma unroll
-      for (int u = 0; u < kWords; ++u) w[u] = u < n_words ? __ldg(row + rr::loaded_word(u, r, n_words)) : 0u;
-      // The step's position, stepped along the row rather than computed
-      // from the step: the compiler would otherwise keep all 32 steps'
-      // positions and columns in registers (over 128 a thread).
-      int32_t q = r;
-      asm volatile("" : "+r"(q));
+      for (int u = 0; u < kWords; ++u) {
+        w[u] = u < n_words ? __ldg(row + word) : 0u;
+        word = rr::next_position(word, n_words);
+      }
 #pragma unroll
       for (int u = 0; u < kWords; ++u) {
         if (u >= n_words) break;
@@ -294,12 +300,10 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
         const uint32_t v = rr::rotated_word(w[u], next, r);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-          if (group >> q & 1u) {
-            Counter* s0 = h + rr::column_counter(static_cast<int64_t>((v >> (8 * i)) & 0xffu) * k, col0 + q);
-            shared_add(s0 + st.c0 * rr::kLanes, st.w);
-            if (regression) shared_add(s0 + rr::kLanes, st.wy);
-            if (cc >= 0) shared_add(s0 + cc * rr::kLanes, static_cast<int64_t>(st.mult));
-          }
+          Counter* s0 = lane_h + rr::column_counter(static_cast<int64_t>((v >> (8 * i)) & 0xffu) * k, q);
+          shared_add(s0 + st.c0 * rr::kLanes, st.w);
+          if (regression) shared_add(s0 + rr::kLanes, st.wy);
+          if (cc >= 0) shared_add(s0 + cc * rr::kLanes, static_cast<int64_t>(st.mult));
           q = rr::next_position(q, nb);
         }
       }

@@ -22,10 +22,11 @@
 // by rotation % 4 bytes (rotated_word), so step p's bin is byte p of the
 // shifted words, a constant place.
 //
-// The walk histograms the positions of the node's feature group (a bit mask;
-// padding bytes and features outside the group are skipped), so the host
-// takes it only where a group covers more than half the row
-// (dense_group): a sampled few features would idle most lanes of a step.
+// A lane adds every position of its row, padding and features outside the
+// node's group too, each into its own column, and the flush takes only the
+// group's (a step needs no test), so the host takes the walk only where a
+// group covers more than half the row (dense_group): for a sampled few
+// features most adds would be wasted.
 #include <cstdint>
 
 #include "kernels/feature_lanes.h"
@@ -47,19 +48,17 @@ CANOPY_HD int32_t rotation(int32_t lane, int32_t nb) { return lane % nb; }
 CANOPY_HD int32_t copy(int32_t lane, int32_t nb) { return lane / nb; }
 
 // The position a lane adds in step p is (p + rotation) % nb: rotation in
-// step 0, then each step's next_position.
+// step 0, then each step's next_position (a ring of nb; also of a row's words).
 CANOPY_HD int32_t next_position(int32_t q, int32_t nb) { return q + 1 < nb ? q + 1 : 0; }
 
 // Column of feature position q in copy c.
 CANOPY_HD int32_t column(int32_t c, int32_t nb, int32_t q) { return c * nb + q; }
 
-// Word u of a rotated row: word u of the row read from word (u + r / 4) % w
-// on (loaded[u]), then shifted down by r % 4 bytes with the next word's low
-// bytes on top, so byte p of the result is the row's byte (p + r) % (4 w).
-CANOPY_HD int32_t loaded_word(int32_t u, int32_t r, int32_t w) {
-  const int32_t i = u + r / 4;
-  return i < w ? i : i - w;
-}
+// Word u of a rotated row of w words: the row's words read around the ring
+// from first_word(r) on (each the next_position of the one before), each
+// shifted down by r % 4 bytes with the next one's low bytes on top, so byte
+// p of the result is the row's byte (p + r) % (4 w).
+CANOPY_HD int32_t first_word(int32_t r) { return r / 4; }
 CANOPY_HD uint32_t rotated_word(uint32_t word, uint32_t next, int32_t r) {
   const uint64_t pair = (static_cast<uint64_t>(next) << 32) | word;
   return static_cast<uint32_t>(pair >> (8 * (r & 3)));

@@ -26,7 +26,7 @@
 #   GPU_CHECK_NCU_KERNEL='partition_(mark|place)_kernel' GPU_CHECK_NCU_SKIP=20 GPU_CHECK_NCU_COUNT=2
 #   GPU_CHECK_NCU_FILTER='Train10MPartition/columns:1/two_pass:1/'.
 # lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
-# and 512 threads: HistogramPass, HistogramPassFewBins (4 bins a feature) and
+# and 512 threads: HistogramPass, HistogramPassFewBins (4, 16, 64 bins a feature) and
 # Train10MTuned (with the warp split scan under the default walk too), ranked
 # into $OUT/lanes.txt.
 # rotated: the rotated-rows walk (256 and 512 threads) against the default

@@ -43,6 +43,8 @@ def label(args):
              "" if args.get("batch") == "1" else "batch " + args.get("batch", "?"), LABELS["pad"].get(args.get("pad"), ""),
              args.get("threads", IMPLIED["threads"]) + " threads",
              LABELS["split"].get(args.get("split", "0"), "split " + args.get("split", "?"))]
+    if "bins" in args:
+        words.append(args["bins"] + " bins")
     return ", ".join(w for w in words if w)
 
 
@@ -68,6 +70,8 @@ def main(path):
     for r in runs:
         case, args = parse(r["name"])
         if set(TUNED) <= set(args):
+            if "bins" in args:  # each bin count ranked against its own default
+                case += f" ({args['bins']} bins)"
             cases.setdefault(case, []).append((args, r))
     if not cases:
         print("no tuned cases in", path)

@@ -118,6 +118,20 @@ class GpuTunings(unittest.TestCase):
         self.assertEqual({k: v for k, v in args.items() if k != "mapping"},
                          {k: v for k, v in gpu_tunings.DEFAULT.items() if k not in ("mapping", "split")})
 
+    def test_each_bin_count_is_ranked_against_its_own_default(self):
+        h = "BM_HistogramPassFewBins/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/bins:{}/iterations:20/manual_time"
+        rc, lines = self.rank([
+            run(h.format(2, 4), 400.0), run(h.format(4, 4), 200.0),
+            run(h.format(2, 64), 300.0), run(h.format(4, 64), 600.0),
+        ])
+        self.assertEqual(rc, 0)
+        self.assertEqual(lines[0], "== BM_HistogramPassFewBins (4 bins)")
+        self.assertIn("rotated-rows, 96 KiB, 512 threads, 4 bins", lines[1])
+        self.assertIn("2.00x the default", lines[1])
+        self.assertEqual(lines[3], "== BM_HistogramPassFewBins (64 bins)")
+        self.assertIn("row-words, 96 KiB, 512 threads, 64 bins", lines[4])
+        self.assertIn("0.50x the default", lines[5])
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)

@@ -26,8 +26,6 @@ namespace rr = rotated_rows;
 std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
                             const std::vector<RowEntry>& entries, const std::vector<int32_t>& f, int32_t warps) {
   const int32_t nb = static_cast<int32_t>(m.stride), n_words = nb / 4, nj = static_cast<int32_t>(f.size());
-  uint32_t group = 0;
-  for (int32_t j = 0; j < nj; ++j) group |= 1u << f[j];
   std::vector<int64_t> columns(static_cast<std::size_t>(rr::counters(m.max_bins, k)), 0);
   const int32_t active = rr::active_lanes(nb);
   const int64_t n = static_cast<int64_t>(entries.size()), rows_a_round = static_cast<int64_t>(warps) * active;
@@ -41,7 +39,8 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
         const int32_t r = rr::rotation(lane, nb);
         const uint8_t* row = m.bins.data() + entries[e].row * m.stride;
         std::vector<uint32_t> w(n_words);
-        for (int32_t u = 0; u < n_words; ++u) std::memcpy(&w[u], row + 4 * rr::loaded_word(u, r, n_words), 4);
+        for (int32_t u = 0, word = rr::first_word(r); u < n_words; ++u, word = rr::next_position(word, n_words))
+          std::memcpy(&w[u], row + 4 * word, 4);
         for (int32_t u = 0; u < n_words; ++u) v[lane].push_back(rr::rotated_word(w[u], u + 1 < n_words ? w[u + 1] : w[0], r));
       }
       std::vector<int32_t> q(rr::kLanes);  // each lane's position in the step
@@ -52,7 +51,7 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
         for (int32_t lane = 0; lane < active; ++lane) {
           const int32_t ql = q[lane];
           q[lane] = rr::next_position(ql, nb);
-          if (v[lane].empty() || !(group >> ql & 1u)) continue;
+          if (v[lane].empty()) continue;  // every position, the group's or not
           const RowEntry& en = entries[round + static_cast<int64_t>(warp) * active + lane];
           const int32_t b = static_cast<int32_t>((v[lane][p / 4] >> (8 * (p % 4))) & 0xffu);
           EXPECT_EQ(b, m.bins[en.row * m.stride + ql]) << "lane " << lane << " step " << p << " read another byte";
@@ -95,9 +94,11 @@ TEST(RotatedRows, LayoutAndRotation) {
   const uint8_t row[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
   for (int32_t r = 0; r < 12; ++r)
     for (int32_t u = 0; u < 3; ++u) {
+      int32_t word = rr::first_word(r);
+      for (int32_t i = 0; i < u; ++i) word = rr::next_position(word, 3);
       uint32_t w0 = 0, w1 = 0;
-      std::memcpy(&w0, row + 4 * rr::loaded_word(u, r, 3), 4);
-      std::memcpy(&w1, row + 4 * rr::loaded_word((u + 1) % 3, r, 3), 4);
+      std::memcpy(&w0, row + 4 * word, 4);
+      std::memcpy(&w1, row + 4 * rr::next_position(word, 3), 4);
       const uint32_t v = rr::rotated_word(w0, w1, r);
       for (int32_t i = 0; i < 4; ++i) EXPECT_EQ((v >> (8 * i)) & 0xffu, static_cast<uint32_t>((4 * u + i + r) % 12));
     }
