@@ -87,7 +87,9 @@ struct MemoryPolicy {
   // CudaTuning::partition_columns keeps its feature-major copy of the bins
   // only where the copy takes at most this fraction of the device memory
   // free after the row-major bins; otherwise the partition reads the rows
-  // (the same result), so the copy never decides whether a dataset fits.
+  // (the same result). (The copy is made before the batch's entries, which
+  // batch_jobs sized without it: a batch that then does not fit ends with
+  // begin()'s error naming the bytes, as any batch that does not fit.)
   static constexpr double kColumnsFraction = 0.25;
 };
 

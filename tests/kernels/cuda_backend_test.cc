@@ -315,9 +315,13 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // falls back to the row-words walk. The rotated-rows walk takes only
 // launches whose every group covers more than half the row, so its batches
 // sample most features (every job, and its root); it fits rows of at most 32
-// bytes whose 32 columns fit the block (28 features of 256 bins at 96 KiB
-// with 32-bit counters; 9 and 7 features of few bins, weighted or
-// regression, with 64-bit ones), else the row-words walk.
+// bytes whose 32 columns fit the block. Every batch here has a job with
+// class weights, so 64-bit counters: the walk runs on 9 features of 31 cuts
+// (weighted; two copies, 8 lanes idle), 7 of 15 cuts (regression; four
+// copies) and 28 of 2 cuts (one copy, or 32-byte padded rows), and falls back to the
+// row-words walk elsewhere (28 features of 256 bins take 128 KiB; the padded
+// 9 and 7 features' groups are not dense). Its 32-bit counters on 256 bins
+// are OptInPathsOnSmallProblemsMatchCpu's.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
