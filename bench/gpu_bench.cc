@@ -259,7 +259,8 @@ BENCHMARK(BM_HistogramPass)
 void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, static_cast<int32_t>(state.range(5))); }
 BENCHMARK(BM_HistogramPassFewBins)
     ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "bins"})
-    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}, {4, 16, 64}})
+    ->ArgsProduct(
+        {{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}, {4, 16, 64}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);

@@ -270,7 +270,8 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     static_assert(kBatch == 1 && kThreads % rr::kLanes == 0, "the rotated-rows walk takes whole warps, one row a lane");
     constexpr int kWords = rr::kLanes / 4;
     const int32_t nb = static_cast<int32_t>(bin_stride), n_words = nb / 4;
-    const int32_t lane = static_cast<int32_t>(threadIdx.x) % rr::kLanes, warp = static_cast<int32_t>(threadIdx.x) / rr::kLanes;
+    const int32_t lane = static_cast<int32_t>(threadIdx.x) % rr::kLanes,
+                  warp = static_cast<int32_t>(threadIdx.x) / rr::kLanes;
     const int32_t r = rr::rotation(lane, nb);
     // Every position is added, the group's or not (padding, unsampled
     // features): each has its own column, which the flush skips unless the
@@ -278,7 +279,8 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     Counter* const lane_h = h + rr::column(rr::copy(lane, nb), nb, 0);
     const int32_t active = rr::active_lanes(nb);
     const int64_t rows_a_round = static_cast<int64_t>(kThreads / rr::kLanes) * active;
-    for (int64_t e = it.e0 + static_cast<int64_t>(warp) * active + lane; lane < active && e < it.e1; e += rows_a_round) {
+    for (int64_t e = it.e0 + static_cast<int64_t>(warp) * active + lane; lane < active && e < it.e1;
+         e += rows_a_round) {
       const EntryStats st = stats_of(entries[e]);
       const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
       // The words' indices and the steps' positions are stepped along the

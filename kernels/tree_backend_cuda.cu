@@ -51,11 +51,11 @@
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/feature_lanes.h"
-#include "kernels/rotated_rows.h"
 #include "kernels/level_plan.h"
 #include "kernels/parallel_for.h"
 #include "kernels/partition_plan.h"
 #include "kernels/phase_profile.h"
+#include "kernels/rotated_rows.h"
 #include "kernels/row_sample.h"
 #include "kernels/tree_backend.h"
 #include "kernels/tree_kernels.cuh"
@@ -677,9 +677,8 @@ class CudaTreeBackend final : public TreeBackend {
     });
     const CudaTuning launch = histogram_tuning(dense);
     cuda_tree::build_histograms(histogram_counters(), launch, static_cast<unsigned>(items.size()),
-                                histogram_smem(launch, plan.max_group), hist_items_.data(),
-                                nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_,
-                                entries_.data(), targets_, max_bins_,
+                                histogram_smem(launch, plan.max_group), hist_items_.data(), nodes_.data(), jobs_.data(),
+                                feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_, max_bins_,
                                 reinterpret_cast<unsigned long long*>(hist_.data()));
     cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(plan.n_derived), all_len, hist_.data(),
                                   parent_hists_.data(), hist_.data());

@@ -377,11 +377,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             tunings.push_back(t);
           }
   for (const CudaTuning& tuning : tunings) {
-    const char* mapping = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowPerThread       ? "row"
-                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kElementPerThread ? "element"
-                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kRowWords         ? "row-words"
-                          : tuning.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes     ? "feature-lanes"
-                                                                                                         : "rotated-rows";
+    const char* const kMappingNames[] = {"row", "element", "row-words", "feature-lanes", "rotated-rows"};
+    const char* mapping = kMappingNames[static_cast<int>(tuning.histogram_mapping)];
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
                  " threads, load batch " + std::to_string(tuning.histogram_load_batch));
@@ -705,9 +702,9 @@ TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
-  for (const char* spec :
-       {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
-        "partition_columns=0,partition_two_pass=0,histogram_subtraction=0", "split_mapping=warp,histogram_block_threads=256"}) {
+  for (const char* spec : {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
+                           "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
+                           "split_mapping=warp,histogram_block_threads=256"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);

@@ -4,6 +4,8 @@
 // must give accumulate_histogram_cpu's histogram, each lane must read the
 // byte it adds, and a step's atomic adds must fall in distinct banks. The
 // CUDA kernel itself runs in the GPU tests (CudaBackend.HistogramTuningsMatchCpu).
+#include "kernels/rotated_rows.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "histogram_replay.h"
-#include "kernels/rotated_rows.h"
 
 namespace canopy {
 namespace {
@@ -41,7 +42,8 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
         std::vector<uint32_t> w(n_words);
         for (int32_t u = 0, word = rr::first_word(r); u < n_words; ++u, word = rr::next_position(word, n_words))
           std::memcpy(&w[u], row + 4 * word, 4);
-        for (int32_t u = 0; u < n_words; ++u) v[lane].push_back(rr::rotated_word(w[u], u + 1 < n_words ? w[u + 1] : w[0], r));
+        for (int32_t u = 0; u < n_words; ++u)
+          v[lane].push_back(rr::rotated_word(w[u], u + 1 < n_words ? w[u + 1] : w[0], r));
       }
       std::vector<int32_t> q(rr::kLanes);  // each lane's position in the step
       for (int32_t lane = 0; lane < active; ++lane) q[lane] = rr::rotation(lane, nb);
@@ -55,7 +57,8 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
           const RowEntry& en = entries[round + static_cast<int64_t>(warp) * active + lane];
           const int32_t b = static_cast<int32_t>((v[lane][p / 4] >> (8 * (p % 4))) & 0xffu);
           EXPECT_EQ(b, m.bins[en.row * m.stride + ql]) << "lane " << lane << " step " << p << " read another byte";
-          const int64_t c = rr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], rr::column(rr::copy(lane, nb), nb, ql));
+          const int64_t c =
+              rr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], rr::column(rr::copy(lane, nb), nb, ql));
           columns[c] += en.mult;
           banks.insert(c % rr::kLanes);
           ++adds;
@@ -72,7 +75,8 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
     const int64_t bc = i / nb;
     const int32_t q = static_cast<int32_t>(i - bc * nb), j = feature_of[q];
     if (j < 0) continue;
-    for (int32_t c = 0; c < rr::copies(nb); ++c) hist[j * feat_stride + bc] += columns[rr::column_counter(bc, rr::column(c, nb, q))];
+    for (int32_t c = 0; c < rr::copies(nb); ++c)
+      hist[j * feat_stride + bc] += columns[rr::column_counter(bc, rr::column(c, nb, q))];
   }
   return hist;
 }
