@@ -319,9 +319,10 @@ class CudaTreeBackend final : public TreeBackend {
     // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
+    const CudaTuning widest_launch = histogram_tuning(true);
     hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), histogram_tuning(true), bin_stride_,
-                                           histogram_smem(histogram_tuning(true), std::min(shared_group(), widest))),
+        cuda_tree::histogram_blocks_per_sm(histogram_counters(), widest_launch, bin_stride_,
+                                           histogram_smem(widest_launch, std::min(shared_group(), widest))),
         1, HistogramPolicy::kBlocksPerSM);
     shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
     planner_ = LevelPlanner(std::move(shape));
@@ -672,7 +673,8 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
     if (histogram_timer_) histogram_timer_->start();
-    const bool dense = std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
+    // Whether every group is dense, which only the rotated-rows walk asks.
+    const bool dense = !rotated_walk() || std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
       return rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
     });
     const CudaTuning launch = histogram_tuning(dense);
