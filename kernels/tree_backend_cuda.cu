@@ -86,10 +86,9 @@ struct MemoryPolicy {
   static constexpr std::size_t kMaxBatchJobs = 512;
   // CudaTuning::partition_columns keeps its feature-major copy of the bins
   // only where the copy takes at most this fraction of the device memory
-  // free after the row-major bins; otherwise the partition reads the rows
-  // (the same result). (The copy is made before the batch's entries, which
-  // batch_jobs sized without it: a batch that then does not fit ends with
-  // begin()'s error naming the bytes, as any batch that does not fit.)
+  // free after the batch's resident data (it is made last, so it never
+  // decides whether a batch fits); otherwise the partition reads the rows
+  // (the same result).
   static constexpr double kColumnsFraction = 0.25;
 };
 
@@ -283,6 +282,7 @@ class CudaTreeBackend final : public TreeBackend {
     targets_.row_quantum = data.row_quantum ? row_quantum_.data() : nullptr;
 
     root_statistics(offsets, root_stats);
+    keep_columns();
 
     slots_.clear();
     for (std::size_t j = 0; j < n_jobs; ++j) {
@@ -459,16 +459,26 @@ class CudaTreeBackend final : public TreeBackend {
         CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
       }
     }
-    columns_ = {};
-    const std::size_t columns_bytes = m.n_rows * nf;
-    if (tuning_.partition_columns && columns_bytes > 0 &&
-        static_cast<double>(columns_bytes) <=
-            MemoryPolicy::kColumnsFraction * static_cast<double>(cuda_util::free_device_memory())) {
-      cuda_util::ensure_capacity(columns_, columns_bytes, "the feature-major bins");
-      cuda_tree::bins_to_columns(bins_.data(), bin_stride_, static_cast<int64_t>(m.n_rows), static_cast<int64_t>(nf),
-                                 columns_.data());
-    }
+    columns_ = {};  // made from these bins by keep_columns()
     bins_key_ = key;
+  }
+
+  // CudaTuning::partition_columns: makes the feature-major copy of bins_ where
+  // none is kept yet and it takes at most kColumnsFraction of the free device
+  // memory. Called once the batch's resident memory is allocated, so the copy
+  // is made from what is left and never decides whether a batch fits; a batch
+  // that goes without it tries again (the partition reads the rows meanwhile,
+  // with the same result).
+  void keep_columns() {
+    const BinnedMatrix& m = *data_.bins;
+    const std::size_t columns_bytes = m.n_rows * m.n_features;
+    if (!tuning_.partition_columns || !columns_.empty() || columns_bytes == 0 ||
+        static_cast<double>(columns_bytes) >
+            MemoryPolicy::kColumnsFraction * static_cast<double>(cuda_util::free_device_memory()))
+      return;
+    cuda_util::ensure_capacity(columns_, columns_bytes, "the feature-major bins");
+    cuda_tree::bins_to_columns(bins_.data(), bin_stride_, static_cast<int64_t>(m.n_rows),
+                               static_cast<int64_t>(m.n_features), columns_.data());
   }
 
   // Materialises spec.sample into entries starting at `out` (ascending rows,
