@@ -315,11 +315,13 @@ class CudaTreeBackend final : public TreeBackend {
     }
     reserve_kept_histograms(shape, offsets);  // may turn the subtraction off
     // Histogram blocks resident per multiprocessor for the widest group of
-    // the batch (the kernel variant's registers and shared memory decide), at
-    // most kBlocksPerSM; the subtraction trick's jobs histogram every feature.
+    // the batch, under the walk its launches take (the kernel variant's
+    // registers and shared memory decide), at most kBlocksPerSM; the
+    // subtraction trick's jobs histogram every feature.
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
-    const CudaTuning widest_launch = histogram_tuning(true);
+    const CudaTuning widest_launch =
+        histogram_tuning(rotated_rows::dense_group(std::min(shared_group(), widest), static_cast<int32_t>(bin_stride_)));
     hist_blocks_per_sm_ = std::clamp<int64_t>(
         cuda_tree::histogram_blocks_per_sm(histogram_counters(), widest_launch, bin_stride_,
                                            histogram_smem(widest_launch, std::min(shared_group(), widest))),
