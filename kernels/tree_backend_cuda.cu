@@ -11,7 +11,8 @@
 //
 // Device-resident data:
 //   - the binned matrix, uploaded once and kept across begin() calls while the
-//     same matrix comes again (a sweep or the batches of a forest upload once);
+//     same matrix comes again (a sweep or the batches of a forest upload once),
+//     and its feature-major copy for the partition where memory allows;
 //   - class ids, fixed-point targets and row quanta (per begin);
 //   - every job's in-bag entries (row, multiplicity), back to back, partitioned
 //     by frontier node; the host keeps each node's [begin, end). Jobs given as
@@ -20,8 +21,10 @@
 // Per level, for a chunk of frontier nodes sized to the workspace budget:
 //   feature_sampling.cu  one thread per node: the node's feature sample;
 //   histogram.cu         block -> (node, feature group, entry chunk); threads
-//                        take entries, (entry, feature) elements or a
-//                        feature each of staged rows (CudaTuning);
+//                        take entries (row-words: a row's words at once;
+//                        rotated rows: each lane from its own byte), (entry,
+//                        feature) elements or a feature each of staged rows
+//                        (CudaTuning);
 //                        shared-memory privatised histograms
 //                        (32-bit counters for unweighted classification, else
 //                        int64) flushed with global atomics, or global atomics
@@ -33,10 +36,11 @@
 //                        identical); one thread per node: arg-max under
 //                        better_than; one block per node: the left child's
 //                        statistics.
-// apply_splits (partition.cu, over a partition_plan.h plan): flag kernel
-// (goes left?), one CUB exclusive scan over all entries, stable scatter (or,
-// CudaTuning::partition_two_pass, go-left bits, a scan over the work items'
-// counts and a placing pass), left counts copied back for the host's slots.
+// apply_splits (partition.cu, over a partition_plan.h plan): go-left bits, a
+// scan over the work items' counts and a placing pass (the default,
+// CudaTuning::partition_two_pass; else a flag kernel, one CUB exclusive scan
+// over all entries and a stable scatter), left counts copied back for the
+// host's slots.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -86,9 +90,9 @@ struct MemoryPolicy {
   static constexpr std::size_t kMaxBatchJobs = 512;
   // CudaTuning::partition_columns keeps its feature-major copy of the bins
   // only where the copy takes at most this fraction of the device memory
-  // free after the batch's resident data (it is made last, so it never
-  // decides whether a batch fits); otherwise the partition reads the rows
-  // (the same result).
+  // free after the batch's entries (made after them, so it never decides
+  // whether the batch that makes it fits); otherwise the partition reads the
+  // rows (the same result).
   static constexpr double kColumnsFraction = 0.25;
 };
 
@@ -467,10 +471,11 @@ class CudaTreeBackend final : public TreeBackend {
 
   // CudaTuning::partition_columns: makes the feature-major copy of bins_ where
   // none is kept yet and it takes at most kColumnsFraction of the free device
-  // memory. Called once the batch's resident memory is allocated, so the copy
-  // is made from what is left and never decides whether a batch fits; a batch
-  // that goes without it tries again (the partition reads the rows meanwhile,
-  // with the same result).
+  // memory. Called once the batch's entries are allocated and before the
+  // level workspace is sized, so the copy is made from what the entries leave
+  // and never decides whether this batch fits (later batches, sized by
+  // batch_jobs while it is held, count it). A batch that goes without it
+  // tries again; the partition reads the rows meanwhile, with the same result.
   void keep_columns() {
     const BinnedMatrix& m = *data_.bins;
     const std::size_t columns_bytes = m.n_rows * m.n_features;
