@@ -133,10 +133,17 @@ void quantise_weights(const Dataset& d, TrainingData& t) {
 
 }  // namespace
 
+void require_trainable_shape(const std::string& source, std::size_t n_rows, std::size_t n_features) {
+  if (n_rows == 0) throw DataError(source + ": no data rows");
+  if (n_features == 0) throw DataError(source + ": no feature columns");
+  if (n_rows > kMaxTrainingRows)
+    throw DataError(source + ": " + std::to_string(n_rows) + " data rows; canopy trains on at most " +
+                    std::to_string(kMaxTrainingRows) + " (32-bit row indices)");
+}
+
 TrainingData prepare_training_data(const Dataset& d, TaskChoice choice, int32_t max_bins, const TreeBackend* binner) {
   if (!d.has_label()) throw DataError(d.source + ": no label column");
-  if (d.n_rows() == 0) throw DataError(d.source + ": no data rows");
-  if (d.n_features() == 0) throw DataError(d.source + ": no feature columns");
+  require_trainable_shape(d.source, d.n_rows(), d.n_features());
   TrainingData t;
   t.dataset = &d;
   t.task = choice == TaskChoice::kAuto ? infer_task(d)

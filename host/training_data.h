@@ -48,9 +48,18 @@ struct TrainingData {
 // Scale of integer class and sample weights.
 constexpr double kWeightQuantum = 65536.0;
 
+// Rows a training set may have: row indices are 32-bit (RowEntry, the
+// bootstrap's bounded draws) on both backends.
+constexpr std::size_t kMaxTrainingRows = UINT32_MAX;
+
+// Throws DataError naming `source` where a dataset of this shape cannot
+// train: no rows, no feature columns, or more than kMaxTrainingRows rows.
+void require_trainable_shape(const std::string& source, std::size_t n_rows, std::size_t n_features);
+
 // Labels, weights, cuts (on the CPU) and bins (by `binner`'s assign_bins, the
 // CPU when null: the bins are the same either way).
-// Throws DataError for unusable labels (a single class, non-finite targets).
+// Throws DataError for unusable labels (a single class, non-finite targets)
+// and as require_trainable_shape.
 TrainingData prepare_training_data(const Dataset& d, TaskChoice task, int32_t max_bins,
                                    const TreeBackend* binner = nullptr);
 

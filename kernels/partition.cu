@@ -4,11 +4,12 @@
 // per entry (goes left?), one exclusive scan over all entries, a scatter. In
 // two passes: go-left bits and a left count per item, one exclusive scan over
 // the items' counts, then each item places its entries from its bits.
-#include <cub/block/block_scan.cuh>
-#include <cub/device/device_scan.cuh>
-
 #include <algorithm>
 #include <cstdint>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_scan.cuh>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/tree_kernels.cuh"
 
@@ -144,6 +145,15 @@ __global__ void partition_count_kernel(int32_t n_segs, const PartSeg* __restrict
 }  // namespace
 
 void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uint8_t>& cub_temp) {
+#if CUB_VERSION < 300000
+  // CUB took int item counts until CCCL 2.x added 64-bit ones; only CCCL 3
+  // (CUDA 13) is known here to scan more. Only the flag partition's scan over
+  // every entry can get this long.
+  if (n > INT32_MAX)
+    throw std::runtime_error(
+        "cuda: a scan of " + std::to_string(n) + " items needs CUB 3 (CUDA 13) or later; this build has CUB " +
+        std::to_string(CUB_VERSION) + " (use fewer trees per batch, or the default two-pass partition)");
+#endif
   std::size_t temp = 0;
   CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp, in, out, n));
   cuda_util::ensure_capacity(cub_temp, std::max<std::size_t>(1, temp), "scan workspace");
