@@ -80,17 +80,20 @@ CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
 }
 
 // The histogram mappings as gpu_bench's "mapping" argument: 0 row, 1 element,
-// 2 row-words, 3 feature lanes, 4 rotated rows (CudaTuning::HistogramMapping's
-// order).
-constexpr int kMappings = 5;
+// 2 row-words, 3 feature lanes, 4 rotated rows, 5 swizzled rows
+// (CudaTuning::HistogramMapping's order).
+constexpr int kMappings = 6;
 constexpr int kRowWordsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRowWords);
 constexpr int kFeatureLanesMapping = static_cast<int>(CudaTuning::HistogramMapping::kFeatureLanes);
 constexpr int kRotatedRowsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRotatedRows);
+constexpr int kSwizzledRowsMapping = static_cast<int>(CudaTuning::HistogramMapping::kSwizzledRows);
 
 // Registers a case once per CudaTuning at each shared size in `kib` (the
-// row-words, feature-lanes and rotated-rows walks have no load batch; the
-// feature-lanes and rotated-rows blocks need 82 and 64 KiB on 10M x 28, so
-// they are registered at 96 KiB only), with `split` appended when >= 0.
+// row-words, feature-lanes, rotated- and swizzled-rows walks have no load
+// batch; the feature-lanes, rotated- and swizzled-rows blocks need 82, 64 and
+// 64 KiB on 10M x 28, so they are registered at 96 KiB only; the
+// swizzled-rows walk pads rows to 32 bytes itself), with `split` appended
+// when >= 0.
 void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
   for (int64_t mapping = 0; mapping < kMappings; ++mapping)
     for (int64_t shared : kib)
@@ -99,6 +102,7 @@ void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> k
           for (int64_t threads : {256, 512}) {
             if (mapping >= kRowWordsMapping && batch != 1) continue;
             if (mapping >= kFeatureLanesMapping && shared < 96) continue;
+            if (mapping == kSwizzledRowsMapping && pad != 0) continue;
             std::vector<int64_t> args{mapping, shared, batch, pad, threads};
             if (split >= 0) args.push_back(split);
             b->Args(args);
@@ -259,8 +263,12 @@ BENCHMARK(BM_HistogramPass)
 void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, static_cast<int32_t>(state.range(5))); }
 BENCHMARK(BM_HistogramPassFewBins)
     ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "bins"})
-    ->ArgsProduct(
-        {{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping}, {96}, {1}, {0}, {512}, {4, 16, 64}})
+    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping, kSwizzledRowsMapping},
+                   {96},
+                   {1},
+                   {0},
+                   {512},
+                   {4, 16, 64}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -353,8 +361,9 @@ BENCHMARK(BM_Train10MPartition)
 // bootstrap: each node histograms its features (subtract 0), or the larger
 // child comes from its parent's histogram minus the smaller one's
 // (subtract 1: CudaTuning::histogram_subtraction, the default), under the
-// row-words or the rotated-rows histogram walk (mapping 2 or 4; every group
-// of this training is dense, so the rotated walk takes every level); the
+// row-words, rotated- or swizzled-rows histogram walk (mapping 2, 4 or 5;
+// every group of this training is dense, so the rotated and swizzled walks
+// take every level); the
 // CPU backend, which always subtracts there, beside the default.
 void BM_TrainAllFeatures1M(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
@@ -372,7 +381,7 @@ void BM_TrainAllFeatures1M(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainAllFeatures1M)
     ->ArgNames({"subtract", "mapping"})
-    ->ArgsProduct({{0, 1}, {kRowWordsMapping, kRotatedRowsMapping}})
+    ->ArgsProduct({{0, 1}, {kRowWordsMapping, kRotatedRowsMapping, kSwizzledRowsMapping}})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

@@ -28,9 +28,23 @@ struct CudaTuning {
   // (kernels/rotated_rows.h); for rows of at most 32 bytes, where 32 columns
   // fit histogram_shared_bytes, and in a launch whose every group covers more
   // than half the row (all features a node: the root, the subtraction
-  // trick); else kRowWords. Histograms too wide for shared memory (the
+  // trick); else kRowWords. kSwizzledRows: one row per thread, each lane
+  // taking its row's bytes in its own order (lane ^ step) from registers
+  // swizzled once a row, into a histogram one column a feature, so a warp's
+  // atomic adds fall in distinct banks with the fewest instructions a step
+  // (kernels/swizzled_rows.h); for 17 to 32 features (device rows padded to
+  // 32 bytes), 32-bit counters (unweighted classification), where 32 columns
+  // fit histogram_shared_bytes and in launches whose every group covers more
+  // than half the row; else kRowWords. Histograms too wide for shared memory (the
   // global-atomic fallback) always take kRowPerThread with single loads.
-  enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords, kFeatureLanes, kRotatedRows };
+  enum class HistogramMapping {
+    kRowPerThread,
+    kElementPerThread,
+    kRowWords,
+    kFeatureLanes,
+    kRotatedRows,
+    kSwizzledRows
+  };
   HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
   // Shared memory of one histogram block (a feature group's privatised
   // histogram); above 48 KiB it is opted into, up to the device's limit.

@@ -10,6 +10,7 @@
 
 #include "kernels/feature_lanes.h"
 #include "kernels/rotated_rows.h"
+#include "kernels/swizzled_rows.h"
 #include "kernels/tree_kernels.cuh"
 
 namespace canopy {
@@ -19,8 +20,10 @@ namespace {
 // Where a histogram block accumulates: straight into the global int64
 // histogram, or a privatised shared-memory copy of 64-bit or 32-bit counters
 // flushed with one global atomic per non-zero counter. 32-bit counters are
-// used only when no block sum can exceed 2^32 - 1 and every row's weight is
-// its multiplicity (hist32_ in tree_backend_cuda.cu's begin).
+// used only when no block sum can exceed 2^32 - 1, every row's weight is its
+// multiplicity and the layout has no count channel (hist32_ in
+// tree_backend_cuda.cu's begin): the kernels over them know at compile time
+// that an entry adds its multiplicity to its class's channel and nothing else.
 template <typename T>
 struct SharedHistogram {
   using Counter = T;
@@ -33,7 +36,7 @@ __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { a
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
 // How a histogram block's threads walk a work item (CudaTuning::HistogramMapping).
-enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows };
+enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwizzledRows };
 
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
 // of its sample, accumulated as Mode says. kElements: thread q of the block
@@ -50,8 +53,11 @@ enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows };
 // feature each (feature_lanes.h). kRotatedRows (kBatch 1; rows of whole
 // 4-byte words, at most rotated_rows::kLanes bytes): a thread takes whole
 // entries, and each lane walks its row from its own byte position, into a
-// histogram of one column a position (rotated_rows.h). kThreads: the block
-// size (CudaTuning::histogram_block_threads).
+// histogram of one column a position (rotated_rows.h). kSwizzledRows (kBatch
+// 1; 32-bit counters; rows of swizzled_rows::kRowBytes): a thread takes whole
+// entries, and lane l adds its row's byte l ^ p in step p into column l ^ p
+// (swizzled_rows.h). kThreads: the block size
+// (CudaTuning::histogram_block_threads).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
@@ -71,19 +77,29 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
   constexpr bool kLaneWalk = kWalk == Walk::kFeatureLanes;
   constexpr bool kRotatedWalk = kWalk == Walk::kRotatedRows;
-  const int64_t len = kLaneWalk      ? feature_lanes::counters(max_bins, k)
-                      : kRotatedWalk ? rotated_rows::counters(max_bins, k)
-                                     : static_cast<int64_t>(it.nj) * feat_stride;
+  constexpr bool kSwizzledWalk = kWalk == Walk::kSwizzledRows;
+  const int64_t len = kLaneWalk       ? feature_lanes::counters(max_bins, k)
+                      : kRotatedWalk  ? rotated_rows::counters(max_bins, k)
+                      : kSwizzledWalk ? swizzled_rows::counters(max_bins, k)
+                                      : static_cast<int64_t>(it.nj) * feat_stride;
   Counter* h = nullptr;
   if constexpr (kShared) {
     h = smem;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) smem[i] = 0;
+    if constexpr (kSwizzledWalk) {  // from the next multiple of kCounterRowBytes (the host adds that much)
+      const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+      h += ((start + swizzled_rows::kCounterRowBytes - 1) / swizzled_rows::kCounterRowBytes *
+                swizzled_rows::kCounterRowBytes -
+            start) /
+           sizeof(Counter);
+    }
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) h[i] = 0;
     __syncthreads();
   } else {
     h = gh;
   }
-  const bool regression = t.layout.regression();
-  const int32_t cc = t.layout.count_channel;
+  constexpr bool kPlainClasses = std::is_same<Counter, unsigned int>::value;
+  const bool regression = !kPlainClasses && t.layout.regression();
+  const int32_t cc = kPlainClasses ? -1 : t.layout.count_channel;
   // An entry's statistics, then their addition to feature j's histogram (j of
   // this group).
   struct EntryStats {
@@ -92,7 +108,8 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     int64_t w, wy;
   };
   auto stats_of = [&](const RowEntry& en) {
-    EntryStats st{en.row, en.mult, 0, row_weight(t, cq, en.row, en.mult), 0};
+    EntryStats st{en.row, en.mult, 0,
+                  kPlainClasses ? static_cast<int64_t>(en.mult) : row_weight(t, cq, en.row, en.mult), 0};
     if (regression)
       st.wy = st.w * t.y_fixed[en.row];
     else
@@ -208,10 +225,10 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     const bool lane_on = lane < fl::active_lanes(nj);
     const int32_t my_byte = fl::staged_byte(rank_slot[feat_rank[my_j]], f[my_j]);
     // The warp's staging after the histogram's columns: 32 rows of `stride`
-    // words, then 32 (class, weight) pairs. With 32-bit counters (unweighted
-    // classification: a weight fits 32 bits) a step reads its row's pair in
+    // words, then 32 (class, weight) pairs. With 32-bit counters
+    // (kPlainClasses: a weight fits 32 bits) a step reads its row's pair in
     // one 8-byte load; otherwise the statistics come by shuffles.
-    constexpr bool kPairs = std::is_same<Counter, unsigned int>::value;
+    constexpr bool kPairs = kPlainClasses;
     uint32_t* stage = reinterpret_cast<uint32_t*>(smem + len) +
                       static_cast<int64_t>(warp) * fl::kLanes * fl::stage_words(n_slots);
     const uint8_t* stage_bytes = reinterpret_cast<const uint8_t*>(stage);
@@ -242,11 +259,10 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       for (int32_t i0 = 0; i0 < n_rows; i0 += per_step) {
         const int32_t i = i0 + my_row;
         if constexpr (kPairs) {
-          if (lane_on && i < n_rows) {  // the weight is the multiplicity (32-bit counters), so also the count
+          if (lane_on && i < n_rows) {  // 32-bit counters: the class channel only
             const uint2 cw = pairs[i];
             const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];
             shared_add(column + fl::counter(0, b, static_cast<int32_t>(cw.x), k), static_cast<int64_t>(cw.y));
-            if (cc >= 0) shared_add(column + fl::counter(0, b, cc, k), static_cast<int64_t>(cw.y));
           }
         } else {
           const int32_t src = i < fl::kLanes ? i : fl::kLanes - 1;
@@ -310,6 +326,32 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
         }
       }
     }
+  } else if constexpr (kSwizzledWalk) {
+    namespace sr = swizzled_rows;
+    static_assert(kBatch == 1 && kThreads % sr::kLanes == 0 && kPlainClasses,
+                  "the swizzled-rows walk takes whole warps, one row a lane, and 32-bit counters");
+    const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes, first = sr::first_half(lane);
+    uint32_t selector[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) selector[i] = sr::selector(lane, i);
+    const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
+    // Every position is added, the group's or not (padding, unsampled
+    // features): each has its own column, which the flush skips unless the
+    // group holds it, so a step needs no test.
+    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
+      const RowEntry en = entries[e];
+      const uint4* row = reinterpret_cast<const uint4*>(bins + static_cast<int64_t>(en.row) * sr::kRowBytes);
+      const uint4 a = __ldg(row + first), b = __ldg(row + (first ^ 1));
+      uint32_t w[sr::kRowWords] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      sr::swizzle_words(w, lane);
+      const uint32_t counter = sr::lane_counter(start, t.class_id[en.row], lane);
+#pragma unroll
+      for (int p = 0; p < sr::kRowBytes; ++p) {
+        const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
+        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult)
+                     : "memory");
+      }
+    }
   } else {
     // Entries e + u * blockDim (u < kBatch) of this thread; a feature's index
     // is loaded once for all of them.
@@ -349,13 +391,16 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       for (int32_t r = 0; r < copies; ++r) v += smem[feature_lanes::column_counter(bc, feature_lanes::copy_lane(r, nj, j))];
       if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
     }
-  } else if constexpr (kRotatedWalk) {
+  } else if constexpr (kRotatedWalk || kSwizzledWalk) {
     // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
     // read consecutive columns. Sums the copies of q into its group feature.
+    // (The swizzled-rows walk's columns are the rotated walk's over rows of
+    // kLanes bytes: one copy, column q = position q.)
     static_assert(sizeof(int32_t) * rotated_rows::kLanes <= HistogramPolicy::kStaticSharedBytes,
                   "the position table exceeds the static shared memory set aside for it");
     __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
-    const int32_t nb = static_cast<int32_t>(bin_stride), copies = rotated_rows::copies(nb);
+    const int32_t nb = kSwizzledWalk ? swizzled_rows::kRowBytes : static_cast<int32_t>(bin_stride);
+    const int32_t copies = rotated_rows::copies(nb);
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
     for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j]] = j;
@@ -365,7 +410,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       const int32_t q = static_cast<int32_t>(i - bc * nb), j = feature_of[q];
       if (j < 0) continue;
       unsigned long long v = 0;
-      for (int32_t c = 0; c < copies; ++c) v += smem[rotated_rows::column_counter(bc, rotated_rows::column(c, nb, q))];
+      for (int32_t c = 0; c < copies; ++c) v += h[rotated_rows::column_counter(bc, rotated_rows::column(c, nb, q))];
       if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
     }
   } else if constexpr (kShared) {
@@ -459,6 +504,10 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
       return histogram_variant<Mode, Walk::kFeatureLanes, 1>(threads);
     case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (rotated_rows())
       return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
+    case CudaTuning::HistogramMapping::kSwizzledRows:  // the host checked the rows, groups, counters and fit
+      if constexpr (std::is_same<Mode, SharedHistogram<unsigned int>>::value)
+        return histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
+      break;
     case CudaTuning::HistogramMapping::kRowPerThread:
       break;
   }

@@ -61,6 +61,7 @@
 #include "kernels/phase_profile.h"
 #include "kernels/rotated_rows.h"
 #include "kernels/row_sample.h"
+#include "kernels/swizzled_rows.h"
 #include "kernels/tree_backend.h"
 #include "kernels/tree_kernels.cuh"
 
@@ -206,8 +207,10 @@ class CudaTreeBackend final : public TreeBackend {
     const bool has_cq =
         nc > 0 && std::any_of(specs_.begin(), specs_.end(), [](const JobSpec& s) { return !s.class_quantum.empty(); });
     // 32-bit shared counters: every per-row weight is its multiplicity
-    // (unweighted classification), so a block's sum is at most the job's draws.
-    hist32_ = !lay.regression() && !data.row_quantum && !has_cq &&
+    // (unweighted classification), so a block's sum is at most the job's
+    // draws; and no count channel, so their kernels add one channel an entry
+    // (histogram.cu's kPlainClasses).
+    hist32_ = !lay.regression() && lay.count_channel < 0 && !data.row_quantum && !has_cq &&
               std::all_of(draws.begin(), draws.end(), [](uint64_t d) { return d <= UINT32_MAX; });
     const bool any_sampled =
         std::any_of(specs_.begin(), specs_.end(), [](const JobSpec& s) { return !s.sample.empty(); });
@@ -441,7 +444,8 @@ class CudaTreeBackend final : public TreeBackend {
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
   // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
   // either rounded up to whole 4-byte words for the row-words, feature-lanes
-  // and rotated-rows histogram walks.
+  // and rotated-rows histogram walks; for the swizzled-rows walk,
+  // swizzled_rows::kRowBytes where 17 to 32 features fill it, else words.
   // The padding is zeroed; no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
@@ -454,6 +458,9 @@ class CudaTreeBackend final : public TreeBackend {
         tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes ||
         tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows)
       stride = (stride + 3) / 4 * 4;
+    constexpr std::size_t kSwizzled = swizzled_rows::kRowBytes;
+    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows)
+      stride = nf > kSwizzled / 2 && nf <= kSwizzled ? kSwizzled : (stride + 3) / 4 * 4;
     stride = std::max<std::size_t>(1, stride);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
@@ -615,27 +622,50 @@ class CudaTreeBackend final : public TreeBackend {
            bin_stride_ <= rotated_rows::kLanes && rotated_rows_bytes() <= hist_shared_bytes_;
   }
 
+  // Shared-memory bytes of a swizzled-rows block: kLanes columns of one
+  // feature's 32-bit histogram, from a multiple of kCounterRowBytes
+  // (swizzled_rows.h).
+  std::size_t swizzled_rows_bytes() const {
+    return static_cast<std::size_t>(swizzled_rows::counters(max_bins_, data_.layout.n_channels)) * sizeof(uint32_t) +
+           swizzled_rows::kCounterRowBytes;
+  }
+
+  // Whether histograms may take the swizzled-rows walk: the tuning asks for
+  // it, rows are kRowBytes, counters 32-bit, and its block fits the tuning's
+  // shared memory. (A launch takes it where every group is dense.)
+  bool swizzled_walk() const {
+    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows &&
+           bin_stride_ == swizzled_rows::kRowBytes && hist32_ && swizzled_rows_bytes() <= hist_shared_bytes_;
+  }
+
+  // Whether histograms may take a walk of one column a row position (rotated
+  // or swizzled rows), whose launches need dense groups.
+  bool column_walk() const { return rotated_walk() || swizzled_walk(); }
+
   // The tuning a histogram launch takes: tuning_, with a feature-lanes walk
-  // that does not fit, and a rotated-rows walk that does not fit or whose
-  // launch has a sparse group (`dense` false), replaced by the row-words walk.
+  // that does not fit, and a rotated- or swizzled-rows walk that does not fit
+  // or whose launch has a sparse group (`dense` false), replaced by the
+  // row-words walk.
   CudaTuning histogram_tuning(bool dense) const {
     CudaTuning t = tuning_;
     if ((t.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes && !feature_lanes()) ||
-        (t.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && !(rotated_walk() && dense)))
+        (t.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && !(rotated_walk() && dense)) ||
+        (t.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows && !(swizzled_walk() && dense)))
       t.histogram_mapping = CudaTuning::HistogramMapping::kRowWords;
     return t;
   }
 
   // Features per shared-memory group; 0 = global-atomic fallback. The
-  // feature-lanes and rotated-rows blocks hold kLanes features' counters.
+  // feature-lanes, rotated- and swizzled-rows blocks hold kLanes features'
+  // counters.
   int32_t shared_group() const {
-    if (feature_lanes() || rotated_walk()) return feature_lanes::kLanes;
+    if (feature_lanes() || column_walk()) return feature_lanes::kLanes;
     return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes());
   }
 
   // Dynamic shared memory of a histogram launch of tuning `launch` whose
-  // widest group has `group` features (the feature-lanes and rotated-rows
-  // blocks are one size for any group).
+  // widest group has `group` features (the feature-lanes, rotated- and
+  // swizzled-rows blocks are one size for any group).
   std::size_t histogram_smem(const CudaTuning& launch, int32_t group) const {
     if (shared_group() == 0) return 0;
     switch (launch.histogram_mapping) {
@@ -643,6 +673,8 @@ class CudaTreeBackend final : public TreeBackend {
         return feature_lanes_bytes();
       case CudaTuning::HistogramMapping::kRotatedRows:
         return rotated_rows_bytes();
+      case CudaTuning::HistogramMapping::kSwizzledRows:
+        return swizzled_rows_bytes();
       default:
         return static_cast<std::size_t>(group) * feature_hist_bytes();
     }
@@ -690,8 +722,9 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_tree::sample_node_features(nodes_.data(), m, jobs_.data(), static_cast<int32_t>(nf_), perm_.data(),
                                     feats_.data());
     if (histogram_timer_) histogram_timer_->start();
-    // Whether every group is dense, which only the rotated-rows walk asks.
-    const bool dense = !rotated_walk() || std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
+    // Whether every group is dense, which only the rotated- and swizzled-rows
+    // walks ask.
+    const bool dense = !column_walk() || std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
       return rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
     });
     const CudaTuning launch = histogram_tuning(dense);

@@ -2,7 +2,7 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
-#                                       rotated subtract columns sanitize
+#                                       rotated swizzled subtract columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
 # them into one file at the end. Every step has its own
@@ -10,7 +10,7 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
-#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
@@ -33,6 +33,9 @@
 # row-words walk, at 96 KiB: HistogramPass, HistogramPassFewBins and
 # TrainAllFeatures1M with subtraction (every group dense), ranked into
 # $OUT/rotated.txt.
+# swizzled: the swizzled-rows walk (256 and 512 threads) against the default
+# row-words walk, the same cases, ranked into $OUT/swizzled.txt; then Nsight
+# Compute on its 512-thread HistogramPass launch ($OUT/ncu-swizzled.txt).
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, under the row-words and rotated-rows walks, and the CPU
 # backend.
@@ -64,6 +67,7 @@ DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
 LANES_TUNING='mapping:3/shared_KiB:96/batch:1/pad:0/threads:512'
 ROTATED_TUNING='mapping:4/shared_KiB:96/batch:1/pad:0/threads:(256|512)'
+SWIZZLED_TUNING='mapping:5/shared_KiB:96/batch:1/pad:0/threads:(256|512)'
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -120,6 +124,19 @@ for s in "${steps[@]}"; do
         rotated rotated "${GPU_CHECK_ROTATED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/rotated.json" 2>&1 | tee "$OUT/rotated.txt"
+      ;;
+    swizzled)
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/" \
+        swizzled swizzled "${GPU_CHECK_SWIZZLED_S:-150}"
+      rc=$?
+      python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"
+      ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
+      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
+        --kernel-name regex:histogram_kernel --launch-skip 1 --launch-count 1 --section SpeedOfLight \
+        --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
+        --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench \
+        --benchmark_filter='HistogramPass/mapping:5/shared_KiB:96/batch:1/pad:0/threads:512/' 2>&1 |
+        tee "$OUT/ncu-swizzled.txt" | grep -v '^==PROF==' | tail -40
       ;;
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"

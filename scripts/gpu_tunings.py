@@ -23,7 +23,8 @@ DEFAULT = {"mapping": "2", "shared_KiB": "96", "batch": "1", "pad": "0", "thread
 # Arguments files from before they existed lack, and the value they had then.
 IMPLIED = {"threads": "256", "split": "0"}
 TUNED = ("mapping", "shared_KiB", "batch", "pad")  # present in every tuned case
-LABELS = {"mapping": {"0": "row", "1": "element", "2": "row-words", "3": "feature-lanes", "4": "rotated-rows"}, "pad": {"0": "", "1": "padded"},
+LABELS = {"mapping": {"0": "row", "1": "element", "2": "row-words", "3": "feature-lanes", "4": "rotated-rows",
+                        "5": "swizzled-rows"}, "pad": {"0": "", "1": "padded"},
           "split": {"0": "", "1": "warp split"}}
 
 

@@ -53,12 +53,15 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
             CudaTuning::HistogramMapping::kElementPerThread);
   EXPECT_EQ(parse_cuda_tuning("histogram_mapping=rotated_rows").histogram_mapping,
             CudaTuning::HistogramMapping::kRotatedRows);
+  EXPECT_EQ(parse_cuda_tuning("histogram_mapping=swizzled_rows").histogram_mapping,
+            CudaTuning::HistogramMapping::kSwizzledRows);
   EXPECT_FALSE(parse_cuda_tuning("pad_rows=false").pad_rows);
 }
 
 TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
-  EXPECT_NE(error_of("histogram_mapping=diagonal").find(
-                "invalid value \"diagonal\" for histogram_mapping: expected row|element|row_words|feature_lanes|rotated_rows"),
+  EXPECT_NE(error_of("histogram_mapping=diagonal")
+                .find("invalid value \"diagonal\" for histogram_mapping: expected "
+                      "row|element|row_words|feature_lanes|rotated_rows|swizzled_rows"),
             std::string::npos);
   EXPECT_NE(error_of("histogram_load_batch=2").find("expected 1|4"), std::string::npos);
   EXPECT_NE(error_of("histogram_block_threads=300").find("expected 256|512"), std::string::npos);
@@ -75,7 +78,8 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
 
 TEST(CudaTuningText, HelpListsEveryKeyWithItsDefault) {
   const std::string help = cuda_tuning_help();
-  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|feature_lanes|rotated_rows"), std::string::npos);
+  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|feature_lanes|rotated_rows|swizzled_rows"),
+            std::string::npos);
   EXPECT_NE(help.find("(default row_words)"), std::string::npos);
   EXPECT_NE(help.find("partition_two_pass=0|1"), std::string::npos);
   EXPECT_NE(help.find("split_mapping=thread|warp"), std::string::npos);

@@ -312,16 +312,18 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // 31 cuts (64-bit counters: weighted, regression; 3 classes over 40
 // features, two groups; 28 features of 2 cuts, few distinct bins) and the
 // 400 features of 2 cuts (groups of 32 over rows of 100 words); elsewhere it
-// falls back to the row-words walk. The rotated-rows walk takes only
-// launches whose every group covers more than half the row, so its batches
-// sample most features (every job, and its root); it fits rows of at most 32
-// bytes whose 32 columns fit the block. Every batch here has a job with
-// class weights, so 64-bit counters: the walk runs on 9 features of 31 cuts
-// (weighted; two copies, 8 lanes idle), 7 of 15 cuts (regression; four
-// copies) and 28 of 2 cuts (one copy, or 32-byte padded rows), and falls back to the
-// row-words walk elsewhere (28 features of 256 bins take 128 KiB; the padded
-// 9 and 7 features' groups are not dense). Its 32-bit counters on 256 bins
-// are OptInPathsOnSmallProblemsMatchCpu's.
+// falls back to the row-words walk. The rotated- and swizzled-rows walks
+// take only launches whose every group covers more than half the row, so
+// their batches sample most features (every job, and its root), and the
+// class-weighted job trains in a batch of its own. The rotated-rows walk fits
+// rows of at most 32 bytes whose 32 columns fit the block: 28 features of 256
+// bins with 32-bit counters (64 KiB), 9 features of 31 cuts (weighted; two
+// copies, 8 lanes idle), 7 of 15 cuts (regression; four copies) and 28 of 2
+// cuts (one copy, or 32-byte padded rows); it falls back to the row-words
+// walk elsewhere (28 weighted features of 256 bins take 128 KiB; the padded 9
+// and 7 features' groups are not dense). The swizzled-rows walk takes the
+// 28-feature problems' 32-bit batches (rows padded to 32 bytes) and falls
+// back elsewhere (64-bit counters, fewer than 17 or more than 32 features).
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -362,7 +364,7 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   std::vector<CudaTuning> tunings;
   for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
                        CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kFeatureLanes,
-                       CudaTuning::HistogramMapping::kRotatedRows})
+                       CudaTuning::HistogramMapping::kRotatedRows, CudaTuning::HistogramMapping::kSwizzledRows})
     for (int kib : {48, 96})
       for (bool pad : {false, true})
         for (int threads : {256, 512})
@@ -377,7 +379,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             tunings.push_back(t);
           }
   for (const CudaTuning& tuning : tunings) {
-    const char* const kMappingNames[] = {"row", "element", "row-words", "feature-lanes", "rotated-rows"};
+    const char* const kMappingNames[] = {"row",           "element",      "row-words",
+                                         "feature-lanes", "rotated-rows", "swizzled-rows"};
     const char* mapping = kMappingNames[static_cast<int>(tuning.histogram_mapping)];
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
@@ -389,11 +392,16 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
       JobPlan sampled{5, 1, c, true, 8};
       sampled.sampled = true;
       JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
-      if (tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows) {
+      if (tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
+          tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows) {
+        // Dense groups, which these walks take; the class-weighted job in a
+        // batch of its own, so the others' batch keeps 32-bit counters (the
+        // swizzled walk's only kind; 28 features of 256 bins fit 96 KiB).
         JobPlan sampled_rows{nf, 1, c, true, 8};
         sampled_rows.sampled = true;
-        compare_backends(p, {{nf, 1, c, true, 10}, sampled_rows, weighted, {std::max(1, nf - 1), 1, c, false, -1}}, 53,
+        compare_backends(p, {{nf, 1, c, true, 10}, sampled_rows, {std::max(1, nf - 1), 1, c, false, -1}}, 53,
                          gpu.get());
+        compare_backends(p, {weighted}, 59, gpu.get());
       } else {
         compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
       }
@@ -463,10 +471,13 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // and the partition over the feature-major copy of the bins (by flags at 256
 // threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
-// requests weigh classes): 32-bit counters, the count from the multiplicity.
+// requests weigh classes): 64-bit counters (32-bit ones only where there is
+// no count channel), the count from the multiplicity.
 // And 20000 rows, so the first partitions cut a node into several work items.
-// Then the rotated-rows walk at 512 threads (its bounded registers) on jobs
-// that sample most features, with the default partition.
+// Then the rotated- and swizzled-rows walks at 256 and 512 threads (the
+// rotated walk's bounded registers) on jobs that sample most features, with
+// the default partition, adding 20 features of 3 classes (swizzled: rows
+// padded to 32 bytes, 32-bit counters).
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -495,17 +506,26 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     }
   }
   EXPECT_EQ(cuda_histogram_seconds(*make_cuda_tree_backend(0)), 0.0);  // untimed by default
-  CudaTuning rotated;
-  rotated.histogram_mapping = CudaTuning::HistogramMapping::kRotatedRows;
-  rotated.workspace_bytes = std::size_t(1) << 20;
-  auto gpu = make_cuda_tree_backend(0, rotated);
-  for (const Problem& p : problems) {
-    SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
-                 " classes, rotated rows");
-    const int32_t nf = static_cast<int32_t>(p.bins.n_features);
-    const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
-    compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}}, 89, gpu.get());
-  }
+  // The walks of one column a row position, on dense groups: 28 binary
+  // features of 255 bins take them with 32-bit counters (64 KiB a block),
+  // 20 features of 3 classes in rows padded to 32 bytes (swizzled rows).
+  problems.push_back(few_cuts_problem(1500, 20, 3, 63));
+  for (auto mapping : {CudaTuning::HistogramMapping::kRotatedRows, CudaTuning::HistogramMapping::kSwizzledRows})
+    for (int threads : {256, 512}) {
+      CudaTuning tuning;
+      tuning.histogram_mapping = mapping;
+      tuning.histogram_block_threads = threads;
+      tuning.workspace_bytes = std::size_t(1) << 20;
+      auto gpu = make_cuda_tree_backend(0, tuning);
+      for (const Problem& p : problems) {
+        SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
+                     " classes, " + (mapping == CudaTuning::HistogramMapping::kRotatedRows ? "rotated" : "swizzled") +
+                     " rows, " + std::to_string(threads) + " threads");
+        const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+        const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+        compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}}, 89, gpu.get());
+      }
+    }
 }
 
 // Both partitions (CudaTuning::partition_two_pass: go-left bits in two

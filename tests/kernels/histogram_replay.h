@@ -18,10 +18,11 @@ struct ReplayMatrix {
   int32_t max_bins = 0;
 };
 
+// Rows of `stride` bytes (0: n_features rounded up to whole words).
 inline ReplayMatrix random_replay_matrix(std::size_t n_rows, std::size_t n_features, int32_t max_bins,
-                                         std::mt19937& rng) {
+                                         std::mt19937& rng, std::size_t stride = 0) {
   ReplayMatrix m;
-  m.stride = (n_features + 3) / 4 * 4;
+  m.stride = stride > 0 ? stride : (n_features + 3) / 4 * 4;
   m.max_bins = max_bins;
   m.bins.assign(n_rows * m.stride, 0);
   for (std::size_t r = 0; r < n_rows; ++r)

@@ -1,0 +1,104 @@
+#pragma once
+// The swizzled-rows histogram walk (CudaTuning::HistogramMapping::kSwizzledRows):
+// its register layout and index math, written once for the CUDA kernel
+// (histogram.cu) and the host test that replays the walk
+// (tests/kernels/swizzled_rows_test.cc).
+//
+// Rows are kRowBytes bytes on the device (17 to 32 features, padded), one
+// row per lane. In step p (0 .. kRowBytes - 1) lane l adds the bin at byte
+// position(l, p) = l ^ p of its row into column l ^ p of the feature-lanes
+// histogram (kLanes columns, column c in shared-memory bank c), so a step's
+// 32 atomic adds fall in 32 distinct banks whatever the bins (the row-words
+// walk's lanes add one feature in a step, so the bin alone picks the bank).
+//
+// A lane swizzles its row's words once: register slot s holds the row's
+// word s ^ (l / 4) (slot_word), so the row's byte (4 s + i) ^ l is byte
+// i ^ (l % 4) of slot s. Step p then reads slot p / 4, a constant register,
+// with one of four byte selectors the lane keeps, and its column is the lane's
+// column bits XORed with a constant (step_counter): the walk costs no
+// dynamic register index and no per-step arithmetic beyond the bin's
+// address.
+//
+// As in the rotated-rows walk, a lane adds every position of its row
+// (padding and features outside the group, each into its own column), and
+// the flush takes only the group's, so the host takes the walk only where a
+// group covers more than half the row (dense_group). Only 32-bit counters
+// (unweighted classification): an entry adds its multiplicity to its
+// class's channel and nothing else.
+#include <cstdint>
+
+#include "kernels/feature_lanes.h"
+#include "kernels/host_device.h"
+
+namespace canopy {
+namespace swizzled_rows {
+
+// The feature-lanes walk's histogram of kLanes columns, column c in bank c:
+// the counter of a column at bin-channel bc, and the counters in all.
+using feature_lanes::column_counter;
+using feature_lanes::counters;
+using feature_lanes::kLanes;
+
+// The device row stride the walk takes, and its 4-byte words.
+constexpr int32_t kRowBytes = kLanes;
+constexpr int32_t kRowWords = kRowBytes / 4;
+
+// The row byte, and column, lane `lane` adds in step p.
+CANOPY_HD int32_t position(int32_t lane, int32_t p) { return lane ^ p; }
+
+// The row word that register slot s of lane `lane` holds.
+CANOPY_HD int32_t slot_word(int32_t s, int32_t lane) { return s ^ (lane >> 2); }
+
+// A lane loads its row as two 16-byte halves, half first_half(lane) into
+// slots 0-3 and the other into slots 4-7 (the exchange by bit 4 of the
+// lane, at no cost); swizzle_words then exchanges words within the halves
+// by lane / 4 % 4, so slot s holds word slot_word(s, lane).
+constexpr int32_t kHalfWords = kRowWords / 2;
+CANOPY_HD int32_t first_half(int32_t lane) { return (lane >> 4) & 1; }
+CANOPY_HD void swizzle_words(uint32_t (&w)[kRowWords], int32_t lane) {
+  for (int32_t bit = 1; bit < kHalfWords; bit <<= 1) {  // selects, no dynamic register index
+    const bool exchange = ((lane >> 2) & bit) != 0;
+    for (int32_t s = 0; s < kRowWords; ++s)
+      if ((s & bit) == 0) {
+        const uint32_t a = w[s], b = w[s | bit];
+        w[s] = exchange ? b : a;
+        w[s | bit] = exchange ? a : b;
+      }
+  }
+}
+
+// Byte i of a slot holds the row's byte i ^ (lane % 4) of its word: the bin
+// lane `lane` adds in step p is byte_of(slot p / 4, selector(lane, p % 4)),
+// one __byte_perm with one of four selectors a lane keeps.
+CANOPY_HD uint32_t selector(int32_t lane, int32_t i) {
+  return 0x4440u | static_cast<uint32_t>((i ^ lane) & 3);  // bytes 1-3 from the zero operand
+}
+CANOPY_HD uint32_t byte_of(uint32_t word, uint32_t selector) {
+#ifdef __CUDA_ARCH__
+  return __byte_perm(word, 0u, selector);
+#else
+  return (word >> (8 * (selector & 3u))) & 0xffu;
+#endif
+}
+
+// Shared-memory bytes of one bin-channel's row of kLanes 32-bit counters.
+// The histogram starts at a multiple of it, so the low bits of a counter's
+// byte address are 4 * its column.
+constexpr uint32_t kCounterRowBytes = kLanes * 4;
+
+// The byte address of lane `lane`'s counter of class channel c at bin 0,
+// column `lane`, in a histogram starting at `start` (a multiple of
+// kCounterRowBytes); and the address of its step-p counter at bin b, in
+// histograms of k channels: moving to column lane ^ p flips bits 2 to 6 only.
+CANOPY_HD uint32_t lane_counter(uint32_t start, int32_t c, int32_t lane) {
+  return start + static_cast<uint32_t>(c) * kCounterRowBytes + 4u * static_cast<uint32_t>(lane);
+}
+CANOPY_HD uint32_t step_counter(uint32_t lane_counter, int32_t p, uint32_t b, int32_t k) {
+  return b * (static_cast<uint32_t>(k) * kCounterRowBytes) + (lane_counter ^ (4u * static_cast<uint32_t>(p)));
+}
+
+// Whether the walk suits a group of nj features over device rows of nb bytes.
+CANOPY_HD bool takes(int32_t nj, int64_t nb) { return nb == kRowBytes && 2 * nj > kRowBytes; }
+
+}  // namespace swizzled_rows
+}  // namespace canopy

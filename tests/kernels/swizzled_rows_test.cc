@@ -1,0 +1,152 @@
+// The swizzled-rows histogram walk (kernels/swizzled_rows.h) replayed on the
+// host lane by lane, in the order histogram.cu's kernel runs it: half loads,
+// word exchanges, byte selectors, one column a position and the flush must
+// give accumulate_histogram_cpu's histogram, each lane must read the byte it
+// adds, and a step's atomic adds must fall in distinct banks. The CUDA
+// kernel itself runs in the GPU tests (CudaBackend.HistogramTuningsMatchCpu).
+#include "kernels/swizzled_rows.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "histogram_replay.h"
+
+namespace canopy {
+namespace {
+
+namespace sr = swizzled_rows;
+
+// The lane's slots of a row of kRowBytes bytes, as the kernel fills them.
+void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[sr::kRowWords]) {
+  const int32_t first = sr::first_half(lane);
+  std::memcpy(w, row + 16 * first, 16);
+  std::memcpy(w + sr::kHalfWords, row + 16 * (first ^ 1), 16);
+  sr::swizzle_words(w, lane);
+}
+
+// The kernel's walk over entries for the group f with `warps` warps a block
+// and the histogram at shared byte address `start`: returns the flushed
+// histogram, (j * max_bins + bin) * k + class.
+std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
+                            const std::vector<RowEntry>& entries, const std::vector<int32_t>& f, int32_t warps,
+                            uint32_t start) {
+  std::vector<int64_t> columns(static_cast<std::size_t>(sr::counters(m.max_bins, k)), 0);
+  const int64_t n = static_cast<int64_t>(entries.size()), threads = static_cast<int64_t>(warps) * sr::kLanes;
+  for (int64_t round = 0; round < n; round += threads)
+    for (int32_t warp = 0; warp < warps; ++warp) {
+      std::vector<std::vector<uint32_t>> slots(sr::kLanes);
+      std::vector<uint32_t> counter(sr::kLanes);
+      for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+        const int64_t e = round + static_cast<int64_t>(warp) * sr::kLanes + lane;
+        if (e >= n) continue;
+        uint32_t w[sr::kRowWords];
+        load_slots(m.bins.data() + entries[e].row * m.stride, lane, w);
+        slots[lane].assign(w, w + sr::kRowWords);
+        counter[lane] = sr::lane_counter(start, cls[entries[e].row], lane);
+      }
+      for (int32_t p = 0; p < sr::kRowBytes; ++p) {
+        std::set<uint32_t> banks;
+        int32_t adds = 0;
+        for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+          if (slots[lane].empty()) continue;  // every position, the group's or not
+          const RowEntry& en = entries[round + static_cast<int64_t>(warp) * sr::kLanes + lane];
+          const uint32_t b = sr::byte_of(slots[lane][p / 4], sr::selector(lane, p % 4));
+          EXPECT_EQ(b, m.bins[en.row * m.stride + sr::position(lane, p)])
+              << "lane " << lane << " step " << p << " read another byte";
+          const uint32_t address = sr::step_counter(counter[lane], p, b, k);
+          EXPECT_EQ(address % 4, 0u);
+          const uint32_t c = (address - start) / 4;
+          EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], sr::position(lane, p)));
+          columns.at(c) += en.mult;
+          banks.insert(c % sr::kLanes);
+          ++adds;
+        }
+        EXPECT_EQ(static_cast<int32_t>(banks.size()), adds) << "step " << p << ": two lanes in one bank";
+      }
+    }
+  // Flush: i = bc * kLanes + q, the group's positions only.
+  std::vector<int32_t> feature_of(sr::kLanes, -1);
+  for (std::size_t j = 0; j < f.size(); ++j) feature_of[f[j]] = static_cast<int32_t>(j);
+  const int64_t feat_stride = static_cast<int64_t>(m.max_bins) * k;
+  std::vector<int64_t> hist(f.size() * static_cast<std::size_t>(feat_stride), 0);
+  for (int64_t i = 0; i < static_cast<int64_t>(columns.size()); ++i) {
+    const int64_t bc = i / sr::kLanes;
+    const int32_t j = feature_of[i - bc * sr::kLanes];
+    if (j >= 0) hist[j * feat_stride + bc] += columns[i];
+  }
+  return hist;
+}
+
+TEST(SwizzledRows, LayoutAndSelectors) {
+  EXPECT_EQ(sr::kRowBytes, 32);
+  EXPECT_EQ(sr::counters(256, 2), 32 * 256 * 2);
+  EXPECT_TRUE(sr::takes(28, 32));
+  EXPECT_TRUE(sr::takes(17, 32));
+  EXPECT_FALSE(sr::takes(16, 32));  // a group of half the row or less: the row-words walk
+  EXPECT_FALSE(sr::takes(28, 28));  // rows not padded to 32 bytes
+  uint8_t row[sr::kRowBytes];
+  std::iota(row, row + sr::kRowBytes, 0);
+  for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+    uint32_t w[sr::kRowWords];
+    load_slots(row, lane, w);
+    for (int32_t s = 0; s < sr::kRowWords; ++s) {
+      uint32_t word = 0;
+      std::memcpy(&word, row + 4 * sr::slot_word(s, lane), 4);
+      EXPECT_EQ(w[s], word) << "lane " << lane << " slot " << s;
+      for (int32_t i = 0; i < 4; ++i)
+        EXPECT_EQ(sr::byte_of(w[s], sr::selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ lane));
+    }
+  }
+  // A step's lanes take 32 distinct positions (so columns and banks); over
+  // the steps each lane takes every position once.
+  std::vector<std::set<int32_t>> seen(sr::kLanes);
+  for (int32_t p = 0; p < sr::kRowBytes; ++p) {
+    std::set<int32_t> positions;
+    for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+      positions.insert(sr::position(lane, p));
+      seen[lane].insert(sr::position(lane, p));
+    }
+    EXPECT_EQ(static_cast<int32_t>(positions.size()), sr::kLanes);
+  }
+  for (const auto& s : seen) EXPECT_EQ(static_cast<int32_t>(s.size()), sr::kRowBytes);
+}
+
+TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
+  std::mt19937 rng(23);
+  struct Case {
+    std::size_t features;
+    int32_t max_bins, classes, n_group, warps;
+    uint32_t start;  // the histogram's shared byte address, a multiple of kCounterRowBytes
+  };
+  const std::vector<Case> cases = {
+      {28, 256, 2, 28, 16, 0},   // every feature; positions 28-31 are padding
+      {28, 256, 3, 20, 8, 128},  // 20 of 28: the others' columns are skipped
+      {32, 16, 2, 32, 8, 1024},  // every byte a feature
+      {17, 4, 2, 17, 16, 0},     // the fewest features the walk takes; 4 bins a feature
+      {30, 64, 5, 24, 4, 256},   // five classes
+  };
+  for (const Case& c : cases) {
+    std::vector<int32_t> all(c.features);
+    std::iota(all.begin(), all.end(), 0);
+    std::shuffle(all.begin(), all.end(), rng);  // a node's sample: distinct, in draw order
+    const std::vector<int32_t> group(all.begin(), all.begin() + c.n_group);
+    SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
+    const std::size_t n_rows = 3000;
+    const test::ReplayMatrix m = test::random_replay_matrix(n_rows, c.features, c.max_bins, rng, sr::kRowBytes);
+    ASSERT_TRUE(sr::takes(c.n_group, static_cast<int64_t>(m.stride)));
+    std::vector<int32_t> cls(n_rows);
+    for (auto& x : cls) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.classes));
+    const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);
+    const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);
+    EXPECT_EQ(replay(m, cls, c.classes, entries, group, c.warps, c.start), expected);
+    EXPECT_GT(std::accumulate(expected.begin(), expected.end(), int64_t{0}), 0);
+  }
+}
+
+}  // namespace
+}  // namespace canopy
