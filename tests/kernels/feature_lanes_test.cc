@@ -159,8 +159,7 @@ TEST(FeatureLanes, ReplayedWalkGivesTheCpuHistogram) {
     SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
     const std::size_t n_rows = 1500;
     const Matrix m = test::random_replay_matrix(n_rows, c.features, c.max_bins, rng);
-    std::vector<int32_t> cls(n_rows);
-    for (auto& x : cls) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.classes));
+    const std::vector<int32_t> cls = test::random_classes(n_rows, c.classes, rng);
     const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);  // and a partial last warp
     ASSERT_NE(entries.size() % fl::kLanes, 0u);
     const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);

@@ -31,6 +31,21 @@ inline ReplayMatrix random_replay_matrix(std::size_t n_rows, std::size_t n_featu
   return m;
 }
 
+// A node's feature sample: n_group distinct features of n_features, in draw order.
+inline std::vector<int32_t> random_group(std::size_t n_features, int32_t n_group, std::mt19937& rng) {
+  std::vector<int32_t> all(n_features);
+  for (std::size_t f = 0; f < n_features; ++f) all[f] = static_cast<int32_t>(f);
+  std::shuffle(all.begin(), all.end(), rng);
+  return std::vector<int32_t>(all.begin(), all.begin() + n_group);
+}
+
+// A class id in [0, classes) a row.
+inline std::vector<int32_t> random_classes(std::size_t n_rows, int32_t classes, std::mt19937& rng) {
+  std::vector<int32_t> cls(n_rows);
+  for (auto& x : cls) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(classes));
+  return cls;
+}
+
 // Every second or third row, shuffled, with bootstrap multiplicities 1 to 3.
 inline std::vector<RowEntry> scattered_entries(std::size_t n_rows, std::mt19937& rng) {
   std::vector<RowEntry> entries;

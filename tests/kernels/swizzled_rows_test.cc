@@ -131,16 +131,12 @@ TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
       {30, 64, 5, 24, 4, 256},   // five classes
   };
   for (const Case& c : cases) {
-    std::vector<int32_t> all(c.features);
-    std::iota(all.begin(), all.end(), 0);
-    std::shuffle(all.begin(), all.end(), rng);  // a node's sample: distinct, in draw order
-    const std::vector<int32_t> group(all.begin(), all.begin() + c.n_group);
+    const std::vector<int32_t> group = test::random_group(c.features, c.n_group, rng);
     SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
     const std::size_t n_rows = 3000;
     const test::ReplayMatrix m = test::random_replay_matrix(n_rows, c.features, c.max_bins, rng, sr::kRowBytes);
     ASSERT_TRUE(sr::takes(c.n_group, static_cast<int64_t>(m.stride)));
-    std::vector<int32_t> cls(n_rows);
-    for (auto& x : cls) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.classes));
+    const std::vector<int32_t> cls = test::random_classes(n_rows, c.classes, rng);
     const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);
     const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);
     EXPECT_EQ(replay(m, cls, c.classes, entries, group, c.warps, c.start), expected);
