@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 #include "kernels/feature_lanes.h"
@@ -85,12 +86,9 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   Counter* h = nullptr;
   if constexpr (kShared) {
     h = smem;
-    if constexpr (kSwizzledWalk) {  // from the next multiple of kCounterRowBytes (the host adds that much)
-      const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-      h += ((start + swizzled_rows::kCounterRowBytes - 1) / swizzled_rows::kCounterRowBytes *
-                swizzled_rows::kCounterRowBytes -
-            start) /
-           sizeof(Counter);
+    if constexpr (kSwizzledWalk) {
+      const uint32_t base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+      h += (swizzled_rows::histogram_start(base) - base) / sizeof(Counter);
     }
     for (int64_t i = threadIdx.x; i < len; i += blockDim.x) h[i] = 0;
     __syncthreads();
@@ -507,7 +505,8 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
     case CudaTuning::HistogramMapping::kSwizzledRows:  // the host checked the rows, groups, counters and fit
       if constexpr (std::is_same<Mode, SharedHistogram<unsigned int>>::value)
         return histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
-      break;
+      else  // its shared memory was sized for the swizzled block: no other walk may take it
+        throw std::logic_error("cuda: the swizzled-rows walk takes 32-bit counters only");
     case CudaTuning::HistogramMapping::kRowPerThread:
       break;
   }

@@ -86,6 +86,13 @@ CANOPY_HD uint32_t byte_of(uint32_t word, uint32_t selector) {
 // byte address are 4 * its column.
 constexpr uint32_t kCounterRowBytes = kLanes * 4;
 
+// The histogram's start in a block's dynamic shared memory at byte address
+// `base`: the next multiple of kCounterRowBytes (the host adds that many
+// bytes to the block, so the shift always fits).
+CANOPY_HD uint32_t histogram_start(uint32_t base) {
+  return (base + kCounterRowBytes - 1) / kCounterRowBytes * kCounterRowBytes;
+}
+
 // The byte address of lane `lane`'s counter of class channel c at bin 0,
 // column `lane`, in a histogram starting at `start` (a multiple of
 // kCounterRowBytes); and the address of its step-p counter at bin b, in

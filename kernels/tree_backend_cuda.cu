@@ -451,6 +451,7 @@ class CudaTreeBackend final : public TreeBackend {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
     if (bins_key_ == key && !bins_.empty()) return;
     bins_key_ = BinnedMatrixKey{};
+    columns_ = {};  // the old matrix's copy; keep_columns() makes the new one
     constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
     std::size_t stride = tuning_.pad_rows ? padded_stride(nf, kSector) : nf;
@@ -472,7 +473,6 @@ class CudaTreeBackend final : public TreeBackend {
         CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
       }
     }
-    columns_ = {};  // made from these bins by keep_columns()
     bins_key_ = key;
   }
 
@@ -725,7 +725,8 @@ class CudaTreeBackend final : public TreeBackend {
     // Whether every group is dense, which only the rotated- and swizzled-rows
     // walks ask.
     const bool dense = !column_walk() || std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
-      return rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
+      return swizzled_walk() ? swizzled_rows::takes(it.nj, bin_stride_)
+                             : rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
     });
     const CudaTuning launch = histogram_tuning(dense);
     cuda_tree::build_histograms(histogram_counters(), launch, static_cast<unsigned>(items.size()),

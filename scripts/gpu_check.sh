@@ -120,13 +120,13 @@ for s in "${steps[@]}"; do
       python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
       ;;
     rotated)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|4)/" \
         rotated rotated "${GPU_CHECK_ROTATED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/rotated.json" 2>&1 | tee "$OUT/rotated.txt"
       ;;
     swizzled)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|5)/" \
         swizzled swizzled "${GPU_CHECK_SWIZZLED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"
@@ -137,6 +137,7 @@ for s in "${steps[@]}"; do
         --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench \
         --benchmark_filter='HistogramPass/mapping:5/shared_KiB:96/batch:1/pad:0/threads:512/' 2>&1 |
         tee "$OUT/ncu-swizzled.txt" | grep -v '^==PROF==' | tail -40
+      [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
       ;;
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"

@@ -102,6 +102,15 @@ TEST(SwizzledRows, LayoutAndSelectors) {
         EXPECT_EQ(sr::byte_of(w[s], sr::selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ lane));
     }
   }
+  // The histogram starts at a multiple of kCounterRowBytes within the bytes
+  // the host adds, wherever the dynamic shared memory starts (8-byte aligned).
+  for (uint32_t base = 0; base < 4096; base += 8) {
+    const uint32_t start = sr::histogram_start(base);
+    EXPECT_EQ(start % sr::kCounterRowBytes, 0u);
+    EXPECT_GE(start, base);
+    EXPECT_LT(start - base, sr::kCounterRowBytes);
+    EXPECT_EQ((start - base) % 4, 0u);
+  }
   // A step's lanes take 32 distinct positions (so columns and banks); over
   // the steps each lane takes every position once.
   std::vector<std::set<int32_t>> seen(sr::kLanes);
