@@ -22,9 +22,9 @@
 //   feature_sampling.cu  one thread per node: the node's feature sample;
 //   histogram.cu         block -> (node, feature group, entry chunk); threads
 //                        take entries (row-words: a row's words at once;
-//                        rotated rows: each lane from its own byte), (entry,
-//                        feature) elements or a feature each of staged rows
-//                        (CudaTuning);
+//                        rotated and swizzled rows: each lane in its own
+//                        byte order), (entry, feature) elements or a feature
+//                        each of staged rows (CudaTuning);
 //                        shared-memory privatised histograms
 //                        (32-bit counters for unweighted classification, else
 //                        int64) flushed with global atomics, or global atomics
