@@ -36,6 +36,51 @@ struct GlobalHistogram {
 __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
+// The swizzled-rows walk (swizzled_rows.h) over entries [e0, e1) of a work
+// item, rows of kRowBytes: lane l adds its row's byte (l % kRowBytes) ^ p in
+// step p into column l ^ p of the histogram h (32-bit counters, from a
+// multiple of kCounterRowBytes). Every position is added, the group's or not
+// (padding, unsampled features): each has its own column, which the flush
+// skips unless the group holds it, so a step needs no test.
+template <int kRowBytes, int kThreads>
+__device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
+                                              const uint8_t* __restrict__ bins, const int32_t* __restrict__ class_id,
+                                              unsigned int* h, int32_t k) {
+  namespace sr = swizzled_rows;
+  constexpr int kWords = kRowBytes / 4;
+  const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes;
+  uint32_t selector[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) selector[i] = sr::selector(lane, i);
+  const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
+  for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
+    const RowEntry en = entries[e];
+    const uint8_t* row = bins + static_cast<int64_t>(en.row) * kRowBytes;
+    uint32_t w[kWords];
+    if constexpr (kRowBytes == 32) {  // two halves, the lane's first half first
+      const int32_t first = sr::first_half(lane);
+      const uint4 a = __ldg(reinterpret_cast<const uint4*>(row) + first);
+      const uint4 b = __ldg(reinterpret_cast<const uint4*>(row) + (first ^ 1));
+      w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w, w[4] = b.x, w[5] = b.y, w[6] = b.z, w[7] = b.w;
+    } else if constexpr (kRowBytes == 16) {
+      const uint4 a = __ldg(reinterpret_cast<const uint4*>(row));
+      w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w;
+    } else if constexpr (kRowBytes == 8) {
+      const uint2 a = __ldg(reinterpret_cast<const uint2*>(row));
+      w[0] = a.x, w[1] = a.y;
+    } else {
+      w[0] = __ldg(reinterpret_cast<const uint32_t*>(row));
+    }
+    sr::swizzle_words(w, lane);
+    const uint32_t counter = sr::lane_counter(start, class_id[en.row], lane);
+#pragma unroll
+    for (int p = 0; p < kRowBytes; ++p) {
+      const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
+      asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult) : "memory");
+    }
+  }
+}
+
 // How a histogram block's threads walk a work item (CudaTuning::HistogramMapping).
 enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwizzledRows };
 
@@ -55,9 +100,9 @@ enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwi
 // 4-byte words, at most rotated_rows::kLanes bytes): a thread takes whole
 // entries, and each lane walks its row from its own byte position, into a
 // histogram of one column a position (rotated_rows.h). kSwizzledRows (kBatch
-// 1; 32-bit counters; rows of swizzled_rows::kRowBytes): a thread takes whole
-// entries, and lane l adds its row's byte l ^ p in step p into column l ^ p
-// (swizzled_rows.h). kThreads: the block size
+// 1; 32-bit counters; rows of 4, 8, 16 or 32 bytes): a thread takes whole
+// entries, and lane l adds its row's byte (l % nb) ^ p in step p into column
+// l ^ p (swizzled_walk). kThreads: the block size
 // (CudaTuning::histogram_block_threads).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
@@ -325,30 +370,21 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       }
     }
   } else if constexpr (kSwizzledWalk) {
-    namespace sr = swizzled_rows;
-    static_assert(kBatch == 1 && kThreads % sr::kLanes == 0 && kPlainClasses,
+    static_assert(kBatch == 1 && kThreads % swizzled_rows::kLanes == 0 && kPlainClasses,
                   "the swizzled-rows walk takes whole warps, one row a lane, and 32-bit counters");
-    const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes, first = sr::first_half(lane);
-    uint32_t selector[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) selector[i] = sr::selector(lane, i);
-    const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
-    // Every position is added, the group's or not (padding, unsampled
-    // features): each has its own column, which the flush skips unless the
-    // group holds it, so a step needs no test.
-    for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
-      const RowEntry en = entries[e];
-      const uint4* row = reinterpret_cast<const uint4*>(bins + static_cast<int64_t>(en.row) * sr::kRowBytes);
-      const uint4 a = __ldg(row + first), b = __ldg(row + (first ^ 1));
-      uint32_t w[sr::kRowWords] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-      sr::swizzle_words(w, lane);
-      const uint32_t counter = sr::lane_counter(start, t.class_id[en.row], lane);
-#pragma unroll
-      for (int p = 0; p < sr::kRowBytes; ++p) {
-        const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
-        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult)
-                     : "memory");
-      }
+    switch (bin_stride) {  // the host takes the walk for these strides only (swizzled_rows::takes)
+      case 32:
+        swizzled_walk<32, kThreads>(it, entries, bins, t.class_id, h, k);
+        break;
+      case 16:
+        swizzled_walk<16, kThreads>(it, entries, bins, t.class_id, h, k);
+        break;
+      case 8:
+        swizzled_walk<8, kThreads>(it, entries, bins, t.class_id, h, k);
+        break;
+      default:
+        swizzled_walk<4, kThreads>(it, entries, bins, t.class_id, h, k);
+        break;
     }
   } else {
     // Entries e + u * blockDim (u < kBatch) of this thread; a feature's index
@@ -392,13 +428,12 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   } else if constexpr (kRotatedWalk || kSwizzledWalk) {
     // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
     // read consecutive columns. Sums the copies of q into its group feature.
-    // (The swizzled-rows walk's columns are the rotated walk's over rows of
-    // kLanes bytes: one copy, column q = position q.)
+    // (The swizzled-rows walk's columns are the rotated walk's: copy c's
+    // position q in column c * nb + q.)
     static_assert(sizeof(int32_t) * rotated_rows::kLanes <= HistogramPolicy::kStaticSharedBytes,
                   "the position table exceeds the static shared memory set aside for it");
     __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
-    const int32_t nb = kSwizzledWalk ? swizzled_rows::kRowBytes : static_cast<int32_t>(bin_stride);
-    const int32_t copies = rotated_rows::copies(nb);
+    const int32_t nb = static_cast<int32_t>(bin_stride), copies = rotated_rows::copies(nb);
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
     for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j]] = j;

@@ -4,25 +4,28 @@
 // (histogram.cu) and the host test that replays the walk
 // (tests/kernels/swizzled_rows_test.cc).
 //
-// Rows are kRowBytes bytes on the device (17 to 32 features, padded), one
-// row per lane. In step p (0 .. kRowBytes - 1) lane l adds the bin at byte
-// position(l, p) = l ^ p of its row into column l ^ p of the feature-lanes
-// histogram (kLanes columns, column c in shared-memory bank c), so a step's
-// 32 atomic adds fall in 32 distinct banks whatever the bins (the row-words
-// walk's lanes add one feature in a step, so the bin alone picks the bank).
+// Rows are nb bytes on the device, nb = row_bytes(n_features): 4, 8, 16 or
+// 32 (up to 32 features, padded to a power of two), one row per lane. The
+// warp's lanes form kLanes / nb copies of nb lanes. In step p (0 .. nb - 1)
+// lane l adds the bin at byte position(l, nb, p) = (l % nb) ^ p of its row
+// into column l ^ p (copy l / nb, position (l % nb) ^ p) of the
+// feature-lanes histogram (kLanes columns, column c in shared-memory bank c),
+// so a step's 32 atomic adds fall in 32 distinct banks whatever the bins
+// (the row-words walk's lanes add one feature in a step, so the bin alone
+// picks the bank). The flush sums a position's copies.
 //
 // A lane swizzles its row's words once: register slot s holds the row's
-// word s ^ (l / 4) (slot_word), so the row's byte (4 s + i) ^ l is byte
-// i ^ (l % 4) of slot s. Step p then reads slot p / 4, a constant register,
-// with one of four byte selectors the lane keeps, and its column is the lane's
-// column bits XORed with a constant (step_counter): the walk costs no
-// dynamic register index and no per-step arithmetic beyond the bin's
-// address.
+// word s ^ ((l % nb) / 4) (slot_word), so the row's byte (4 s + i) ^ (l % nb)
+// is byte i ^ (l % 4) of slot s. Step p then reads slot p / 4, a constant
+// register, with one of four byte selectors the lane keeps, and its column
+// is the lane's column bits XORed with a constant (step_counter): the walk
+// costs no dynamic register index and no per-step arithmetic beyond the
+// bin's address.
 //
 // As in the rotated-rows walk, a lane adds every position of its row
 // (padding and features outside the group, each into its own column), and
 // the flush takes only the group's, so the host takes the walk only where a
-// group covers more than half the row (dense_group). Only 32-bit counters
+// group covers more than half the row (takes). Only 32-bit counters
 // (unweighted classification): an entry adds its multiplicity to its
 // class's channel and nothing else.
 #include <cstdint>
@@ -39,26 +42,39 @@ using feature_lanes::column_counter;
 using feature_lanes::counters;
 using feature_lanes::kLanes;
 
-// The device row stride the walk takes, and its 4-byte words.
-constexpr int32_t kRowBytes = kLanes;
-constexpr int32_t kRowWords = kRowBytes / 4;
+// The widest device row the walk takes.
+constexpr int32_t kMaxRowBytes = kLanes;
 
-// The row byte, and column, lane `lane` adds in step p.
-CANOPY_HD int32_t position(int32_t lane, int32_t p) { return lane ^ p; }
+// The device row stride of n features under the walk: the next power of two
+// from 4 up to kMaxRowBytes; 0 where the row is wider.
+CANOPY_HD int32_t row_bytes(int64_t n_features) {
+  if (n_features > kMaxRowBytes) return 0;
+  int32_t nb = 4;
+  while (nb < n_features) nb *= 2;
+  return nb;
+}
+
+// Whether the walk suits a group of nj features over device rows of nb bytes.
+CANOPY_HD bool takes(int32_t nj, int64_t nb) { return (nb == 4 || nb == 8 || nb == 16 || nb == 32) && 2 * nj > nb; }
+
+// The row byte lane `lane` adds in step p over rows of nb bytes; its column
+// is lane ^ p (p < nb keeps it in the lane's copy).
+CANOPY_HD int32_t position(int32_t lane, int32_t nb, int32_t p) { return (lane % nb) ^ p; }
 
 // The row word that register slot s of lane `lane` holds.
-CANOPY_HD int32_t slot_word(int32_t s, int32_t lane) { return s ^ (lane >> 2); }
+CANOPY_HD int32_t slot_word(int32_t s, int32_t lane, int32_t nb) { return s ^ ((lane % nb) >> 2); }
 
-// A lane loads its row as two 16-byte halves, half first_half(lane) into
-// slots 0-3 and the other into slots 4-7 (the exchange by bit 4 of the
-// lane, at no cost); swizzle_words then exchanges words within the halves
-// by lane / 4 % 4, so slot s holds word slot_word(s, lane).
-constexpr int32_t kHalfWords = kRowWords / 2;
+// A lane loads a row of 32 bytes as two 16-byte halves, half first_half(lane)
+// into slots 0-3 and the other into slots 4-7 (the exchange by bit 4 of the
+// lane, at no cost), and a narrower row in one load; swizzle_words then
+// exchanges words within 16 bytes by the lane's bits 2 and 3, so slot s
+// holds word slot_word(s, lane, nb).
 CANOPY_HD int32_t first_half(int32_t lane) { return (lane >> 4) & 1; }
-CANOPY_HD void swizzle_words(uint32_t (&w)[kRowWords], int32_t lane) {
-  for (int32_t bit = 1; bit < kHalfWords; bit <<= 1) {  // selects, no dynamic register index
+template <int kWords>
+CANOPY_HD void swizzle_words(uint32_t (&w)[kWords], int32_t lane) {
+  for (int32_t bit = 1; bit < kWords && bit < 4; bit <<= 1) {  // selects, no dynamic register index
     const bool exchange = ((lane >> 2) & bit) != 0;
-    for (int32_t s = 0; s < kRowWords; ++s)
+    for (int32_t s = 0; s < kWords; ++s)
       if ((s & bit) == 0) {
         const uint32_t a = w[s], b = w[s | bit];
         w[s] = exchange ? b : a;
@@ -103,9 +119,6 @@ CANOPY_HD uint32_t lane_counter(uint32_t start, int32_t c, int32_t lane) {
 CANOPY_HD uint32_t step_counter(uint32_t lane_counter, int32_t p, uint32_t b, int32_t k) {
   return b * (static_cast<uint32_t>(k) * kCounterRowBytes) + (lane_counter ^ (4u * static_cast<uint32_t>(p)));
 }
-
-// Whether the walk suits a group of nj features over device rows of nb bytes.
-CANOPY_HD bool takes(int32_t nj, int64_t nb) { return nb == kRowBytes && 2 * nj > kRowBytes; }
 
 }  // namespace swizzled_rows
 }  // namespace canopy

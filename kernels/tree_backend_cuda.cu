@@ -444,8 +444,8 @@ class CudaTreeBackend final : public TreeBackend {
   // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
   // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
   // either rounded up to whole 4-byte words for the row-words, feature-lanes
-  // and rotated-rows histogram walks; for the swizzled-rows walk,
-  // swizzled_rows::kRowBytes where 17 to 32 features fill it, else words.
+  // and rotated-rows histogram walks; for the swizzled-rows walk, the next
+  // power of two from 4 up to 32 bytes (swizzled_rows::row_bytes), else words.
   // The padding is zeroed; no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
@@ -459,9 +459,10 @@ class CudaTreeBackend final : public TreeBackend {
         tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes ||
         tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows)
       stride = (stride + 3) / 4 * 4;
-    constexpr std::size_t kSwizzled = swizzled_rows::kRowBytes;
-    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows)
-      stride = nf > kSwizzled / 2 && nf <= kSwizzled ? kSwizzled : (stride + 3) / 4 * 4;
+    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows) {
+      const int32_t swizzled = swizzled_rows::row_bytes(static_cast<int64_t>(nf));
+      stride = swizzled > 0 ? static_cast<std::size_t>(swizzled) : (stride + 3) / 4 * 4;
+    }
     stride = std::max<std::size_t>(1, stride);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
@@ -631,11 +632,12 @@ class CudaTreeBackend final : public TreeBackend {
   }
 
   // Whether histograms may take the swizzled-rows walk: the tuning asks for
-  // it, rows are kRowBytes, counters 32-bit, and its block fits the tuning's
-  // shared memory. (A launch takes it where every group is dense.)
+  // it, rows are swizzled_rows::row_bytes, counters 32-bit, and its block
+  // fits the tuning's shared memory. (A launch takes it where every group is
+  // dense.)
   bool swizzled_walk() const {
     return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows &&
-           bin_stride_ == swizzled_rows::kRowBytes && hist32_ && swizzled_rows_bytes() <= hist_shared_bytes_;
+           bin_stride_ == swizzled_rows::row_bytes(nf_) && hist32_ && swizzled_rows_bytes() <= hist_shared_bytes_;
   }
 
   // Whether histograms may take a walk of one column a row position (rotated

@@ -323,7 +323,8 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // walk elsewhere (28 weighted features of 256 bins take 128 KiB; the padded 9
 // and 7 features' groups are not dense). The swizzled-rows walk takes the
 // 28-feature problems' 32-bit batches (rows padded to 32 bytes) and falls
-// back elsewhere (64-bit counters, fewer than 17 or more than 32 features).
+// back elsewhere (64-bit counters, more than 32 features, groups of half the
+// padded row or less); its narrower rows are OptInPathsOnSmallProblemsMatchCpu's.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {
@@ -476,8 +477,9 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // And 20000 rows, so the first partitions cut a node into several work items.
 // Then the rotated- and swizzled-rows walks at 256 and 512 threads (the
 // rotated walk's bounded registers) on jobs that sample most features, with
-// the default partition, adding 20 features of 3 classes (swizzled: rows
-// padded to 32 bytes, 32-bit counters).
+// the default partition, adding 20 and 12 features of 3 classes and 3
+// binary features (swizzled: rows padded to 32, 16 and 4 bytes, 32-bit
+// counters).
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -507,9 +509,12 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   }
   EXPECT_EQ(cuda_histogram_seconds(*make_cuda_tree_backend(0)), 0.0);  // untimed by default
   // The walks of one column a row position, on dense groups: 28 binary
-  // features of 255 bins take them with 32-bit counters (64 KiB a block),
-  // 20 features of 3 classes in rows padded to 32 bytes (swizzled rows).
+  // features of 255 bins take them with 32-bit counters (64 KiB a block), and
+  // the swizzled walk's rows of 32, 16, 8 and 4 bytes (1, 2, 4 and 8 copies):
+  // 28 and 20 features, 12 of 3 classes, the 6 binary features, 3 features.
   problems.push_back(few_cuts_problem(1500, 20, 3, 63));
+  problems.push_back(few_cuts_problem(1500, 12, 3, 63));
+  problems.push_back(few_cuts_problem(1200, 3, 2, 127));
   for (auto mapping : {CudaTuning::HistogramMapping::kRotatedRows, CudaTuning::HistogramMapping::kSwizzledRows})
     for (int threads : {256, 512}) {
       CudaTuning tuning;

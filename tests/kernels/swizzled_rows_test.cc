@@ -21,12 +21,36 @@ namespace {
 
 namespace sr = swizzled_rows;
 
-// The lane's slots of a row of kRowBytes bytes, as the kernel fills them.
-void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[sr::kRowWords]) {
-  const int32_t first = sr::first_half(lane);
-  std::memcpy(w, row + 16 * first, 16);
-  std::memcpy(w + sr::kHalfWords, row + 16 * (first ^ 1), 16);
+// The lane's slots of a row of nb bytes, as histogram.cu's swizzled_walk
+// fills them: 32-byte rows in two halves, the lane's first half first.
+template <int kWords>
+void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[kWords]) {
+  if (kWords == 8) {
+    const int32_t first = sr::first_half(lane);
+    std::memcpy(w, row + 16 * first, 16);
+    std::memcpy(w + 4, row + 16 * (first ^ 1), 16);
+  } else {
+    std::memcpy(w, row, 4 * kWords);
+  }
   sr::swizzle_words(w, lane);
+}
+
+std::vector<uint32_t> slots_of(const uint8_t* row, int32_t lane, int32_t nb) {
+  uint32_t w8[8], w4[4], w2[2], w1[1];
+  switch (nb) {
+    case 32:
+      load_slots(row, lane, w8);
+      return {w8, w8 + 8};
+    case 16:
+      load_slots(row, lane, w4);
+      return {w4, w4 + 4};
+    case 8:
+      load_slots(row, lane, w2);
+      return {w2, w2 + 2};
+    default:
+      load_slots(row, lane, w1);
+      return {w1, w1 + 1};
+  }
 }
 
 // The kernel's walk over entries for the group f with `warps` warps a block
@@ -35,6 +59,7 @@ void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[sr::kRowWords]) 
 std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
                             const std::vector<RowEntry>& entries, const std::vector<int32_t>& f, int32_t warps,
                             uint32_t start) {
+  const int32_t nb = static_cast<int32_t>(m.stride);
   std::vector<int64_t> columns(static_cast<std::size_t>(sr::counters(m.max_bins, k)), 0);
   const int64_t n = static_cast<int64_t>(entries.size()), threads = static_cast<int64_t>(warps) * sr::kLanes;
   for (int64_t round = 0; round < n; round += threads)
@@ -44,24 +69,23 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
       for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
         const int64_t e = round + static_cast<int64_t>(warp) * sr::kLanes + lane;
         if (e >= n) continue;
-        uint32_t w[sr::kRowWords];
-        load_slots(m.bins.data() + entries[e].row * m.stride, lane, w);
-        slots[lane].assign(w, w + sr::kRowWords);
+        slots[lane] = slots_of(m.bins.data() + entries[e].row * m.stride, lane, nb);
         counter[lane] = sr::lane_counter(start, cls[entries[e].row], lane);
       }
-      for (int32_t p = 0; p < sr::kRowBytes; ++p) {
+      for (int32_t p = 0; p < nb; ++p) {
         std::set<uint32_t> banks;
         int32_t adds = 0;
         for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
           if (slots[lane].empty()) continue;  // every position, the group's or not
           const RowEntry& en = entries[round + static_cast<int64_t>(warp) * sr::kLanes + lane];
           const uint32_t b = sr::byte_of(slots[lane][p / 4], sr::selector(lane, p % 4));
-          EXPECT_EQ(b, m.bins[en.row * m.stride + sr::position(lane, p)])
+          EXPECT_EQ(b, m.bins[en.row * m.stride + sr::position(lane, nb, p)])
               << "lane " << lane << " step " << p << " read another byte";
           const uint32_t address = sr::step_counter(counter[lane], p, b, k);
           EXPECT_EQ(address % 4, 0u);
           const uint32_t c = (address - start) / 4;
-          EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], sr::position(lane, p)));
+          EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], lane ^ p));
+          EXPECT_EQ(lane ^ p, lane / nb * nb + sr::position(lane, nb, p));  // the lane's copy
           columns.at(c) += en.mult;
           banks.insert(c % sr::kLanes);
           ++adds;
@@ -69,38 +93,58 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
         EXPECT_EQ(static_cast<int32_t>(banks.size()), adds) << "step " << p << ": two lanes in one bank";
       }
     }
-  // Flush: i = bc * kLanes + q, the group's positions only.
-  std::vector<int32_t> feature_of(sr::kLanes, -1);
+  // Flush: column c holds position c % nb (copy c / nb), the group's only.
+  std::vector<int32_t> feature_of(nb, -1);
   for (std::size_t j = 0; j < f.size(); ++j) feature_of[f[j]] = static_cast<int32_t>(j);
   const int64_t feat_stride = static_cast<int64_t>(m.max_bins) * k;
   std::vector<int64_t> hist(f.size() * static_cast<std::size_t>(feat_stride), 0);
   for (int64_t i = 0; i < static_cast<int64_t>(columns.size()); ++i) {
     const int64_t bc = i / sr::kLanes;
-    const int32_t j = feature_of[i - bc * sr::kLanes];
+    const int32_t j = feature_of[(i - bc * sr::kLanes) % nb];
     if (j >= 0) hist[j * feat_stride + bc] += columns[i];
   }
   return hist;
 }
 
 TEST(SwizzledRows, LayoutAndSelectors) {
-  EXPECT_EQ(sr::kRowBytes, 32);
   EXPECT_EQ(sr::counters(256, 2), 32 * 256 * 2);
+  EXPECT_EQ(sr::row_bytes(1), 4);
+  EXPECT_EQ(sr::row_bytes(5), 8);
+  EXPECT_EQ(sr::row_bytes(9), 16);
+  EXPECT_EQ(sr::row_bytes(28), 32);
+  EXPECT_EQ(sr::row_bytes(32), 32);
+  EXPECT_EQ(sr::row_bytes(33), 0);  // wider rows take the row-words walk
   EXPECT_TRUE(sr::takes(28, 32));
   EXPECT_TRUE(sr::takes(17, 32));
   EXPECT_FALSE(sr::takes(16, 32));  // a group of half the row or less: the row-words walk
-  EXPECT_FALSE(sr::takes(28, 28));  // rows not padded to 32 bytes
-  uint8_t row[sr::kRowBytes];
-  std::iota(row, row + sr::kRowBytes, 0);
-  for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
-    uint32_t w[sr::kRowWords];
-    load_slots(row, lane, w);
-    for (int32_t s = 0; s < sr::kRowWords; ++s) {
-      uint32_t word = 0;
-      std::memcpy(&word, row + 4 * sr::slot_word(s, lane), 4);
-      EXPECT_EQ(w[s], word) << "lane " << lane << " slot " << s;
-      for (int32_t i = 0; i < 4; ++i)
-        EXPECT_EQ(sr::byte_of(w[s], sr::selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ lane));
+  EXPECT_TRUE(sr::takes(5, 8));
+  EXPECT_TRUE(sr::takes(3, 4));
+  EXPECT_FALSE(sr::takes(28, 28));  // rows not padded to a power of two
+  for (int32_t nb : {4, 8, 16, 32}) {
+    std::vector<uint8_t> row(nb);
+    std::iota(row.begin(), row.end(), 0);
+    for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+      const std::vector<uint32_t> w = slots_of(row.data(), lane, nb);
+      for (int32_t s = 0; s < nb / 4; ++s) {
+        uint32_t word = 0;
+        std::memcpy(&word, row.data() + 4 * sr::slot_word(s, lane, nb), 4);
+        EXPECT_EQ(w[s], word) << nb << " bytes, lane " << lane << " slot " << s;
+        for (int32_t i = 0; i < 4; ++i)
+          EXPECT_EQ(sr::byte_of(w[s], sr::selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ (lane % nb)));
+      }
     }
+    // A step's lanes take 32 distinct columns, nb positions in each copy;
+    // over the steps each lane takes every position once.
+    std::vector<std::set<int32_t>> seen(sr::kLanes);
+    for (int32_t p = 0; p < nb; ++p) {
+      std::set<int32_t> columns;
+      for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
+        columns.insert(lane ^ p);
+        seen[lane].insert(sr::position(lane, nb, p));
+      }
+      EXPECT_EQ(static_cast<int32_t>(columns.size()), sr::kLanes);
+    }
+    for (const auto& s : seen) EXPECT_EQ(static_cast<int32_t>(s.size()), nb);
   }
   // The histogram starts at a multiple of kCounterRowBytes within the bytes
   // the host adds, wherever the dynamic shared memory starts (8-byte aligned).
@@ -111,18 +155,6 @@ TEST(SwizzledRows, LayoutAndSelectors) {
     EXPECT_LT(start - base, sr::kCounterRowBytes);
     EXPECT_EQ((start - base) % 4, 0u);
   }
-  // A step's lanes take 32 distinct positions (so columns and banks); over
-  // the steps each lane takes every position once.
-  std::vector<std::set<int32_t>> seen(sr::kLanes);
-  for (int32_t p = 0; p < sr::kRowBytes; ++p) {
-    std::set<int32_t> positions;
-    for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
-      positions.insert(sr::position(lane, p));
-      seen[lane].insert(sr::position(lane, p));
-    }
-    EXPECT_EQ(static_cast<int32_t>(positions.size()), sr::kLanes);
-  }
-  for (const auto& s : seen) EXPECT_EQ(static_cast<int32_t>(s.size()), sr::kRowBytes);
 }
 
 TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
@@ -138,12 +170,17 @@ TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
       {32, 16, 2, 32, 8, 1024},  // every byte a feature
       {17, 4, 2, 17, 16, 0},     // the fewest features the walk takes; 4 bins a feature
       {30, 64, 5, 24, 4, 256},   // five classes
+      {12, 256, 3, 12, 8, 0},    // rows of 16 bytes: two copies
+      {9, 32, 2, 9, 16, 128},    // the fewest features of 16-byte rows
+      {6, 16, 2, 5, 8, 0},       // rows of 8 bytes: four copies, a feature outside the group
+      {3, 8, 4, 3, 4, 0},        // rows of 4 bytes: eight copies, a padding byte
   };
   for (const Case& c : cases) {
     const std::vector<int32_t> group = test::random_group(c.features, c.n_group, rng);
     SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
     const std::size_t n_rows = 3000;
-    const test::ReplayMatrix m = test::random_replay_matrix(n_rows, c.features, c.max_bins, rng, sr::kRowBytes);
+    const test::ReplayMatrix m =
+        test::random_replay_matrix(n_rows, c.features, c.max_bins, rng, sr::row_bytes(c.features));
     ASSERT_TRUE(sr::takes(c.n_group, static_cast<int64_t>(m.stride)));
     const std::vector<int32_t> cls = test::random_classes(n_rows, c.classes, rng);
     const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);
