@@ -54,14 +54,12 @@
 #include <vector>
 
 #include "kernels/cuda_util.cuh"
-#include "kernels/feature_lanes.h"
+#include "kernels/histogram_walk.h"
 #include "kernels/level_plan.h"
 #include "kernels/parallel_for.h"
 #include "kernels/partition_plan.h"
 #include "kernels/phase_profile.h"
-#include "kernels/rotated_rows.h"
 #include "kernels/row_sample.h"
-#include "kernels/swizzled_rows.h"
 #include "kernels/tree_backend.h"
 #include "kernels/tree_kernels.cuh"
 
@@ -72,7 +70,6 @@ using cuda_tree::DevJob;
 using cuda_tree::DevTargets;
 using cuda_tree::HistCombine;
 using cuda_tree::HistItem;
-using cuda_tree::HistogramCounters;
 using cuda_tree::HistogramPolicy;
 using cuda_tree::NodeDesc;
 using cuda_tree::PartItem;
@@ -310,7 +307,10 @@ class CudaTreeBackend final : public TreeBackend {
     shape.n_features = nf_;
     shape.max_bins = max_bins_;
     shape.n_channels = lay.n_channels;
-    shape.shared_group = shared_group();
+    walks_ =
+        HistogramWalks(tuning_, HistogramBatchShape{nf_, bin_stride_, max_bins_, lay.n_channels, hist32_,
+                                                    hist_shared_bytes_, cuda_tree::histogram_block_threads(tuning_)});
+    shape.shared_group = walks_.shared_group();
     shape.min_entries_per_block = HistogramPolicy::kEntriesPerBlock;
     shape.sparse_max_rows = SplitPolicy::kSparseMaxRows;
     shape.local_channels = SplitPolicy::kLocalChannels;
@@ -327,12 +327,12 @@ class CudaTreeBackend final : public TreeBackend {
     // subtraction trick's jobs histogram every feature.
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
-    const CudaTuning widest_launch =
-        histogram_tuning(rotated_rows::dense_group(std::min(shared_group(), widest), static_cast<int32_t>(bin_stride_)));
-    hist_blocks_per_sm_ = std::clamp<int64_t>(
-        cuda_tree::histogram_blocks_per_sm(histogram_counters(), widest_launch, bin_stride_,
-                                           histogram_smem(widest_launch, std::min(shared_group(), widest))),
-        1, HistogramPolicy::kBlocksPerSM);
+    widest = std::min(walks_.shared_group(), widest);
+    const CudaTuning widest_launch = walks_.launch(walks_.dense(widest));
+    hist_blocks_per_sm_ =
+        std::clamp<int64_t>(cuda_tree::histogram_blocks_per_sm(walks_.counters(), widest_launch, bin_stride_,
+                                                               walks_.shared_bytes(widest_launch, widest)),
+                            1, HistogramPolicy::kBlocksPerSM);
     shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
     planner_ = LevelPlanner(std::move(shape));
     all_features_.resize(static_cast<std::size_t>(nf_));
@@ -440,30 +440,17 @@ class CudaTreeBackend final : public TreeBackend {
     if (n > 0) d.upload(host, n);
   }
 
-  // Row r's bins go to bins_ + r * bin_stride_: n_features, or with
-  // CudaTuning::pad_rows padded_stride(n_features, 32) (cudaMalloc's start is
-  // sector-aligned), so a scattered row touches the fewest 32-byte sectors;
-  // either rounded up to whole 4-byte words for the row-words, feature-lanes
-  // and rotated-rows histogram walks; for the swizzled-rows walk, the next
-  // power of two from 4 up to 32 bytes (swizzled_rows::row_bytes), else words.
-  // The padding is zeroed; no result depends on it.
+  // Row r's bins go to bins_ + r * bin_stride_, bin_stride_ =
+  // device_row_stride (cudaMalloc's start is sector-aligned, so padded rows
+  // touch the fewest 32-byte sectors). The padding is zeroed; no result
+  // depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
     if (bins_key_ == key && !bins_.empty()) return;
     bins_key_ = BinnedMatrixKey{};
     columns_ = {};  // the old matrix's copy; keep_columns() makes the new one
-    constexpr std::size_t kSector = 32;
     const std::size_t nf = m.n_features;
-    std::size_t stride = tuning_.pad_rows ? padded_stride(nf, kSector) : nf;
-    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRowWords ||
-        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes ||
-        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows)
-      stride = (stride + 3) / 4 * 4;
-    if (tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows) {
-      const int32_t swizzled = swizzled_rows::row_bytes(static_cast<int64_t>(nf));
-      stride = swizzled > 0 ? static_cast<std::size_t>(swizzled) : (stride + 3) / 4 * 4;
-    }
-    stride = std::max<std::size_t>(1, stride);
+    const std::size_t stride = device_row_stride(tuning_, nf);
     cuda_util::ensure_capacity(bins_, std::max<std::size_t>(1, m.n_rows * stride), "the binned matrix");
     bin_stride_ = static_cast<int64_t>(stride);
     if (!m.bins.empty()) {
@@ -591,102 +578,6 @@ class CudaTreeBackend final : public TreeBackend {
     workspace_budget_ -= 2 * shape.max_kept * len * sizeof(int64_t);
   }
 
-  // Shared-memory bytes of one feature's privatised histogram.
-  std::size_t feature_hist_bytes() const {
-    return static_cast<std::size_t>(max_bins_) * data_.layout.n_channels * (hist32_ ? sizeof(uint32_t) : sizeof(int64_t));
-  }
-
-  // Shared-memory bytes of a feature-lanes block: kLanes columns of one
-  // feature's histogram and a block of staged rows (feature_lanes.h).
-  std::size_t feature_lanes_bytes() const {
-    namespace fl = feature_lanes;
-    return fl::kLanes * feature_hist_bytes() + static_cast<std::size_t>(cuda_tree::histogram_block_threads(tuning_)) *
-                                                   fl::stage_words(fl::max_slots(bin_stride_)) * sizeof(uint32_t);
-  }
-
-  // Whether histograms take the feature-lanes walk: the tuning asks for it
-  // and its block fits the tuning's shared memory.
-  bool feature_lanes() const {
-    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes &&
-           feature_lanes_bytes() <= hist_shared_bytes_;
-  }
-
-  // Shared-memory bytes of a rotated-rows block: kLanes columns of one
-  // feature's histogram (rotated_rows.h).
-  std::size_t rotated_rows_bytes() const { return rotated_rows::kLanes * feature_hist_bytes(); }
-
-  // Whether histograms may take the rotated-rows walk: the tuning asks for
-  // it, rows are whole words of at most kLanes bytes, and its block fits the
-  // tuning's shared memory. (A launch takes it where every group is dense.)
-  bool rotated_walk() const {
-    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && bin_stride_ % 4 == 0 &&
-           bin_stride_ <= rotated_rows::kLanes && rotated_rows_bytes() <= hist_shared_bytes_;
-  }
-
-  // Shared-memory bytes of a swizzled-rows block: kLanes columns of one
-  // feature's 32-bit histogram, from a multiple of kCounterRowBytes
-  // (swizzled_rows.h).
-  std::size_t swizzled_rows_bytes() const {
-    return static_cast<std::size_t>(swizzled_rows::counters(max_bins_, data_.layout.n_channels)) * sizeof(uint32_t) +
-           swizzled_rows::kCounterRowBytes;
-  }
-
-  // Whether histograms may take the swizzled-rows walk: the tuning asks for
-  // it, rows are swizzled_rows::row_bytes, counters 32-bit, and its block
-  // fits the tuning's shared memory. (A launch takes it where every group is
-  // dense.)
-  bool swizzled_walk() const {
-    return tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows &&
-           bin_stride_ == swizzled_rows::row_bytes(nf_) && hist32_ && swizzled_rows_bytes() <= hist_shared_bytes_;
-  }
-
-  // Whether histograms may take a walk of one column a row position (rotated
-  // or swizzled rows), whose launches need dense groups.
-  bool column_walk() const { return rotated_walk() || swizzled_walk(); }
-
-  // The tuning a histogram launch takes: tuning_, with a feature-lanes walk
-  // that does not fit, and a rotated- or swizzled-rows walk that does not fit
-  // or whose launch has a sparse group (`dense` false), replaced by the
-  // row-words walk.
-  CudaTuning histogram_tuning(bool dense) const {
-    CudaTuning t = tuning_;
-    if ((t.histogram_mapping == CudaTuning::HistogramMapping::kFeatureLanes && !feature_lanes()) ||
-        (t.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows && !(rotated_walk() && dense)) ||
-        (t.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows && !(swizzled_walk() && dense)))
-      t.histogram_mapping = CudaTuning::HistogramMapping::kRowWords;
-    return t;
-  }
-
-  // Features per shared-memory group; 0 = global-atomic fallback. The
-  // feature-lanes, rotated- and swizzled-rows blocks hold kLanes features'
-  // counters.
-  int32_t shared_group() const {
-    if (feature_lanes() || column_walk()) return feature_lanes::kLanes;
-    return static_cast<int32_t>(hist_shared_bytes_ / feature_hist_bytes());
-  }
-
-  // Dynamic shared memory of a histogram launch of tuning `launch` whose
-  // widest group has `group` features (the feature-lanes, rotated- and
-  // swizzled-rows blocks are one size for any group).
-  std::size_t histogram_smem(const CudaTuning& launch, int32_t group) const {
-    if (shared_group() == 0) return 0;
-    switch (launch.histogram_mapping) {
-      case CudaTuning::HistogramMapping::kFeatureLanes:
-        return feature_lanes_bytes();
-      case CudaTuning::HistogramMapping::kRotatedRows:
-        return rotated_rows_bytes();
-      case CudaTuning::HistogramMapping::kSwizzledRows:
-        return swizzled_rows_bytes();
-      default:
-        return static_cast<std::size_t>(group) * feature_hist_bytes();
-    }
-  }
-
-  HistogramCounters histogram_counters() const {
-    if (shared_group() == 0) return HistogramCounters::kGlobal;
-    return hist32_ ? HistogramCounters::kShared32 : HistogramCounters::kShared64;
-  }
-
   void process_chunk(std::size_t i0, std::size_t i1, const std::vector<int64_t>& node_stats,
                      std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) {
     auto t = profile_.now();
@@ -726,15 +617,13 @@ class CudaTreeBackend final : public TreeBackend {
     if (histogram_timer_) histogram_timer_->start();
     // Whether every group is dense, which only the rotated- and swizzled-rows
     // walks ask.
-    const bool dense = !column_walk() || std::all_of(items.begin(), items.end(), [&](const cuda_tree::HistItem& it) {
-      return swizzled_walk() ? swizzled_rows::takes(it.nj, bin_stride_)
-                             : rotated_rows::dense_group(it.nj, static_cast<int32_t>(bin_stride_));
-    });
-    const CudaTuning launch = histogram_tuning(dense);
-    cuda_tree::build_histograms(histogram_counters(), launch, static_cast<unsigned>(items.size()),
-                                histogram_smem(launch, plan.max_group), hist_items_.data(), nodes_.data(), jobs_.data(),
-                                feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_, max_bins_,
-                                reinterpret_cast<unsigned long long*>(hist_.data()));
+    const bool dense = !walks_.needs_dense_groups() ||
+                       std::all_of(items.begin(), items.end(), [&](const HistItem& it) { return walks_.dense(it.nj); });
+    const CudaTuning launch = walks_.launch(dense);
+    cuda_tree::build_histograms(walks_.counters(), launch, static_cast<unsigned>(items.size()),
+                                walks_.shared_bytes(launch, plan.max_group), hist_items_.data(), nodes_.data(),
+                                jobs_.data(), feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_,
+                                max_bins_, reinterpret_cast<unsigned long long*>(hist_.data()));
     cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(plan.n_derived), all_len, hist_.data(),
                                   parent_hists_.data(), hist_.data());
     cuda_tree::combine_histograms(combines_.data() + plan.n_derived,
@@ -764,6 +653,7 @@ class CudaTreeBackend final : public TreeBackend {
   int device_;
   CudaTuning tuning_;
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
+  HistogramWalks walks_;               // this batch's histogram walks (begin)
   int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};

@@ -14,6 +14,7 @@
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/histogram.h"
+#include "kernels/histogram_walk.h"
 #include "kernels/level_plan.h"
 #include "kernels/partition.h"
 #include "kernels/partition_plan.h"
@@ -185,8 +186,8 @@ int64_t sample_entries(uint64_t seed, uint32_t tree, int64_t draws, const uint32
 // partition.cu: out[0, n) = exclusive prefix sums of in[0, n).
 void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uint8_t>& cub_temp);
 
-// histogram.cu: where a histogram block accumulates (see histogram.cu).
-enum class HistogramCounters { kGlobal, kShared32, kShared64 };
+// histogram.cu: where a histogram block accumulates: HistogramCounters
+// (histogram_walk.h).
 
 // One block per work item; `smem` bytes of dynamic shared memory (opted into
 // above 48 KiB), the kernel variant chosen by `counters` and `tuning`.

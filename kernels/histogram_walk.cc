@@ -1,0 +1,106 @@
+#include "kernels/histogram_walk.h"
+
+#include <algorithm>
+
+#include "kernels/feature_lanes.h"
+#include "kernels/histogram.h"
+#include "kernels/rotated_rows.h"
+#include "kernels/swizzled_rows.h"
+
+namespace canopy {
+
+using Mapping = CudaTuning::HistogramMapping;
+
+std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) {
+  constexpr std::size_t kSector = 32;
+  std::size_t stride = tuning.pad_rows ? padded_stride(n_features, kSector) : n_features;
+  const std::size_t words = (stride + 3) / 4 * 4;
+  switch (tuning.histogram_mapping) {
+    case Mapping::kRowWords:
+    case Mapping::kFeatureLanes:
+    case Mapping::kRotatedRows:
+      stride = words;
+      break;
+    case Mapping::kSwizzledRows: {
+      const int32_t swizzled = swizzled_rows::row_bytes(static_cast<int64_t>(n_features));
+      stride = swizzled > 0 ? static_cast<std::size_t>(swizzled) : words;
+      break;
+    }
+    default:
+      break;
+  }
+  return std::max<std::size_t>(1, stride);
+}
+
+HistogramWalks::HistogramWalks(const CudaTuning& tuning, const HistogramBatchShape& shape)
+    : tuning_(tuning), shape_(shape) {
+  const int64_t nb = shape_.bin_stride;
+  feature_lanes_ = tuning_.histogram_mapping == Mapping::kFeatureLanes && feature_lanes_bytes() <= shape_.shared_bytes;
+  rotated_ = tuning_.histogram_mapping == Mapping::kRotatedRows && nb % 4 == 0 && nb <= rotated_rows::kLanes &&
+             rotated_rows_bytes() <= shape_.shared_bytes;
+  swizzled_ = tuning_.histogram_mapping == Mapping::kSwizzledRows &&
+              nb == swizzled_rows::row_bytes(shape_.n_features) && shape_.counters32 &&
+              swizzled_rows_bytes() <= shape_.shared_bytes;
+}
+
+std::size_t HistogramWalks::feature_bytes() const {
+  return static_cast<std::size_t>(shape_.max_bins) * static_cast<std::size_t>(shape_.n_channels) *
+         (shape_.counters32 ? sizeof(uint32_t) : sizeof(int64_t));
+}
+
+// kLanes columns of one feature's histogram and a block of staged rows.
+std::size_t HistogramWalks::feature_lanes_bytes() const {
+  namespace fl = feature_lanes;
+  return fl::kLanes * feature_bytes() + static_cast<std::size_t>(shape_.block_threads) *
+                                            fl::stage_words(fl::max_slots(shape_.bin_stride)) * sizeof(uint32_t);
+}
+
+// kLanes columns of one feature's histogram.
+std::size_t HistogramWalks::rotated_rows_bytes() const { return rotated_rows::kLanes * feature_bytes(); }
+
+// kLanes columns of one feature's 32-bit histogram, from a multiple of
+// kCounterRowBytes.
+std::size_t HistogramWalks::swizzled_rows_bytes() const {
+  return static_cast<std::size_t>(swizzled_rows::counters(shape_.max_bins, shape_.n_channels)) * sizeof(uint32_t) +
+         swizzled_rows::kCounterRowBytes;
+}
+
+int32_t HistogramWalks::shared_group() const {
+  if (feature_lanes_ || needs_dense_groups()) return feature_lanes::kLanes;
+  return static_cast<int32_t>(shape_.shared_bytes / feature_bytes());
+}
+
+HistogramCounters HistogramWalks::counters() const {
+  if (shared_group() == 0) return HistogramCounters::kGlobal;
+  return shape_.counters32 ? HistogramCounters::kShared32 : HistogramCounters::kShared64;
+}
+
+bool HistogramWalks::dense(int32_t nj) const {
+  return swizzled_ ? swizzled_rows::takes(nj, shape_.bin_stride)
+                   : rotated_rows::dense_group(nj, static_cast<int32_t>(shape_.bin_stride));
+}
+
+CudaTuning HistogramWalks::launch(bool dense) const {
+  CudaTuning t = tuning_;
+  if ((t.histogram_mapping == Mapping::kFeatureLanes && !feature_lanes_) ||
+      (t.histogram_mapping == Mapping::kRotatedRows && !(rotated_ && dense)) ||
+      (t.histogram_mapping == Mapping::kSwizzledRows && !(swizzled_ && dense)))
+    t.histogram_mapping = Mapping::kRowWords;
+  return t;
+}
+
+std::size_t HistogramWalks::shared_bytes(const CudaTuning& launch, int32_t group) const {
+  if (shared_group() == 0) return 0;
+  switch (launch.histogram_mapping) {
+    case Mapping::kFeatureLanes:
+      return feature_lanes_bytes();
+    case Mapping::kRotatedRows:
+      return rotated_rows_bytes();
+    case Mapping::kSwizzledRows:
+      return swizzled_rows_bytes();
+    default:
+      return static_cast<std::size_t>(group) * feature_bytes();
+  }
+}
+
+}  // namespace canopy

@@ -1,0 +1,73 @@
+#pragma once
+// Which walk a histogram launch of the CUDA backend takes, where its counters
+// live and how much shared memory its blocks get: the host-side choice among
+// CudaTuning::HistogramMapping's walks and their fallbacks, in plain C++ so
+// the CPU tests check the rules (tests/kernels/histogram_walk_test.cc); the
+// kernels are histogram.cu's.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cuda_tuning.h"
+
+namespace canopy {
+
+// Where a histogram block accumulates: global int64 atomics (a feature's
+// histogram does not fit the block), or privatised shared-memory counters of
+// 32 bits (unweighted classification without a count channel) or 64 bits.
+enum class HistogramCounters { kGlobal, kShared32, kShared64 };
+
+// What the choice depends on, fixed for a batch.
+struct HistogramBatchShape {
+  int64_t n_features = 0;
+  int64_t bin_stride = 0;  // device row stride (device_row_stride)
+  int32_t max_bins = 0;
+  int32_t n_channels = 0;
+  bool counters32 = false;       // 32-bit shared counters allowed
+  std::size_t shared_bytes = 0;  // a block's dynamic shared memory at most (the tuning's, within the device's limit)
+  int block_threads = 0;         // the tuning's histogram block size
+};
+
+// The device row stride of the binned matrix under `tuning`: n_features, or
+// with pad_rows padded_stride(n_features, 32); rounded up to whole 4-byte
+// words for the row-words, feature-lanes and rotated-rows walks; for the
+// swizzled-rows walk, swizzled_rows::row_bytes where the row fits 32 bytes,
+// else whole words. At least 1.
+std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features);
+
+class HistogramWalks {
+ public:
+  HistogramWalks() = default;
+  HistogramWalks(const CudaTuning& tuning, const HistogramBatchShape& shape);
+
+  // Features per shared-memory group; 0: the global-atomic fallback. The
+  // feature-lanes, rotated- and swizzled-rows blocks hold kLanes features.
+  int32_t shared_group() const;
+  HistogramCounters counters() const;
+
+  // Whether the tuning's walk takes launches whose every group is dense (the
+  // rotated- and swizzled-rows walks), and whether a group of nj features is.
+  bool needs_dense_groups() const { return rotated_ || swizzled_; }
+  bool dense(int32_t nj) const;
+
+  // The tuning a launch takes: the tuning, with a walk that does not fit, or
+  // needs dense groups where the launch has a sparse one (`dense` false),
+  // replaced by the row-words walk.
+  CudaTuning launch(bool dense) const;
+
+  // Dynamic shared memory of a launch of tuning `launch` whose widest group
+  // has `group` features (the feature-lanes, rotated- and swizzled-rows
+  // blocks are one size for any group); 0 for the global-atomic fallback.
+  std::size_t shared_bytes(const CudaTuning& launch, int32_t group) const;
+
+ private:
+  std::size_t feature_bytes() const;  // one feature's privatised histogram
+  std::size_t feature_lanes_bytes() const;
+  std::size_t rotated_rows_bytes() const;
+  std::size_t swizzled_rows_bytes() const;
+
+  CudaTuning tuning_;
+  HistogramBatchShape shape_;
+  bool feature_lanes_ = false, rotated_ = false, swizzled_ = false;  // the tuning's walk, where it fits
+};
+
+}  // namespace canopy
