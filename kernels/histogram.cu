@@ -533,11 +533,11 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
     case CudaTuning::HistogramMapping::kRowWords:
       if (row_words_fit(bin_stride)) return histogram_variant<Mode, Walk::kRowWords, 1>(threads);
       break;
-    case CudaTuning::HistogramMapping::kFeatureLanes:  // the host checked that it fits (feature_lanes_bytes)
+    case CudaTuning::HistogramMapping::kFeatureLanes:  // the host checked that it fits (HistogramWalks)
       return histogram_variant<Mode, Walk::kFeatureLanes, 1>(threads);
-    case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (rotated_rows())
+    case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (HistogramWalks)
       return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
-    case CudaTuning::HistogramMapping::kSwizzledRows:  // the host checked the rows, groups, counters and fit
+    case CudaTuning::HistogramMapping::kSwizzledRows:  // the host checked the rows, groups, counters and fit (HistogramWalks)
       if constexpr (std::is_same<Mode, SharedHistogram<unsigned int>>::value)
         return histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
       else  // its shared memory was sized for the swizzled block: no other walk may take it
