@@ -537,8 +537,7 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
       return histogram_variant<Mode, Walk::kFeatureLanes, 1>(threads);
     case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (HistogramWalks)
       return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
-    case CudaTuning::HistogramMapping::kSwizzledRows:  // the host checked the rows, groups, counters and fit
-                                                       // (HistogramWalks)
+    case CudaTuning::HistogramMapping::kSwizzledRows:  // HistogramWalks checked rows, groups, counters, fit
       if constexpr (std::is_same<Mode, SharedHistogram<unsigned int>>::value)
         return histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
       else  // its shared memory was sized for the swizzled block: no other walk may take it
