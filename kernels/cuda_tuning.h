@@ -32,10 +32,12 @@ struct CudaTuning {
   // taking its row's bytes in its own order (lane ^ step) from registers
   // swizzled once a row, into a histogram one column a feature, so a warp's
   // atomic adds fall in distinct banks with the fewest instructions a step
-  // (kernels/swizzled_rows.h); for up to 32 features (device rows padded to
-  // 4, 8, 16 or 32 bytes), 32-bit counters (unweighted classification),
-  // where 32 columns fit histogram_shared_bytes and in launches whose every
-  // group covers more than half the row; else kRowWords. Histograms too wide for shared memory (the
+  // (kernels/swizzled_rows.h); device rows padded to 4, 8, 16 or 32 bytes,
+  // or whole 32-byte slices past 32 features, 32-bit counters (unweighted
+  // classification), where 32 columns fit histogram_shared_bytes, in launches
+  // whose every group covers more than half the row (past 32 features: the
+  // every-feature histograms of the subtraction trick, a slice a group);
+  // else kRowWords. Histograms too wide for shared memory (the
   // global-atomic fallback) always take kRowPerThread with single loads.
   enum class HistogramMapping {
     kRowPerThread,

@@ -37,15 +37,16 @@ __device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { a
 __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
 // The swizzled-rows walk (swizzled_rows.h) over entries [e0, e1) of a work
-// item, rows of kRowBytes: lane l adds its row's byte (l % kRowBytes) ^ p in
-// step p into column l ^ p of the histogram h (32-bit counters, from a
-// multiple of kCounterRowBytes). Every position is added, the group's or not
-// (padding, unsampled features): each has its own column, which the flush
-// skips unless the group holds it, so a step needs no test.
+// item, kRowBytes of each row from byte `slice` (rows of `bin_stride`):
+// lane l adds the slice's byte (l % kRowBytes) ^ p in step p into column
+// l ^ p of the histogram h (32-bit counters, from a multiple of
+// kCounterRowBytes). Every position is added, the group's or not (padding,
+// unsampled features): each has its own column, which the flush skips unless
+// the group holds it, so a step needs no test.
 template <int kRowBytes, int kThreads>
 __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
-                                              const uint8_t* __restrict__ bins, const int32_t* __restrict__ class_id,
-                                              unsigned int* h, int32_t k) {
+                                              const uint8_t* __restrict__ bins, int64_t bin_stride, int32_t slice,
+                                              const int32_t* __restrict__ class_id, unsigned int* h, int32_t k) {
   namespace sr = swizzled_rows;
   constexpr int kWords = kRowBytes / 4;
   const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes;
@@ -55,7 +56,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
   const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
     const RowEntry en = entries[e];
-    const uint8_t* row = bins + static_cast<int64_t>(en.row) * kRowBytes;
+    const uint8_t* row = bins + static_cast<int64_t>(en.row) * bin_stride + slice;
     uint32_t w[kWords];
     if constexpr (kRowBytes == 32) {  // two halves, the lane's first half first
       const int32_t first = sr::first_half(lane);
@@ -372,18 +373,21 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   } else if constexpr (kSwizzledWalk) {
     static_assert(kBatch == 1 && kThreads % swizzled_rows::kLanes == 0 && kPlainClasses,
                   "the swizzled-rows walk takes whole warps, one row a lane, and 32-bit counters");
-    switch (bin_stride) {  // the host takes the walk for these strides only (swizzled_rows::takes)
+    // The host takes the walk for these widths only (swizzled_rows::takes);
+    // a row wider than a slice is walked from its group's slice.
+    const int32_t slice = swizzled_rows::slice_start(f[0]);
+    switch (swizzled_rows::walk_bytes(bin_stride)) {
       case 32:
-        swizzled_walk<32, kThreads>(it, entries, bins, t.class_id, h, k);
+        swizzled_walk<32, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
         break;
       case 16:
-        swizzled_walk<16, kThreads>(it, entries, bins, t.class_id, h, k);
+        swizzled_walk<16, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
         break;
       case 8:
-        swizzled_walk<8, kThreads>(it, entries, bins, t.class_id, h, k);
+        swizzled_walk<8, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
         break;
       default:
-        swizzled_walk<4, kThreads>(it, entries, bins, t.class_id, h, k);
+        swizzled_walk<4, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
         break;
     }
   } else {
@@ -428,15 +432,16 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   } else if constexpr (kRotatedWalk || kSwizzledWalk) {
     // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
     // read consecutive columns. Sums the copies of q into its group feature.
-    // (The swizzled-rows walk's columns are the rotated walk's: copy c's
-    // position q in column c * nb + q.)
+    // (The swizzled-rows walk's columns are the rotated walk's, over the
+    // group's slice of the row: copy c's position q in column c * nb + q.)
     static_assert(sizeof(int32_t) * rotated_rows::kLanes <= HistogramPolicy::kStaticSharedBytes,
                   "the position table exceeds the static shared memory set aside for it");
     __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
-    const int32_t nb = static_cast<int32_t>(bin_stride), copies = rotated_rows::copies(nb);
+    const int32_t nb = kSwizzledWalk ? swizzled_rows::walk_bytes(bin_stride) : static_cast<int32_t>(bin_stride);
+    const int32_t copies = rotated_rows::copies(nb), first = kSwizzledWalk ? swizzled_rows::slice_start(f[0]) : 0;
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
-    for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j]] = j;
+    for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j] - first] = j;
     __syncthreads();
     for (int64_t i = threadIdx.x; i < nb * feat_stride; i += blockDim.x) {
       const int64_t bc = i / nb;

@@ -21,11 +21,9 @@ std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) 
     case Mapping::kRotatedRows:
       stride = words;
       break;
-    case Mapping::kSwizzledRows: {
-      const int32_t swizzled = swizzled_rows::row_bytes(static_cast<int64_t>(n_features));
-      stride = swizzled > 0 ? static_cast<std::size_t>(swizzled) : words;
+    case Mapping::kSwizzledRows:
+      stride = static_cast<std::size_t>(swizzled_rows::row_bytes(static_cast<int64_t>(n_features)));
       break;
-    }
     default:
       break;
   }
@@ -75,8 +73,8 @@ HistogramCounters HistogramWalks::counters() const {
   return shape_.counters32 ? HistogramCounters::kShared32 : HistogramCounters::kShared64;
 }
 
-bool HistogramWalks::dense(int32_t nj) const {
-  return swizzled_ ? swizzled_rows::takes(nj, shape_.bin_stride)
+bool HistogramWalks::dense(int32_t nj, bool all_features) const {
+  return swizzled_ ? swizzled_rows::takes(nj, shape_.bin_stride, all_features)
                    : rotated_rows::dense_group(nj, static_cast<int32_t>(shape_.bin_stride));
 }
 

@@ -29,9 +29,8 @@ struct HistogramBatchShape {
 
 // The device row stride of the binned matrix under `tuning`: n_features, or
 // with pad_rows padded_stride(n_features, 32); rounded up to whole 4-byte
-// words for the row-words, feature-lanes and rotated-rows walks; for the
-// swizzled-rows walk, swizzled_rows::row_bytes where the row fits 32 bytes,
-// else whole words. At least 1.
+// words for the row-words, feature-lanes and rotated-rows walks;
+// swizzled_rows::row_bytes for the swizzled-rows walk. At least 1.
 std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features);
 
 class HistogramWalks {
@@ -45,9 +44,10 @@ class HistogramWalks {
   HistogramCounters counters() const;
 
   // Whether the tuning's walk takes launches whose every group is dense (the
-  // rotated- and swizzled-rows walks), and whether a group of nj features is.
+  // rotated- and swizzled-rows walks), and whether a group of nj features is
+  // (all_features: a group of an every-feature histogram in feature order).
   bool needs_dense_groups() const { return rotated_ || swizzled_; }
-  bool dense(int32_t nj) const;
+  bool dense(int32_t nj, bool all_features) const;
 
   // The tuning a launch takes: the tuning, with a walk that does not fit, or
   // needs dense groups where the launch has a sparse one (`dense` false),

@@ -4,9 +4,13 @@
 // (histogram.cu) and the host test that replays the walk
 // (tests/kernels/swizzled_rows_test.cc).
 //
-// Rows are nb bytes on the device, nb = row_bytes(n_features): 4, 8, 16 or
-// 32 (up to 32 features, padded to a power of two), one row per lane. The
-// warp's lanes form kLanes / nb copies of nb lanes. In step p (0 .. nb - 1)
+// Rows are row_bytes(n_features) on the device: 4, 8, 16 or 32 (up to 32
+// features, padded to a power of two), or a multiple of 32 for wider rows,
+// whose 32-byte slices the walk takes one at a time: slice s holds features
+// 32 s .. 32 s + 31, which an every-feature histogram (the subtraction
+// trick's, in feature order) groups together. A block walks nb =
+// walk_bytes(row) bytes of each row, one row per lane; the warp's lanes form
+// kLanes / nb copies of nb lanes. In step p (0 .. nb - 1)
 // lane l adds the bin at byte position(l, nb, p) = (l % nb) ^ p of its row
 // into column l ^ p (copy l / nb, position (l % nb) ^ p) of the
 // feature-lanes histogram (kLanes columns, column c in shared-memory bank c),
@@ -25,7 +29,7 @@
 // As in the rotated-rows walk, a lane adds every position of its row
 // (padding and features outside the group, each into its own column), and
 // the flush takes only the group's, so the host takes the walk only where a
-// group covers more than half the row (takes). Only 32-bit counters
+// group covers more than half the row, or a wide row's slice (takes). Only 32-bit counters
 // (unweighted classification): an entry adds its multiplicity to its
 // class's channel and nothing else.
 #include <cstdint>
@@ -42,20 +46,32 @@ using feature_lanes::column_counter;
 using feature_lanes::counters;
 using feature_lanes::kLanes;
 
-// The widest device row the walk takes.
-constexpr int32_t kMaxRowBytes = kLanes;
+// The widest slice of a row the walk takes at once.
+constexpr int32_t kSliceBytes = kLanes;
 
 // The device row stride of n features under the walk: the next power of two
-// from 4 up to kMaxRowBytes; 0 where the row is wider.
-CANOPY_HD int32_t row_bytes(int64_t n_features) {
-  if (n_features > kMaxRowBytes) return 0;
-  int32_t nb = 4;
+// from 4 up to kSliceBytes, or the next multiple of kSliceBytes.
+CANOPY_HD int64_t row_bytes(int64_t n_features) {
+  if (n_features > kSliceBytes) return (n_features + kSliceBytes - 1) / kSliceBytes * kSliceBytes;
+  int64_t nb = 4;
   while (nb < n_features) nb *= 2;
   return nb;
 }
 
-// Whether the walk suits a group of nj features over device rows of nb bytes.
-CANOPY_HD bool takes(int32_t nj, int64_t nb) { return (nb == 4 || nb == 8 || nb == 16 || nb == 32) && 2 * nj > nb; }
+// The bytes of each row a block walks (its slice), and the first byte of the
+// slice of a group whose first feature is f0.
+CANOPY_HD int32_t walk_bytes(int64_t row) { return row < kSliceBytes ? static_cast<int32_t>(row) : kSliceBytes; }
+CANOPY_HD int32_t slice_start(int32_t f0) { return f0 & ~(kSliceBytes - 1); }
+
+// Whether the walk suits a group of nj features over device rows of `row`
+// bytes: in rows of at most kSliceBytes, any group of more than half the
+// row; in wider rows, only the groups of an every-feature histogram in
+// feature order (all_features), which are its slices (the last one perhaps
+// short).
+CANOPY_HD bool takes(int32_t nj, int64_t row, bool all_features) {
+  if (row > kSliceBytes) return row % kSliceBytes == 0 && all_features && nj > 0;
+  return (row == 4 || row == 8 || row == 16 || row == 32) && 2 * nj > row;
+}
 
 // The row byte lane `lane` adds in step p over rows of nb bytes; its column
 // is lane ^ p (p < nb keeps it in the lane's copy).

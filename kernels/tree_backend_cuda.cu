@@ -328,7 +328,8 @@ class CudaTreeBackend final : public TreeBackend {
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
     widest = std::min(walks_.shared_group(), widest);
-    const CudaTuning widest_launch = walks_.launch(walks_.dense(widest));
+    const bool any_subtract = std::any_of(shape.subtract.begin(), shape.subtract.end(), [](uint8_t s) { return s; });
+    const CudaTuning widest_launch = walks_.launch(walks_.dense(widest, any_subtract));
     hist_blocks_per_sm_ =
         std::clamp<int64_t>(cuda_tree::histogram_blocks_per_sm(walks_.counters(), widest_launch, bin_stride_,
                                                                walks_.shared_bytes(widest_launch, widest)),
@@ -617,8 +618,9 @@ class CudaTreeBackend final : public TreeBackend {
     if (histogram_timer_) histogram_timer_->start();
     // Whether every group is dense, which only the rotated- and swizzled-rows
     // walks ask.
-    const bool dense = !walks_.needs_dense_groups() ||
-                       std::all_of(items.begin(), items.end(), [&](const HistItem& it) { return walks_.dense(it.nj); });
+    const bool dense = !walks_.needs_dense_groups() || std::all_of(items.begin(), items.end(), [&](const HistItem& it) {
+      return walks_.dense(it.nj, plan.nodes[it.node].all_features != 0);
+    });
     const CudaTuning launch = walks_.launch(dense);
     cuda_tree::build_histograms(walks_.counters(), launch, static_cast<unsigned>(items.size()),
                                 walks_.shared_bytes(launch, plan.max_group), hist_items_.data(), nodes_.data(),

@@ -322,9 +322,12 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // cuts (one copy, or 32-byte padded rows); it falls back to the row-words
 // walk elsewhere (28 weighted features of 256 bins take 128 KiB; the padded 9
 // and 7 features' groups are not dense). The swizzled-rows walk takes the
-// 28-feature problems' 32-bit batches (rows padded to 32 bytes) and falls
-// back elsewhere (64-bit counters, more than 32 features, groups of half the
-// padded row or less); its narrower rows are OptInPathsOnSmallProblemsMatchCpu's.
+// 32-bit batches of 28 features (rows padded to 32 bytes), of 40 features
+// (rows of 64 bytes: a slice of 32 features and one of 8, the jobs
+// subtracting, so every-feature histograms in feature order) and of 400
+// features (13 slices), and falls back elsewhere (64-bit counters, groups of
+// half the padded row or less); its narrower rows are
+// OptInPathsOnSmallProblemsMatchCpu's.
 // Problems of the given shapes: (rows, features, classes (0 = regression), weighted).
 using Shape = std::tuple<std::size_t, std::size_t, int32_t, bool>;
 std::vector<Problem> problems_of(std::initializer_list<Shape> shapes) {

@@ -45,7 +45,7 @@ TEST(HistogramWalk, DeviceRowStrides) {
   EXPECT_EQ(device_row_stride(tuning_of(Mapping::kSwizzledRows), 9), 16u);
   EXPECT_EQ(device_row_stride(tuning_of(Mapping::kSwizzledRows), 5), 8u);
   EXPECT_EQ(device_row_stride(tuning_of(Mapping::kSwizzledRows), 1), 4u);
-  EXPECT_EQ(device_row_stride(tuning_of(Mapping::kSwizzledRows), 41), 44u);  // wider: whole words
+  EXPECT_EQ(device_row_stride(tuning_of(Mapping::kSwizzledRows), 41), 64u);  // wider: whole 32-byte slices
   EXPECT_EQ(device_row_stride(tuning_of(Mapping::kRowPerThread), 0), 1u);
 }
 
@@ -74,23 +74,29 @@ TEST(HistogramWalk, SwizzledRowsTakeDense32BitLaunchesOnly) {
   const HistogramWalks w = walks_of(t, 28, 256, 2, true);
   EXPECT_TRUE(w.needs_dense_groups());
   EXPECT_EQ(w.shared_group(), 32);
-  EXPECT_TRUE(w.dense(17));
-  EXPECT_FALSE(w.dense(16));
+  EXPECT_TRUE(w.dense(17, false));
+  EXPECT_FALSE(w.dense(16, true));
   EXPECT_EQ(w.launch(true).histogram_mapping, Mapping::kSwizzledRows);
   EXPECT_EQ(w.launch(false).histogram_mapping, Mapping::kRowWords);
   EXPECT_EQ(w.shared_bytes(w.launch(true), 28), 32u * 256 * 2 * 4 + 128);  // from a 128-byte boundary
   EXPECT_EQ(w.shared_bytes(w.launch(false), 5), 5u * 2048);
-  // 64-bit counters, more than 32 features, or a block too small: row-words.
-  for (const HistogramWalks& other :
-       {walks_of(t, 28, 256, 2, false), walks_of(t, 40, 256, 2, true), walks_of(t, 28, 256, 3, true, 48)}) {
+  // 64-bit counters or a block too small: row-words.
+  for (const HistogramWalks& other : {walks_of(t, 28, 256, 2, false), walks_of(t, 28, 256, 3, true, 48)}) {
     EXPECT_FALSE(other.needs_dense_groups());
     EXPECT_EQ(other.launch(true).histogram_mapping, Mapping::kRowWords);
   }
   // Narrow rows: 6 features in rows of 8 bytes take groups of 5 or more.
   const HistogramWalks narrow = walks_of(t, 6, 16, 2, true);
   EXPECT_TRUE(narrow.needs_dense_groups());
-  EXPECT_TRUE(narrow.dense(5));
-  EXPECT_FALSE(narrow.dense(4));
+  EXPECT_TRUE(narrow.dense(5, false));
+  EXPECT_FALSE(narrow.dense(4, false));
+  // Wider rows: the every-feature histogram's 32-feature slices, the last
+  // one short; a node's sample falls back.
+  const HistogramWalks wide = walks_of(t, 40, 256, 2, true);
+  EXPECT_TRUE(wide.needs_dense_groups());
+  EXPECT_TRUE(wide.dense(32, true));
+  EXPECT_TRUE(wide.dense(8, true));
+  EXPECT_FALSE(wide.dense(32, false));
 }
 
 TEST(HistogramWalk, EveryLaunchFitsItsBlockAndItsKernel) {
@@ -123,7 +129,7 @@ TEST(HistogramWalk, EveryLaunchFitsItsBlockAndItsKernel) {
                     if (launch.histogram_mapping == Mapping::kSwizzledRows) {
                       EXPECT_TRUE(dense);
                       EXPECT_EQ(w.counters(), HistogramCounters::kShared32);  // the walk's only kernel
-                      EXPECT_TRUE(stride == 4 || stride == 8 || stride == 16 || stride == 32);
+                      EXPECT_TRUE(stride == 4 || stride == 8 || stride == 16 || stride % 32 == 0);
                     }
                     if (launch.histogram_mapping == Mapping::kRotatedRows) {
                       EXPECT_TRUE(dense);

@@ -59,7 +59,7 @@ std::vector<uint32_t> slots_of(const uint8_t* row, int32_t lane, int32_t nb) {
 std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
                             const std::vector<RowEntry>& entries, const std::vector<int32_t>& f, int32_t warps,
                             uint32_t start) {
-  const int32_t nb = static_cast<int32_t>(m.stride);
+  const int32_t nb = sr::walk_bytes(static_cast<int64_t>(m.stride)), slice = sr::slice_start(f[0]);
   std::vector<int64_t> columns(static_cast<std::size_t>(sr::counters(m.max_bins, k)), 0);
   const int64_t n = static_cast<int64_t>(entries.size()), threads = static_cast<int64_t>(warps) * sr::kLanes;
   for (int64_t round = 0; round < n; round += threads)
@@ -69,7 +69,7 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
       for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
         const int64_t e = round + static_cast<int64_t>(warp) * sr::kLanes + lane;
         if (e >= n) continue;
-        slots[lane] = slots_of(m.bins.data() + entries[e].row * m.stride, lane, nb);
+        slots[lane] = slots_of(m.bins.data() + entries[e].row * m.stride + slice, lane, nb);
         counter[lane] = sr::lane_counter(start, cls[entries[e].row], lane);
       }
       for (int32_t p = 0; p < nb; ++p) {
@@ -79,7 +79,7 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
           if (slots[lane].empty()) continue;  // every position, the group's or not
           const RowEntry& en = entries[round + static_cast<int64_t>(warp) * sr::kLanes + lane];
           const uint32_t b = sr::byte_of(slots[lane][p / 4], sr::selector(lane, p % 4));
-          EXPECT_EQ(b, m.bins[en.row * m.stride + sr::position(lane, nb, p)])
+          EXPECT_EQ(b, m.bins[en.row * m.stride + slice + sr::position(lane, nb, p)])
               << "lane " << lane << " step " << p << " read another byte";
           const uint32_t address = sr::step_counter(counter[lane], p, b, k);
           EXPECT_EQ(address % 4, 0u);
@@ -95,7 +95,7 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
     }
   // Flush: column c holds position c % nb (copy c / nb), the group's only.
   std::vector<int32_t> feature_of(nb, -1);
-  for (std::size_t j = 0; j < f.size(); ++j) feature_of[f[j]] = static_cast<int32_t>(j);
+  for (std::size_t j = 0; j < f.size(); ++j) feature_of[f[j] - slice] = static_cast<int32_t>(j);
   const int64_t feat_stride = static_cast<int64_t>(m.max_bins) * k;
   std::vector<int64_t> hist(f.size() * static_cast<std::size_t>(feat_stride), 0);
   for (int64_t i = 0; i < static_cast<int64_t>(columns.size()); ++i) {
@@ -113,13 +113,20 @@ TEST(SwizzledRows, LayoutAndSelectors) {
   EXPECT_EQ(sr::row_bytes(9), 16);
   EXPECT_EQ(sr::row_bytes(28), 32);
   EXPECT_EQ(sr::row_bytes(32), 32);
-  EXPECT_EQ(sr::row_bytes(33), 0);  // wider rows take the row-words walk
-  EXPECT_TRUE(sr::takes(28, 32));
-  EXPECT_TRUE(sr::takes(17, 32));
-  EXPECT_FALSE(sr::takes(16, 32));  // a group of half the row or less: the row-words walk
-  EXPECT_TRUE(sr::takes(5, 8));
-  EXPECT_TRUE(sr::takes(3, 4));
-  EXPECT_FALSE(sr::takes(28, 28));  // rows not padded to a power of two
+  EXPECT_EQ(sr::row_bytes(33), 64);  // wider rows: whole 32-byte slices
+  EXPECT_EQ(sr::row_bytes(400), 416);
+  EXPECT_EQ(sr::walk_bytes(8), 8);
+  EXPECT_EQ(sr::walk_bytes(416), 32);
+  EXPECT_EQ(sr::slice_start(17), 0);
+  EXPECT_EQ(sr::slice_start(64), 64);
+  EXPECT_TRUE(sr::takes(28, 32, false));
+  EXPECT_TRUE(sr::takes(17, 32, false));
+  EXPECT_FALSE(sr::takes(16, 32, true));  // a group of half the row or less: the row-words walk
+  EXPECT_TRUE(sr::takes(5, 8, false));
+  EXPECT_TRUE(sr::takes(3, 4, false));
+  EXPECT_FALSE(sr::takes(28, 28, true));   // rows not padded to a power of two
+  EXPECT_TRUE(sr::takes(8, 64, true));     // a wide row's last slice of an every-feature histogram
+  EXPECT_FALSE(sr::takes(32, 64, false));  // a node's sample: its features need not share a slice
   for (int32_t nb : {4, 8, 16, 32}) {
     std::vector<uint8_t> row(nb);
     std::iota(row.begin(), row.end(), 0);
@@ -162,26 +169,32 @@ TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
   struct Case {
     std::size_t features;
     int32_t max_bins, classes, n_group, warps;
-    uint32_t start;  // the histogram's shared byte address, a multiple of kCounterRowBytes
+    uint32_t start;      // the histogram's shared byte address, a multiple of kCounterRowBytes
+    int32_t slice = -1;  // >= 0: the every-feature histogram's group from this feature on, in order
   };
   const std::vector<Case> cases = {
-      {28, 256, 2, 28, 16, 0},   // every feature; positions 28-31 are padding
-      {28, 256, 3, 20, 8, 128},  // 20 of 28: the others' columns are skipped
-      {32, 16, 2, 32, 8, 1024},  // every byte a feature
-      {17, 4, 2, 17, 16, 0},     // the fewest features the walk takes; 4 bins a feature
-      {30, 64, 5, 24, 4, 256},   // five classes
-      {12, 256, 3, 12, 8, 0},    // rows of 16 bytes: two copies
-      {9, 32, 2, 9, 16, 128},    // the fewest features of 16-byte rows
-      {6, 16, 2, 5, 8, 0},       // rows of 8 bytes: four copies, a feature outside the group
-      {3, 8, 4, 3, 4, 0},        // rows of 4 bytes: eight copies, a padding byte
+      {28, 256, 2, 28, 16, 0},      // every feature; positions 28-31 are padding
+      {28, 256, 3, 20, 8, 128},     // 20 of 28: the others' columns are skipped
+      {32, 16, 2, 32, 8, 1024},     // every byte a feature
+      {17, 4, 2, 17, 16, 0},        // the fewest features the walk takes; 4 bins a feature
+      {30, 64, 5, 24, 4, 256},      // five classes
+      {12, 256, 3, 12, 8, 0},       // rows of 16 bytes: two copies
+      {9, 32, 2, 9, 16, 128},       // the fewest features of 16-byte rows
+      {6, 16, 2, 5, 8, 0},          // rows of 8 bytes: four copies, a feature outside the group
+      {3, 8, 4, 3, 4, 0},           // rows of 4 bytes: eight copies, a padding byte
+      {50, 256, 2, 32, 16, 0, 0},   // rows of 64 bytes: the first slice
+      {50, 64, 3, 18, 8, 128, 32},  // and the last, 18 features and padding
+      {100, 16, 2, 4, 4, 0, 96},    // rows of 128 bytes: a last slice of 4 features
   };
   for (const Case& c : cases) {
-    const std::vector<int32_t> group = test::random_group(c.features, c.n_group, rng);
+    std::vector<int32_t> group = test::random_group(c.features, c.n_group, rng);
+    if (c.slice >= 0)
+      for (int32_t j = 0; j < c.n_group; ++j) group[j] = c.slice + j;
     SCOPED_TRACE(std::to_string(c.features) + " features, group of " + std::to_string(group.size()));
     const std::size_t n_rows = 3000;
     const test::ReplayMatrix m =
         test::random_replay_matrix(n_rows, c.features, c.max_bins, rng, sr::row_bytes(c.features));
-    ASSERT_TRUE(sr::takes(c.n_group, static_cast<int64_t>(m.stride)));
+    ASSERT_TRUE(sr::takes(c.n_group, static_cast<int64_t>(m.stride), c.slice >= 0));
     const std::vector<int32_t> cls = test::random_classes(n_rows, c.classes, rng);
     const std::vector<RowEntry> entries = test::scattered_entries(n_rows, rng);
     const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);
