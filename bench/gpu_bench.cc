@@ -92,8 +92,8 @@ constexpr int kSwizzledRowsMapping = static_cast<int>(CudaTuning::HistogramMappi
 // row-words, feature-lanes, rotated- and swizzled-rows walks have no load
 // batch; the feature-lanes, rotated- and swizzled-rows blocks need 82, 64 and
 // 64 KiB on 10M x 28, so they are registered at 96 KiB only; the
-// swizzled-rows walk pads rows to 32 bytes itself), with `split` appended
-// when >= 0.
+// swizzled-rows walk pads rows itself, to 32 bytes here), with `split`
+// appended when >= 0.
 void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
   for (int64_t mapping = 0; mapping < kMappings; ++mapping)
     for (int64_t shared : kib)

@@ -37,7 +37,8 @@ struct CudaTuning {
   // classification), where 32 columns fit histogram_shared_bytes, in launches
   // whose every group covers more than half the row (past 32 features: the
   // every-feature histograms of the subtraction trick, a slice a group);
-  // else kRowWords. Histograms too wide for shared memory (the
+  // else kRowWords. (Past 32 features it pads rows to whole slices and keeps
+  // groups of 32 features also where it falls back.) Histograms too wide for shared memory (the
   // global-atomic fallback) always take kRowPerThread with single loads.
   enum class HistogramMapping {
     kRowPerThread,

@@ -101,9 +101,10 @@ enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwi
 // 4-byte words, at most rotated_rows::kLanes bytes): a thread takes whole
 // entries, and each lane walks its row from its own byte position, into a
 // histogram of one column a position (rotated_rows.h). kSwizzledRows (kBatch
-// 1; 32-bit counters; rows of 4, 8, 16 or 32 bytes): a thread takes whole
-// entries, and lane l adds its row's byte (l % nb) ^ p in step p into column
-// l ^ p (swizzled_walk). kThreads: the block size
+// 1; 32-bit counters; rows of 4, 8, 16 or 32 bytes, or whole 32-byte
+// slices): a thread takes whole entries, and lane l adds byte (l % nb) ^ p of
+// its row's slice (from slice_start(f[0]), nb = walk_bytes(bin_stride)) in
+// step p into column l ^ p (swizzled_walk). kThreads: the block size
 // (CudaTuning::histogram_block_threads).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))

@@ -11,6 +11,11 @@ namespace canopy {
 
 using Mapping = CudaTuning::HistogramMapping;
 
+// The planner cuts an every-feature histogram into groups of shared_group()
+// features from feature 0, so with the swizzled walk's kLanes a group those
+// are its 32-byte slices of a wide row.
+static_assert(swizzled_rows::kSliceBytes == feature_lanes::kLanes, "a wide row's slice is one group");
+
 std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) {
   constexpr std::size_t kSector = 32;
   std::size_t stride = tuning.pad_rows ? padded_stride(n_features, kSector) : n_features;

@@ -94,6 +94,7 @@ TEST(HistogramWalk, SwizzledRowsTakeDense32BitLaunchesOnly) {
   // one short; a node's sample falls back.
   const HistogramWalks wide = walks_of(t, 40, 256, 2, true);
   EXPECT_TRUE(wide.needs_dense_groups());
+  EXPECT_EQ(wide.shared_group(), 32);  // the planner's groups are the slices
   EXPECT_TRUE(wide.dense(32, true));
   EXPECT_TRUE(wide.dense(8, true));
   EXPECT_FALSE(wide.dense(32, false));
