@@ -273,7 +273,6 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     // words, then 32 (class, weight) pairs. With 32-bit counters
     // (kPlainClasses: a weight fits 32 bits) a step reads its row's pair in
     // one 8-byte load; otherwise the statistics come by shuffles.
-    constexpr bool kPairs = kPlainClasses;
     uint32_t* stage = reinterpret_cast<uint32_t*>(smem + len) +
                       static_cast<int64_t>(warp) * fl::kLanes * fl::stage_words(n_slots);
     const uint8_t* stage_bytes = reinterpret_cast<const uint8_t*>(stage);
@@ -297,13 +296,13 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
           for (int u = 0; u < kLoads; ++u)
             if (s0 + u < n_slots) stage[lane * stride + s0 + u] = v[u];
         }
-        if constexpr (kPairs) pairs[lane] = make_uint2(static_cast<uint32_t>(st.c0), static_cast<uint32_t>(st.w));
+        if constexpr (kPlainClasses) pairs[lane] = make_uint2(static_cast<uint32_t>(st.c0), static_cast<uint32_t>(st.w));
       }
       __syncwarp();
       const int32_t n_rows = static_cast<int32_t>(it.e1 - base < fl::kLanes ? it.e1 - base : fl::kLanes);
       for (int32_t i0 = 0; i0 < n_rows; i0 += per_step) {
         const int32_t i = i0 + my_row;
-        if constexpr (kPairs) {
+        if constexpr (kPlainClasses) {
           if (lane_on && i < n_rows) {  // 32-bit counters: the class channel only
             const uint2 cw = pairs[i];
             const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];

@@ -62,6 +62,19 @@ gpu_bench() {
   timeout "$4" "$B/run.sh" gpu_bench --benchmark_filter="$1" --benchmark_out="$OUT/$2.json" \
     --benchmark_out_format=json 2>&1 | tee "$OUT/$3.log"
 }
+# Nsight Compute on gpu_bench's launches of kernels matching $1 (a regex), in
+# the cases $2 (a gpu_bench filter), skipping $3 and profiling $4 of them, to
+# $OUT/$5; its status is the profiler's.
+ncu_bench() {
+  local ncu_bin
+  ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
+  CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
+    --kernel-name "regex:$1" --launch-skip "$3" --launch-count "$4" --section SpeedOfLight \
+    --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
+    --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench --benchmark_filter="$2" 2>&1 |
+    tee "$OUT/$5" | grep -v '^==PROF==' | tail -60
+  return "${PIPESTATUS[0]}"
+}
 # gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
 DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
@@ -98,14 +111,9 @@ for s in "${steps[@]}"; do
       python3 scripts/gpu_tunings.py "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/tunings.txt"
       ;;
     ncu)
-      ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
-      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
-        --kernel-name "regex:${GPU_CHECK_NCU_KERNEL:-histogram_kernel}" \
-        --launch-skip "${GPU_CHECK_NCU_SKIP:-1}" --launch-count "${GPU_CHECK_NCU_COUNT:-1}" --section SpeedOfLight \
-        --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
-        --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench \
-        --benchmark_filter="${GPU_CHECK_NCU_FILTER:-HistogramPass/${GPU_CHECK_NCU_TUNING:-$DEFAULT_TUNING}/}" 2>&1 |
-        tee "$OUT/ncu.txt" | grep -v '^==PROF==' | tail -60
+      ncu_bench "${GPU_CHECK_NCU_KERNEL:-histogram_kernel}" \
+        "${GPU_CHECK_NCU_FILTER:-HistogramPass/${GPU_CHECK_NCU_TUNING:-$DEFAULT_TUNING}/}" \
+        "${GPU_CHECK_NCU_SKIP:-1}" "${GPU_CHECK_NCU_COUNT:-1}" ncu.txt
       rc=$?
       ;;
     profile)
@@ -130,14 +138,8 @@ for s in "${steps[@]}"; do
         swizzled swizzled "${GPU_CHECK_SWIZZLED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"
-      ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
-      CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
-        --kernel-name regex:histogram_kernel --launch-skip 1 --launch-count 1 --section SpeedOfLight \
-        --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
-        --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench \
-        --benchmark_filter='HistogramPass/mapping:5/shared_KiB:96/batch:1/pad:0/threads:512/' 2>&1 |
-        tee "$OUT/ncu-swizzled.txt" | grep -v '^==PROF==' | tail -40
-      [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+      ncu_bench histogram_kernel 'HistogramPass/mapping:5/shared_KiB:96/batch:1/pad:0/threads:512/' 1 1 \
+        ncu-swizzled.txt || rc=1
       ;;
     subtract)
       gpu_bench TrainAllFeatures gpu_bench_subtract subtract "${GPU_CHECK_SUBTRACT_S:-180}"
