@@ -42,8 +42,11 @@ __device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicA
 // l ^ p of the histogram h (32-bit counters, from a multiple of
 // kCounterRowBytes). Every position is added, the group's or not (padding,
 // unsampled features): each has its own column, which the flush skips unless
-// the group holds it, so a step needs no test.
-template <int kRowBytes, int kThreads>
+// the group holds it, so a step needs no test. kTwoChannels (k == 2): a
+// step's counter address is the shifted byte select and one logic op off the
+// histogram's start (swizzled_rows::two_channel_step_offset), not a
+// multiply-add and an XOR.
+template <int kRowBytes, int kThreads, bool kTwoChannels>
 __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
                                               const uint8_t* __restrict__ bins, int64_t bin_stride, int32_t slice,
                                               const int32_t* __restrict__ class_id, unsigned int* h, int32_t k) {
@@ -52,7 +55,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
   const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes;
   uint32_t selector[4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i) selector[i] = sr::selector(lane, i);
+  for (int i = 0; i < 4; ++i) selector[i] = kTwoChannels ? sr::shifted_selector(lane, i) : sr::selector(lane, i);
   const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
     const RowEntry en = entries[e];
@@ -73,11 +76,23 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
       w[0] = __ldg(reinterpret_cast<const uint32_t*>(row));
     }
     sr::swizzle_words(w, lane);
-    const uint32_t counter = sr::lane_counter(start, class_id[en.row], lane);
+    if constexpr (kTwoChannels) {
+      const uint32_t offset = sr::lane_offset(class_id[en.row], lane);
 #pragma unroll
-    for (int p = 0; p < kRowBytes; ++p) {
-      const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
-      asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult) : "memory");
+      for (int p = 0; p < kRowBytes; ++p) {
+        const uint32_t shifted_bin = sr::byte_of(w[p / 4], selector[p % 4]);
+        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(start + sr::two_channel_step_offset(shifted_bin, offset, p)),
+                     "r"(en.mult)
+                     : "memory");
+      }
+    } else {
+      const uint32_t counter = sr::lane_counter(start, class_id[en.row], lane);
+#pragma unroll
+      for (int p = 0; p < kRowBytes; ++p) {
+        const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
+        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult)
+                     : "memory");
+      }
     }
   }
 }
@@ -376,18 +391,25 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     // The host takes the walk for these widths only (swizzled_rows::takes);
     // a row wider than a slice is walked from its group's slice.
     const int32_t slice = swizzled_rows::slice_start(f[0]);
+    auto walk = [&](auto row_bytes) {
+      constexpr int kRowBytes = decltype(row_bytes)::value;
+      if (k == swizzled_rows::kTwoChannels)
+        swizzled_walk<kRowBytes, kThreads, true>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+      else
+        swizzled_walk<kRowBytes, kThreads, false>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+    };
     switch (swizzled_rows::walk_bytes(bin_stride)) {
       case 32:
-        swizzled_walk<32, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        walk(std::integral_constant<int, 32>{});
         break;
       case 16:
-        swizzled_walk<16, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        walk(std::integral_constant<int, 16>{});
         break;
       case 8:
-        swizzled_walk<8, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        walk(std::integral_constant<int, 8>{});
         break;
       default:
-        swizzled_walk<4, kThreads>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        walk(std::integral_constant<int, 4>{});
         break;
     }
   } else {

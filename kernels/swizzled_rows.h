@@ -101,15 +101,26 @@ CANOPY_HD void swizzle_words(uint32_t (&w)[kWords], int32_t lane) {
 
 // Byte i of a slot holds the row's byte i ^ (lane % 4) of its word: the bin
 // lane `lane` adds in step p is byte_of(slot p / 4, selector(lane, p % 4)),
-// one __byte_perm with one of four selectors a lane keeps.
+// one __byte_perm with one of four selectors a lane keeps. shifted_selector
+// takes the same byte to bits 8-15 instead: byte_of(slot, shifted_selector)
+// is 256 * the bin, at no extra cost.
 CANOPY_HD uint32_t selector(int32_t lane, int32_t i) {
   return 0x4440u | static_cast<uint32_t>((i ^ lane) & 3);  // bytes 1-3 from the zero operand
 }
+CANOPY_HD uint32_t shifted_selector(int32_t lane, int32_t i) {
+  return 0x4404u | static_cast<uint32_t>((i ^ lane) & 3) << 4;  // bytes 0, 2 and 3 from the zero operand
+}
+// __byte_perm(word, 0, selector) for selectors of nibbles 0-4 (4: a zero byte).
 CANOPY_HD uint32_t byte_of(uint32_t word, uint32_t selector) {
 #ifdef __CUDA_ARCH__
   return __byte_perm(word, 0u, selector);
 #else
-  return (word >> (8 * (selector & 3u))) & 0xffu;
+  uint32_t out = 0;
+  for (int32_t i = 0; i < 4; ++i) {
+    const uint32_t n = (selector >> (4 * i)) & 7u;
+    if (n < 4) out |= ((word >> (8 * n)) & 0xffu) << (8 * i);
+  }
+  return out;
 #endif
 }
 
@@ -134,6 +145,18 @@ CANOPY_HD uint32_t lane_counter(uint32_t start, int32_t c, int32_t lane) {
 }
 CANOPY_HD uint32_t step_counter(uint32_t lane_counter, int32_t p, uint32_t b, int32_t k) {
   return b * (static_cast<uint32_t>(k) * kCounterRowBytes) + (lane_counter ^ (4u * static_cast<uint32_t>(p)));
+}
+
+// Two-channel histograms (binary classification): a bin's counters span
+// 256 bytes, so a counter's offset from the histogram start,
+// step_counter(lane_counter(start, c, lane), p, b, 2) - start, is
+// (256 b | lane_offset(c, lane)) ^ 4 p: the shifted byte select and one
+// three-input logic op, no multiply-add (two_channel_step_offset).
+constexpr int32_t kTwoChannels = 2;
+static_assert(kTwoChannels * kCounterRowBytes == 256, "a two-channel bin must span bits 0-7 of a counter's offset");
+CANOPY_HD uint32_t lane_offset(int32_t c, int32_t lane) { return lane_counter(0u, c, lane); }
+CANOPY_HD uint32_t two_channel_step_offset(uint32_t shifted_bin, uint32_t lane_offset, int32_t p) {
+  return (shifted_bin | lane_offset) ^ (4u * static_cast<uint32_t>(p));
 }
 
 }  // namespace swizzled_rows

@@ -81,7 +81,12 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
           const uint32_t b = sr::byte_of(slots[lane][p / 4], sr::selector(lane, p % 4));
           EXPECT_EQ(b, m.bins[en.row * m.stride + slice + sr::position(lane, nb, p)])
               << "lane " << lane << " step " << p << " read another byte";
-          const uint32_t address = sr::step_counter(counter[lane], p, b, k);
+          // Two channels: the kernel's shifted select and logic op instead.
+          const uint32_t address = k == sr::kTwoChannels
+                                       ? start + sr::two_channel_step_offset(
+                                                     sr::byte_of(slots[lane][p / 4], sr::shifted_selector(lane, p % 4)),
+                                                     sr::lane_offset(cls[en.row], lane), p)
+                                       : sr::step_counter(counter[lane], p, b, k);
           EXPECT_EQ(address % 4, 0u);
           const uint32_t c = (address - start) / 4;
           EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], lane ^ p));
@@ -136,8 +141,11 @@ TEST(SwizzledRows, LayoutAndSelectors) {
         uint32_t word = 0;
         std::memcpy(&word, row.data() + 4 * sr::slot_word(s, lane, nb), 4);
         EXPECT_EQ(w[s], word) << nb << " bytes, lane " << lane << " slot " << s;
-        for (int32_t i = 0; i < 4; ++i)
+        for (int32_t i = 0; i < 4; ++i) {
           EXPECT_EQ(sr::byte_of(w[s], sr::selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ (lane % nb)));
+          EXPECT_EQ(sr::byte_of(w[s], sr::shifted_selector(lane, i)), static_cast<uint32_t>((4 * s + i) ^ (lane % nb))
+                                                                          << 8);
+        }
       }
     }
     // A step's lanes take 32 distinct columns, nb positions in each copy;
@@ -182,6 +190,7 @@ TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
       {9, 32, 2, 9, 16, 128},       // the fewest features of 16-byte rows
       {6, 16, 2, 5, 8, 0},          // rows of 8 bytes: four copies, a feature outside the group
       {3, 8, 4, 3, 4, 0},           // rows of 4 bytes: eight copies, a padding byte
+      {4, 16, 2, 3, 8, 128},        // and two classes, a feature outside the group
       {50, 256, 2, 32, 16, 0, 0},   // rows of 64 bytes: the first slice
       {50, 64, 3, 18, 8, 128, 32},  // and the last, 18 features and padding
       {100, 16, 2, 4, 4, 0, 96},    // rows of 128 bytes: a last slice of 4 features
