@@ -2,8 +2,8 @@
 // data written to an HDF5 file once and read back (so "load" is a real read):
 //   gpu_bench --benchmark_filter=HistogramPass   root histogram pass, GB/s and fraction of 3.35 TB/s,
 //                                                 under each CudaTuning (mapping 0 = row per thread,
-//                                                 1 = element per thread, 2 = row words, 3 = feature lanes,
-//                                                 4 = rotated rows;
+//                                                 1 = element per thread, 2 = row words, 3 = rotated
+//                                                 rows, 4 = swizzled rows;
 //                                                 shared KiB per block;
 //                                                 batch = loads before the additions: 1, 4;
 //                                                 pad 1 = device rows padded to 32-byte sectors;
@@ -80,18 +80,17 @@ CudaTuning tuning_of(const benchmark::State& state, bool split_arg = false) {
 }
 
 // The histogram mappings as gpu_bench's "mapping" argument: 0 row, 1 element,
-// 2 row-words, 3 feature lanes, 4 rotated rows, 5 swizzled rows
-// (CudaTuning::HistogramMapping's order).
-constexpr int kMappings = 6;
+// 2 row-words, 3 rotated rows, 4 swizzled rows (CudaTuning::HistogramMapping's
+// order).
+constexpr int kMappings = 5;
 constexpr int kRowWordsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRowWords);
-constexpr int kFeatureLanesMapping = static_cast<int>(CudaTuning::HistogramMapping::kFeatureLanes);
 constexpr int kRotatedRowsMapping = static_cast<int>(CudaTuning::HistogramMapping::kRotatedRows);
 constexpr int kSwizzledRowsMapping = static_cast<int>(CudaTuning::HistogramMapping::kSwizzledRows);
 
 // Registers a case once per CudaTuning at each shared size in `kib` (the
-// row-words, feature-lanes, rotated- and swizzled-rows walks have no load
-// batch; the feature-lanes, rotated- and swizzled-rows blocks need 82, 64 and
-// 64 KiB on 10M x 28, so they are registered at 96 KiB only; the
+// row-words, rotated- and swizzled-rows walks have no load batch; the
+// rotated- and swizzled-rows blocks need 64 KiB on 10M x 28, so they are
+// registered at 96 KiB only; the
 // swizzled-rows walk pads rows itself, to 32 bytes here), with `split`
 // appended when >= 0.
 void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> kib, int64_t split) {
@@ -101,7 +100,7 @@ void tunings(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> k
         for (int64_t pad : {0, 1})
           for (int64_t threads : {256, 512}) {
             if (mapping >= kRowWordsMapping && batch != 1) continue;
-            if (mapping >= kFeatureLanesMapping && shared < 96) continue;
+            if (mapping >= kRotatedRowsMapping && shared < 96) continue;
             if (mapping == kSwizzledRowsMapping && pad != 0) continue;
             std::vector<int64_t> args{mapping, shared, batch, pad, threads};
             if (split >= 0) args.push_back(split);
@@ -263,7 +262,7 @@ BENCHMARK(BM_HistogramPass)
 void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, static_cast<int32_t>(state.range(5))); }
 BENCHMARK(BM_HistogramPassFewBins)
     ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "bins"})
-    ->ArgsProduct({{0, 1, kRowWordsMapping, kFeatureLanesMapping, kRotatedRowsMapping, kSwizzledRowsMapping},
+    ->ArgsProduct({{0, 1, kRowWordsMapping, kRotatedRowsMapping, kSwizzledRowsMapping},
                    {96},
                    {1},
                    {0},
@@ -361,7 +360,7 @@ BENCHMARK(BM_Train10MPartition)
 // bootstrap: each node histograms its features (subtract 0), or the larger
 // child comes from its parent's histogram minus the smaller one's
 // (subtract 1: CudaTuning::histogram_subtraction, the default), under the
-// row-words, rotated- or swizzled-rows histogram walk (mapping 2, 4 or 5;
+// row-words, rotated- or swizzled-rows histogram walk (mapping 2, 3 or 4;
 // every group of this training is dense, so the rotated and swizzled walks
 // take every level); the
 // CPU backend, which always subtracts there, beside the default.

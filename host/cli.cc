@@ -441,9 +441,10 @@ int run_cli(int argc, char** argv) {
   bool devices_json = false;
   auto* c_devices = app.add_subcommand("devices", "list CUDA devices");
   c_devices->add_flag("--json", devices_json, "print JSON");
-  c_devices->footer("\nThe CUDA backend's launch choices (none changes a result) come from CANOPY_CUDA_TUNING,\n"
-                    "e.g. CANOPY_CUDA_TUNING=partition_two_pass=0,histogram_mapping=feature_lanes. Keys:\n" +
-                    cuda_tuning_help());
+  c_devices->footer(
+      "\nThe CUDA backend's launch choices (none changes a result) come from CANOPY_CUDA_TUNING,\n"
+      "e.g. CANOPY_CUDA_TUNING=partition_two_pass=0,histogram_mapping=swizzled_rows. Keys:\n" +
+      cuda_tuning_help());
 
   try {
     app.parse(argc, argv);

@@ -49,8 +49,8 @@ bool parse_one_of(const std::string& v, std::initializer_list<int> allowed, int&
   return false;
 }
 
-const char* const kMappingNames[] = {"row",           "element",      "row_words",
-                                     "feature_lanes", "rotated_rows", "swizzled_rows"};  // HistogramMapping's order
+const char* const kMappingNames[] = {"row", "element", "row_words", "rotated_rows",
+                                     "swizzled_rows"};  // HistogramMapping's order
 static_assert(sizeof(kMappingNames) / sizeof(kMappingNames[0]) ==
                   static_cast<std::size_t>(CudaTuning::HistogramMapping::kSwizzledRows) + 1,
               "a name for every histogram mapping");
@@ -68,9 +68,9 @@ std::string flag_text(bool b) { return b ? "1" : "0"; }
 // The table: parsing, help and describe_cuda_tuning all read it.
 const std::vector<TuningKey>& tuning_keys() {
   static const std::vector<TuningKey> keys = {
-      {"histogram_mapping", "row|element|row_words|feature_lanes|rotated_rows|swizzled_rows",
-       "how histogram threads walk rows (feature_lanes, rotated_rows and swizzled_rows fall back to row_words where "
-       "they do not fit)",
+      {"histogram_mapping", "row|element|row_words|rotated_rows|swizzled_rows",
+       "how histogram threads walk rows (rotated_rows and swizzled_rows fall back to row_words where they do not "
+       "fit)",
        [](CudaTuning& t, const std::string& v) { return parse_enum(v, kMappingNames, t.histogram_mapping); },
        [](const CudaTuning& t) { return std::string(kMappingNames[static_cast<int>(t.histogram_mapping)]); }},
       {"histogram_shared_kib", "1..1024", "shared memory of one histogram block, KiB (capped at the device's limit)",

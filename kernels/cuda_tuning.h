@@ -16,13 +16,8 @@ struct CudaTuning {
   // warp load touches 32 / features rows). kRowWords (the fastest on an
   // H200): one row per thread, the row's 4-byte words that hold the group's
   // features loaded at once (device rows rounded up to whole words; rows
-  // wider than 64 bytes take kRowPerThread). kFeatureLanes: a warp stages 32
-  // rows' words in shared memory, then each lane adds one feature of a row
-  // into its own column of the histogram, one shared-memory bank a lane, so
-  // a warp's atomic adds never conflict whatever the bins
-  // (kernels/feature_lanes.h); at most 32 features a group, and only where
-  // 32 columns of the histogram plus the staging fit histogram_shared_bytes,
-  // else kRowWords. kRotatedRows: one row per thread as kRowWords, each lane
+  // wider than 64 bytes take kRowPerThread). kRotatedRows: one row per
+  // thread as kRowWords, each lane
   // starting its rows at its own feature, so a warp's atomic adds fall in
   // distinct columns (banks) of a histogram one column a feature
   // (kernels/rotated_rows.h); for rows of at most 32 bytes, where 32 columns
@@ -40,14 +35,7 @@ struct CudaTuning {
   // else kRowWords. (Past 32 features it pads rows to whole slices and keeps
   // groups of 32 features also where it falls back.) Histograms too wide for shared memory (the
   // global-atomic fallback) always take kRowPerThread with single loads.
-  enum class HistogramMapping {
-    kRowPerThread,
-    kElementPerThread,
-    kRowWords,
-    kFeatureLanes,
-    kRotatedRows,
-    kSwizzledRows
-  };
+  enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords, kRotatedRows, kSwizzledRows };
   HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
   // Shared memory of one histogram block (a feature group's privatised
   // histogram); above 48 KiB it is opted into, up to the device's limit.

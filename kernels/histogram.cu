@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "kernels/feature_lanes.h"
 #include "kernels/rotated_rows.h"
 #include "kernels/swizzled_rows.h"
 #include "kernels/tree_kernels.cuh"
@@ -98,7 +97,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
 }
 
 // How a histogram block's threads walk a work item (CudaTuning::HistogramMapping).
-enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwizzledRows };
+enum class Walk { kRows, kElements, kRowWords, kRotatedRows, kSwizzledRows };
 
 // One block per work item: entries [e0, e1) of one node, features j0 .. j0+nj-1
 // of its sample, accumulated as Mode says. kElements: thread q of the block
@@ -109,10 +108,7 @@ enum class Walk { kRows, kElements, kRowWords, kFeatureLanes, kRotatedRows, kSwi
 // before adding any. kRowWords (kBatch 1; rows of whole 4-byte words, at most
 // HistogramPolicy::kMaxRowWords): a thread takes whole entries, loads the
 // words of the row that hold the group's features at once and takes the bins
-// out of them in the row's byte order. kFeatureLanes (kBatch 1; nj <=
-// feature_lanes::kLanes; rows of whole 4-byte words): a warp stages 32 rows'
-// words in shared memory after its histogram columns, then its lanes add a
-// feature each (feature_lanes.h). kRotatedRows (kBatch 1; rows of whole
+// out of them in the row's byte order. kRotatedRows (kBatch 1; rows of whole
 // 4-byte words, at most rotated_rows::kLanes bytes): a thread takes whole
 // entries, and each lane walks its row from its own byte position, into a
 // histogram of one column a position (rotated_rows.h). kSwizzledRows (kBatch
@@ -138,11 +134,9 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   const int32_t* f = feats + nd.hist_feat_off + it.j0;
   const int64_t feat_stride = static_cast<int64_t>(max_bins) * k;
   unsigned long long* gh = hist + nd.hist_off + static_cast<int64_t>(it.j0) * feat_stride;
-  constexpr bool kLaneWalk = kWalk == Walk::kFeatureLanes;
   constexpr bool kRotatedWalk = kWalk == Walk::kRotatedRows;
   constexpr bool kSwizzledWalk = kWalk == Walk::kSwizzledRows;
-  const int64_t len = kLaneWalk       ? feature_lanes::counters(max_bins, k)
-                      : kRotatedWalk  ? rotated_rows::counters(max_bins, k)
+  const int64_t len = kRotatedWalk    ? rotated_rows::counters(max_bins, k)
                       : kSwizzledWalk ? swizzled_rows::counters(max_bins, k)
                                       : static_cast<int64_t>(it.nj) * feat_stride;
   Counter* h = nullptr;
@@ -258,88 +252,6 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
         }
       }
     }
-  } else if constexpr (kLaneWalk) {
-    namespace fl = feature_lanes;
-    static_assert(kBatch == 1 && kThreads % fl::kLanes == 0, "the feature-lanes walk takes whole warps, one row a lane");
-    static_assert(sizeof(int32_t) * (4 * fl::kLanes + 1) <= HistogramPolicy::kStaticSharedBytes,
-                  "the slot tables exceed the static shared memory set aside for them");
-    __shared__ int32_t sorted[fl::kLanes], feat_rank[fl::kLanes], rank_slot[fl::kLanes], slot_word[fl::kLanes];
-    __shared__ int32_t n_slots_shared;
-    const int32_t nj = it.nj, tid = static_cast<int32_t>(threadIdx.x);
-    if (tid < nj) {
-      const int32_t rank = fl::feature_rank(f, nj, tid);
-      feat_rank[tid] = rank;
-      sorted[rank] = f[tid];
-    }
-    __syncthreads();
-    if (tid < nj) {
-      const int32_t slot = fl::sorted_slot(sorted, tid);
-      rank_slot[tid] = slot;
-      if (fl::starts_slot(sorted, tid)) slot_word[slot] = sorted[tid] >> 2;
-      if (tid == nj - 1) n_slots_shared = slot + 1;
-    }
-    __syncthreads();
-    const int32_t n_slots = n_slots_shared, stride = fl::stage_stride(n_slots);
-    const int32_t lane = tid % fl::kLanes, warp = tid / fl::kLanes;
-    const int32_t per_step = fl::rows_per_step(nj), my_row = fl::lane_row(lane, nj), my_j = fl::lane_feature(lane, nj);
-    const bool lane_on = lane < fl::active_lanes(nj);
-    const int32_t my_byte = fl::staged_byte(rank_slot[feat_rank[my_j]], f[my_j]);
-    // The warp's staging after the histogram's columns: 32 rows of `stride`
-    // words, then 32 (class, weight) pairs. With 32-bit counters
-    // (kPlainClasses: a weight fits 32 bits) a step reads its row's pair in
-    // one 8-byte load; otherwise the statistics come by shuffles.
-    uint32_t* stage = reinterpret_cast<uint32_t*>(smem + len) +
-                      static_cast<int64_t>(warp) * fl::kLanes * fl::stage_words(n_slots);
-    const uint8_t* stage_bytes = reinterpret_cast<const uint8_t*>(stage);
-    uint2* pairs = reinterpret_cast<uint2*>(stage + fl::kLanes * stride);
-    Counter* column = h + lane;
-    constexpr unsigned kAll = 0xffffffffu;
-    constexpr int kLoads = 8;  // staging loads in flight a lane
-    for (int64_t base = it.e0 + static_cast<int64_t>(warp) * fl::kLanes; base < it.e1;
-         base += static_cast<int64_t>(kThreads)) {
-      const int64_t e = base + lane;
-      EntryStats st{0, 0, 0, 0, 0};
-      if (e < it.e1) {
-        st = stats_of(entries[e]);
-        const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
-        for (int32_t s0 = 0; s0 < n_slots; s0 += kLoads) {
-          uint32_t v[kLoads];
-#pragma unroll
-          for (int u = 0; u < kLoads; ++u)
-            if (s0 + u < n_slots) v[u] = __ldg(row + slot_word[s0 + u]);
-#pragma unroll
-          for (int u = 0; u < kLoads; ++u)
-            if (s0 + u < n_slots) stage[lane * stride + s0 + u] = v[u];
-        }
-        if constexpr (kPlainClasses) pairs[lane] = make_uint2(static_cast<uint32_t>(st.c0), static_cast<uint32_t>(st.w));
-      }
-      __syncwarp();
-      const int32_t n_rows = static_cast<int32_t>(it.e1 - base < fl::kLanes ? it.e1 - base : fl::kLanes);
-      for (int32_t i0 = 0; i0 < n_rows; i0 += per_step) {
-        const int32_t i = i0 + my_row;
-        if constexpr (kPlainClasses) {
-          if (lane_on && i < n_rows) {  // 32-bit counters: the class channel only
-            const uint2 cw = pairs[i];
-            const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];
-            shared_add(column + fl::counter(0, b, static_cast<int32_t>(cw.x), k), static_cast<int64_t>(cw.y));
-          }
-        } else {
-          const int32_t src = i < fl::kLanes ? i : fl::kLanes - 1;
-          const int32_t c0 = __shfl_sync(kAll, st.c0, src);
-          const Counter w = __shfl_sync(kAll, static_cast<Counter>(st.w), src);
-          Counter wy = 0, mult = 0;
-          if (regression) wy = __shfl_sync(kAll, static_cast<Counter>(st.wy), src);
-          if (cc >= 0) mult = __shfl_sync(kAll, static_cast<Counter>(st.mult), src);
-          if (lane_on && i < n_rows) {
-            const int32_t b = stage_bytes[fl::staged_offset(i, stride, my_byte)];
-            shared_add(column + fl::counter(0, b, c0, k), static_cast<int64_t>(w));
-            if (regression) shared_add(column + fl::counter(0, b, 1, k), static_cast<int64_t>(wy));
-            if (cc >= 0) shared_add(column + fl::counter(0, b, cc, k), static_cast<int64_t>(mult));
-          }
-        }
-      }
-      __syncwarp();
-    }
   } else if constexpr (kRotatedWalk) {
     namespace rr = rotated_rows;
     static_assert(kBatch == 1 && kThreads % rr::kLanes == 0, "the rotated-rows walk takes whole warps, one row a lane");
@@ -439,19 +351,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       }
     }
   }
-  if constexpr (kLaneWalk) {
-    // (feature j, bin-channel bc) at q = bc * nj + j: consecutive threads read
-    // consecutive columns. Sums the rows_per_step copies of j.
-    __syncthreads();
-    const int32_t nj = it.nj, copies = feature_lanes::rows_per_step(nj);
-    for (int64_t q = threadIdx.x; q < nj * feat_stride; q += blockDim.x) {
-      const int64_t bc = q / nj;
-      const int32_t j = static_cast<int32_t>(q - bc * nj);
-      unsigned long long v = 0;
-      for (int32_t r = 0; r < copies; ++r) v += smem[feature_lanes::column_counter(bc, feature_lanes::copy_lane(r, nj, j))];
-      if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
-    }
-  } else if constexpr (kRotatedWalk || kSwizzledWalk) {
+  if constexpr (kRotatedWalk || kSwizzledWalk) {
     // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
     // read consecutive columns. Sums the copies of q into its group feature.
     // (The swizzled-rows walk's columns are the rotated walk's, over the
@@ -560,8 +460,6 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
     case CudaTuning::HistogramMapping::kRowWords:
       if (row_words_fit(bin_stride)) return histogram_variant<Mode, Walk::kRowWords, 1>(threads);
       break;
-    case CudaTuning::HistogramMapping::kFeatureLanes:  // the host checked that it fits (HistogramWalks)
-      return histogram_variant<Mode, Walk::kFeatureLanes, 1>(threads);
     case CudaTuning::HistogramMapping::kRotatedRows:  // the host checked the rows, groups and fit (HistogramWalks)
       return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
     case CudaTuning::HistogramMapping::kSwizzledRows:  // HistogramWalks checked rows, groups, counters, fit

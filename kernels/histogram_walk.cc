@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "kernels/feature_lanes.h"
 #include "kernels/histogram.h"
+#include "kernels/lane_columns.h"
 #include "kernels/rotated_rows.h"
 #include "kernels/swizzled_rows.h"
 
@@ -14,7 +14,7 @@ using Mapping = CudaTuning::HistogramMapping;
 // The planner cuts an every-feature histogram into groups of shared_group()
 // features from feature 0, so with the swizzled walk's kLanes a group those
 // are its 32-byte slices of a wide row.
-static_assert(swizzled_rows::kSliceBytes == feature_lanes::kLanes, "a wide row's slice is one group");
+static_assert(swizzled_rows::kSliceBytes == lane_columns::kLanes, "a wide row's slice is one group");
 
 std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) {
   constexpr std::size_t kSector = 32;
@@ -22,7 +22,6 @@ std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) 
   const std::size_t words = (stride + 3) / 4 * 4;
   switch (tuning.histogram_mapping) {
     case Mapping::kRowWords:
-    case Mapping::kFeatureLanes:
     case Mapping::kRotatedRows:
       stride = words;
       break;
@@ -38,7 +37,6 @@ std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features) 
 HistogramWalks::HistogramWalks(const CudaTuning& tuning, const HistogramBatchShape& shape)
     : tuning_(tuning), shape_(shape) {
   const int64_t nb = shape_.bin_stride;
-  feature_lanes_ = tuning_.histogram_mapping == Mapping::kFeatureLanes && feature_lanes_bytes() <= shape_.shared_bytes;
   rotated_ = tuning_.histogram_mapping == Mapping::kRotatedRows && nb % 4 == 0 && nb <= rotated_rows::kLanes &&
              rotated_rows_bytes() <= shape_.shared_bytes;
   swizzled_ = tuning_.histogram_mapping == Mapping::kSwizzledRows &&
@@ -49,13 +47,6 @@ HistogramWalks::HistogramWalks(const CudaTuning& tuning, const HistogramBatchSha
 std::size_t HistogramWalks::feature_bytes() const {
   return static_cast<std::size_t>(shape_.max_bins) * static_cast<std::size_t>(shape_.n_channels) *
          (shape_.counters32 ? sizeof(uint32_t) : sizeof(int64_t));
-}
-
-// kLanes columns of one feature's histogram and a block of staged rows.
-std::size_t HistogramWalks::feature_lanes_bytes() const {
-  namespace fl = feature_lanes;
-  return fl::kLanes * feature_bytes() + static_cast<std::size_t>(shape_.block_threads) *
-                                            fl::stage_words(fl::max_slots(shape_.bin_stride)) * sizeof(uint32_t);
 }
 
 // kLanes columns of one feature's histogram.
@@ -69,7 +60,7 @@ std::size_t HistogramWalks::swizzled_rows_bytes() const {
 }
 
 int32_t HistogramWalks::shared_group() const {
-  if (feature_lanes_ || needs_dense_groups()) return feature_lanes::kLanes;
+  if (needs_dense_groups()) return lane_columns::kLanes;
   return static_cast<int32_t>(shape_.shared_bytes / feature_bytes());
 }
 
@@ -85,8 +76,7 @@ bool HistogramWalks::dense(int32_t nj, bool all_features) const {
 
 CudaTuning HistogramWalks::launch(bool dense) const {
   CudaTuning t = tuning_;
-  if ((t.histogram_mapping == Mapping::kFeatureLanes && !feature_lanes_) ||
-      (t.histogram_mapping == Mapping::kRotatedRows && !(rotated_ && dense)) ||
+  if ((t.histogram_mapping == Mapping::kRotatedRows && !(rotated_ && dense)) ||
       (t.histogram_mapping == Mapping::kSwizzledRows && !(swizzled_ && dense)))
     t.histogram_mapping = Mapping::kRowWords;
   return t;
@@ -95,8 +85,6 @@ CudaTuning HistogramWalks::launch(bool dense) const {
 std::size_t HistogramWalks::shared_bytes(const CudaTuning& launch, int32_t group) const {
   if (shared_group() == 0) return 0;
   switch (launch.histogram_mapping) {
-    case Mapping::kFeatureLanes:
-      return feature_lanes_bytes();
     case Mapping::kRotatedRows:
       return rotated_rows_bytes();
     case Mapping::kSwizzledRows:

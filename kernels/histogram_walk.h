@@ -24,12 +24,11 @@ struct HistogramBatchShape {
   int32_t n_channels = 0;
   bool counters32 = false;       // 32-bit shared counters allowed
   std::size_t shared_bytes = 0;  // a block's dynamic shared memory at most (the tuning's, within the device's limit)
-  int block_threads = 0;         // the tuning's histogram block size
 };
 
 // The device row stride of the binned matrix under `tuning`: n_features, or
 // with pad_rows padded_stride(n_features, 32); rounded up to whole 4-byte
-// words for the row-words, feature-lanes and rotated-rows walks;
+// words for the row-words and rotated-rows walks;
 // swizzled_rows::row_bytes for the swizzled-rows walk. At least 1.
 std::size_t device_row_stride(const CudaTuning& tuning, std::size_t n_features);
 
@@ -39,7 +38,7 @@ class HistogramWalks {
   HistogramWalks(const CudaTuning& tuning, const HistogramBatchShape& shape);
 
   // Features per shared-memory group; 0: the global-atomic fallback. The
-  // feature-lanes, rotated- and swizzled-rows blocks hold kLanes features.
+  // rotated- and swizzled-rows blocks hold kLanes features.
   int32_t shared_group() const;
   HistogramCounters counters() const;
 
@@ -55,19 +54,18 @@ class HistogramWalks {
   CudaTuning launch(bool dense) const;
 
   // Dynamic shared memory of a launch of tuning `launch` whose widest group
-  // has `group` features (the feature-lanes, rotated- and swizzled-rows
-  // blocks are one size for any group); 0 for the global-atomic fallback.
+  // has `group` features (the rotated- and swizzled-rows blocks are one
+  // size for any group); 0 for the global-atomic fallback.
   std::size_t shared_bytes(const CudaTuning& launch, int32_t group) const;
 
  private:
   std::size_t feature_bytes() const;  // one feature's privatised histogram
-  std::size_t feature_lanes_bytes() const;
   std::size_t rotated_rows_bytes() const;
   std::size_t swizzled_rows_bytes() const;
 
   CudaTuning tuning_;
   HistogramBatchShape shape_;
-  bool feature_lanes_ = false, rotated_ = false, swizzled_ = false;  // the tuning's walk, where it fits
+  bool rotated_ = false, swizzled_ = false;  // the tuning's walk, where it fits
 };
 
 }  // namespace canopy

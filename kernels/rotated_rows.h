@@ -29,17 +29,17 @@
 // features most adds would be wasted.
 #include <cstdint>
 
-#include "kernels/feature_lanes.h"
 #include "kernels/host_device.h"
+#include "kernels/lane_columns.h"
 
 namespace canopy {
 namespace rotated_rows {
 
-// The feature-lanes walk's histogram of kLanes columns, column c in bank c:
+// The histogram of kLanes columns, column c in bank c (lane_columns.h):
 // the counter of a column at bin-channel bc, and the counters in all.
-using feature_lanes::column_counter;
-using feature_lanes::counters;
-using feature_lanes::kLanes;
+using lane_columns::column_counter;
+using lane_columns::counters;
+using lane_columns::kLanes;
 
 // Byte positions a lane walks: the device row stride (whole words).
 CANOPY_HD int32_t copies(int32_t nb) { return kLanes / nb; }

@@ -13,7 +13,7 @@
 // kLanes / nb copies of nb lanes. In step p (0 .. nb - 1)
 // lane l adds the bin at byte position(l, nb, p) = (l % nb) ^ p of its row
 // into column l ^ p (copy l / nb, position (l % nb) ^ p) of the
-// feature-lanes histogram (kLanes columns, column c in shared-memory bank c),
+// lane-columns histogram (kLanes columns, column c in shared-memory bank c),
 // so a step's 32 atomic adds fall in 32 distinct banks whatever the bins
 // (the row-words walk's lanes add one feature in a step, so the bin alone
 // picks the bank). The flush sums a position's copies.
@@ -34,17 +34,17 @@
 // class's channel and nothing else.
 #include <cstdint>
 
-#include "kernels/feature_lanes.h"
 #include "kernels/host_device.h"
+#include "kernels/lane_columns.h"
 
 namespace canopy {
 namespace swizzled_rows {
 
-// The feature-lanes walk's histogram of kLanes columns, column c in bank c:
+// The histogram of kLanes columns, column c in bank c (lane_columns.h):
 // the counter of a column at bin-channel bc, and the counters in all.
-using feature_lanes::column_counter;
-using feature_lanes::counters;
-using feature_lanes::kLanes;
+using lane_columns::column_counter;
+using lane_columns::counters;
+using lane_columns::kLanes;
 
 // The widest slice of a row the walk takes at once.
 constexpr int32_t kSliceBytes = kLanes;

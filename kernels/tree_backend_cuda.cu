@@ -307,9 +307,8 @@ class CudaTreeBackend final : public TreeBackend {
     shape.n_features = nf_;
     shape.max_bins = max_bins_;
     shape.n_channels = lay.n_channels;
-    walks_ =
-        HistogramWalks(tuning_, HistogramBatchShape{nf_, bin_stride_, max_bins_, lay.n_channels, hist32_,
-                                                    hist_shared_bytes_, cuda_tree::histogram_block_threads(tuning_)});
+    walks_ = HistogramWalks(
+        tuning_, HistogramBatchShape{nf_, bin_stride_, max_bins_, lay.n_channels, hist32_, hist_shared_bytes_});
     shape.shared_group = walks_.shared_group();
     shape.min_entries_per_block = HistogramPolicy::kEntriesPerBlock;
     shape.sparse_max_rows = SplitPolicy::kSparseMaxRows;

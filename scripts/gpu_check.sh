@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
-#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile lanes
+#   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
 #                                       rotated swizzled subtract columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
@@ -9,7 +9,7 @@
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
-#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60 GPU_CHECK_LANES_S=150
+#   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
 #   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
@@ -25,10 +25,6 @@
 # (matching launches skipped, then profiled; 1 and 1), e.g. the two-pass partition:
 #   GPU_CHECK_NCU_KERNEL='partition_(mark|place)_kernel' GPU_CHECK_NCU_SKIP=20 GPU_CHECK_NCU_COUNT=2
 #   GPU_CHECK_NCU_FILTER='Train10MPartition/columns:1/two_pass:1/'.
-# lanes: the feature-lanes walk against the default row-words walk, both at 96 KiB
-# and 512 threads: HistogramPass, HistogramPassFewBins (4, 16, 64 bins a feature) and
-# Train10MTuned (with the warp split scan under the default walk too), ranked
-# into $OUT/lanes.txt.
 # rotated: the rotated-rows walk (256 and 512 threads) against the default
 # row-words walk, at 96 KiB: HistogramPass, HistogramPassFewBins and
 # TrainAllFeatures1M with subtraction (every group dense), ranked into
@@ -78,9 +74,12 @@ ncu_bench() {
 # gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
 DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
-LANES_TUNING='mapping:3/shared_KiB:96/batch:1/pad:0/threads:512'
-ROTATED_TUNING='mapping:4/shared_KiB:96/batch:1/pad:0/threads:(256|512)'
-SWIZZLED_TUNING='mapping:5/shared_KiB:96/batch:1/pad:0/threads:(256|512)'
+# The opt-in walks' gpu_bench mappings (CudaTuning::HistogramMapping's order)
+# and their tunings: the default's but for the mapping, at 256 and 512 threads.
+ROTATED_MAPPING=3
+SWIZZLED_MAPPING=4
+ROTATED_TUNING="mapping:$ROTATED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:(256|512)"
+SWIZZLED_TUNING="mapping:$SWIZZLED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:(256|512)"
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
@@ -121,24 +120,18 @@ for s in "${steps[@]}"; do
         --benchmark_filter="$DEFAULT_HISTOGRAM_PASS|Train10MTuned/$DEFAULT_TUNING/split:0/" 2>&1 | tee "$OUT/profile.log"
       rc=$?
       ;;
-    lanes)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$LANES_TUNING)/|Train10MTuned/($DEFAULT_TUNING|$LANES_TUNING)/split:0/|Train10MTuned/$DEFAULT_TUNING/split:1/" \
-        lanes lanes "${GPU_CHECK_LANES_S:-150}"
-      rc=$?
-      python3 scripts/gpu_tunings.py "$OUT/lanes.json" 2>&1 | tee "$OUT/lanes.txt"
-      ;;
     rotated)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|4)/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|$ROTATED_MAPPING)/" \
         rotated rotated "${GPU_CHECK_ROTATED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/rotated.json" 2>&1 | tee "$OUT/rotated.txt"
       ;;
     swizzled)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|5)/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|$SWIZZLED_MAPPING)/" \
         swizzled swizzled "${GPU_CHECK_SWIZZLED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"
-      ncu_bench histogram_kernel 'HistogramPass/mapping:5/shared_KiB:96/batch:1/pad:0/threads:512/' 1 1 \
+      ncu_bench histogram_kernel "HistogramPass/mapping:$SWIZZLED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:512/" 1 1 \
         ncu-swizzled.txt || rc=1
       ;;
     subtract)

@@ -23,8 +23,10 @@ DEFAULT = {"mapping": "2", "shared_KiB": "96", "batch": "1", "pad": "0", "thread
 # Arguments files from before they existed lack, and the value they had then.
 IMPLIED = {"threads": "256", "split": "0"}
 TUNED = ("mapping", "shared_KiB", "batch", "pad")  # present in every tuned case
-LABELS = {"mapping": {"0": "row", "1": "element", "2": "row-words", "3": "feature-lanes", "4": "rotated-rows",
-                        "5": "swizzled-rows"}, "pad": {"0": "", "1": "padded"},
+# (Files from before the feature-lanes walk was removed, 2026-11-28, number it
+# 3, the rotated rows 4 and the swizzled rows 5.)
+LABELS = {"mapping": {"0": "row", "1": "element", "2": "row-words", "3": "rotated-rows", "4": "swizzled-rows"},
+          "pad": {"0": "", "1": "padded"},
           "split": {"0": "", "1": "warp split"}}
 
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-WALKS = ["row", "element", "row-words", "feature-lanes", "rotated-rows", "swizzled-rows"]  # histogram.cu's Walk
+WALKS = ["row", "element", "row-words", "rotated-rows", "swizzled-rows"]  # histogram.cu's Walk
 
 
 def nvdisasm_path():

@@ -4,6 +4,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import tempfile
 import unittest
 
@@ -108,21 +109,19 @@ class GpuTunings(unittest.TestCase):
         args = dict(p.split(":", 1) for p in line.split("=", 1)[1].strip().strip("'").split("/"))
         self.assertEqual(args, {k: v for k, v in gpu_tunings.DEFAULT.items() if k != "split"})
 
-    def test_gpu_check_lanes_step_compares_the_feature_lanes_walk(self):
-        # The lanes step filters gpu_bench by LANES_TUNING: the default but for the mapping.
+    def test_gpu_check_opt_in_steps_name_their_walks(self):
+        # The rotated and swizzled steps filter gpu_bench by their mapping numbers.
         check = os.path.join(os.path.dirname(SCRIPT), "gpu_check.sh")
         with open(check) as f:
-            line = next(l for l in f if l.startswith("LANES_TUNING="))
-        args = dict(p.split(":", 1) for p in line.split("=", 1)[1].strip().strip("'").split("/"))
-        self.assertEqual(gpu_tunings.label(args), "feature-lanes, 96 KiB, 512 threads")
-        self.assertEqual({k: v for k, v in args.items() if k != "mapping"},
-                         {k: v for k, v in gpu_tunings.DEFAULT.items() if k not in ("mapping", "split")})
+            mappings = dict(m.groups() for m in (re.match(r"(\w+_MAPPING)=(\d+)$", l.strip()) for l in f) if m)
+        labels = {k: gpu_tunings.LABELS["mapping"][v] for k, v in mappings.items()}
+        self.assertEqual(labels, {"ROTATED_MAPPING": "rotated-rows", "SWIZZLED_MAPPING": "swizzled-rows"})
 
     def test_each_bin_count_is_ranked_against_its_own_default(self):
         h = "BM_HistogramPassFewBins/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/bins:{}/iterations:20/manual_time"
         rc, lines = self.rank([
-            run(h.format(2, 4), 400.0), run(h.format(4, 4), 200.0),
-            run(h.format(2, 64), 300.0), run(h.format(4, 64), 600.0),
+            run(h.format(2, 4), 400.0), run(h.format(3, 4), 200.0),
+            run(h.format(2, 64), 300.0), run(h.format(3, 64), 600.0),
         ])
         self.assertEqual(rc, 0)
         self.assertEqual(lines[0], "== BM_HistogramPassFewBins (4 bins)")

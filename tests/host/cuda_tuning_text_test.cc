@@ -32,10 +32,10 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
 
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
-      "histogram_mapping=feature_lanes, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
+      "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
       "pad_rows=true,histogram_subtraction=0,partition_columns=false,partition_two_pass=0,workspace_mib=2,"
       "split_mapping=warp,time_histograms=1");
-  EXPECT_EQ(t.histogram_mapping, CudaTuning::HistogramMapping::kFeatureLanes);
+  EXPECT_EQ(t.histogram_mapping, CudaTuning::HistogramMapping::kRotatedRows);
   EXPECT_EQ(t.histogram_shared_bytes, std::size_t(48) << 10);
   EXPECT_EQ(t.histogram_load_batch, 4);
   EXPECT_EQ(t.histogram_block_threads, 256);
@@ -61,7 +61,7 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
 TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
   EXPECT_NE(error_of("histogram_mapping=diagonal")
                 .find("invalid value \"diagonal\" for histogram_mapping: expected "
-                      "row|element|row_words|feature_lanes|rotated_rows|swizzled_rows"),
+                      "row|element|row_words|rotated_rows|swizzled_rows"),
             std::string::npos);
   EXPECT_NE(error_of("histogram_load_batch=2").find("expected 1|4"), std::string::npos);
   EXPECT_NE(error_of("histogram_block_threads=300").find("expected 256|512"), std::string::npos);
@@ -78,8 +78,7 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
 
 TEST(CudaTuningText, HelpListsEveryKeyWithItsDefault) {
   const std::string help = cuda_tuning_help();
-  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|feature_lanes|rotated_rows|swizzled_rows"),
-            std::string::npos);
+  EXPECT_NE(help.find("histogram_mapping=row|element|row_words|rotated_rows|swizzled_rows"), std::string::npos);
   EXPECT_NE(help.find("(default row_words)"), std::string::npos);
   EXPECT_NE(help.find("partition_two_pass=0|1"), std::string::npos);
   EXPECT_NE(help.find("split_mapping=thread|warp"), std::string::npos);

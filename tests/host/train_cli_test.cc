@@ -237,7 +237,7 @@ TEST(BadInput, CudaTuningVariableNamesTheBadValue) {
     CommandResult r = run_canopy(args);
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("CANOPY_CUDA_TUNING: invalid value \"diagonal\" for histogram_mapping: expected "
-                         "row|element|row_words|feature_lanes"),
+                         "row|element|row_words|rotated_rows"),
               std::string::npos)
         << r.err;
     EXPECT_FALSE(fs::exists(dir + "/m.h5"));

@@ -307,12 +307,7 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 // classification, weighted classification with class weights, regression and
 // the global-atomic fallback of many classes, and 40 features (padded to 64
 // bytes). Nodes of 5, 7, 9 and 28 features leave partial load batches and a
-// block stride that is not a multiple of the group. The feature-lanes walk
-// fits its 32 columns where bins x channels are few: the problems of at most
-// 31 cuts (64-bit counters: weighted, regression; 3 classes over 40
-// features, two groups; 28 features of 2 cuts, few distinct bins) and the
-// 400 features of 2 cuts (groups of 32 over rows of 100 words); elsewhere it
-// falls back to the row-words walk. The rotated- and swizzled-rows walks
+// block stride that is not a multiple of the group. The rotated- and swizzled-rows walks
 // take only launches whose every group covers more than half the row, so
 // their batches sample most features (every job, and its root), and the
 // class-weighted job trains in a batch of its own. The rotated-rows walk fits
@@ -364,11 +359,11 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
   problems.push_back(few_cuts_problem(5000, 7, 0, 15));
   problems.push_back(few_cuts_problem(5000, 40, 3, 31));
   problems.push_back(few_cuts_problem(5000, 28, 2, 2));
-  // Every combination; the row-words and feature-lanes walks have no load batch.
+  // Every combination; the row-words, rotated- and swizzled-rows walks have no load batch.
   std::vector<CudaTuning> tunings;
   for (auto mapping : {CudaTuning::HistogramMapping::kRowPerThread, CudaTuning::HistogramMapping::kElementPerThread,
-                       CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kFeatureLanes,
-                       CudaTuning::HistogramMapping::kRotatedRows, CudaTuning::HistogramMapping::kSwizzledRows})
+                       CudaTuning::HistogramMapping::kRowWords, CudaTuning::HistogramMapping::kRotatedRows,
+                       CudaTuning::HistogramMapping::kSwizzledRows})
     for (int kib : {48, 96})
       for (bool pad : {false, true})
         for (int threads : {256, 512})
@@ -383,8 +378,7 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             tunings.push_back(t);
           }
   for (const CudaTuning& tuning : tunings) {
-    const char* const kMappingNames[] = {"row",           "element",      "row-words",
-                                         "feature-lanes", "rotated-rows", "swizzled-rows"};
+    const char* const kMappingNames[] = {"row", "element", "row-words", "rotated-rows", "swizzled-rows"};
     const char* mapping = kMappingNames[static_cast<int>(tuning.histogram_mapping)];
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
@@ -420,8 +414,9 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
 // counters, regression, the global-atomic fallback (300 classes), features of
 // 2 cuts (histograms small enough to be kept to the deepest levels), 70
 // features (rows over 64 bytes take the row walk, in two feature groups),
-// under the default histogram walk, the feature-lanes walk and the element
-// walk, and with the row-words and feature-lanes walks in a 2 MiB workspace
+// under the default histogram walk, the swizzled-rows walk (the
+// every-feature histograms; binary and 3-class 32-bit batches) and the
+// element walk, and with the row-words and swizzled-rows walks in a 2 MiB workspace
 // (levels in many chunks, siblings kept together, the pools too small for
 // every node: a few kept, the rest built; there the partition also reads the
 // feature-major bins, CudaTuning::partition_columns).
@@ -438,8 +433,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
   };
   using Mapping = CudaTuning::HistogramMapping;
   for (const Setting& setting :
-       {Setting{Mapping::kRowWords, 0}, Setting{Mapping::kFeatureLanes, 0}, Setting{Mapping::kElementPerThread, 0},
-        Setting{Mapping::kRowWords, std::size_t(2) << 20}, Setting{Mapping::kFeatureLanes, std::size_t(2) << 20},
+       {Setting{Mapping::kRowWords, 0}, Setting{Mapping::kSwizzledRows, 0}, Setting{Mapping::kElementPerThread, 0},
+        Setting{Mapping::kRowWords, std::size_t(2) << 20}, Setting{Mapping::kSwizzledRows, std::size_t(2) << 20},
         Setting{Mapping::kRowWords, 0, false}}) {
     CudaTuning tuning;
     tuning.histogram_subtraction = setting.subtract;
@@ -469,9 +464,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 
 // The opt-in paths on problems small enough for compute-sanitizer
 // (scripts/gpu_check.sh sanitize runs this test under memcheck and
-// racecheck): the feature-lanes walk at 256 and 512 threads (32-bit counters
-// with staged (class, weight) pairs; 64-bit counters with shuffles; two
-// feature groups) together with the subtraction trick in a 1 MiB workspace
+// racecheck): the default row-words walk at 256 and 512 threads (32- and
+// 64-bit counters; two feature groups) with the subtraction trick in a 1 MiB workspace
 // and the partition over the feature-major copy of the bins (by flags at 256
 // threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
@@ -493,7 +487,6 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   problems.push_back(few_cuts_problem(20000, 6, 2, 15));  // roots of over 8192 entries: several partition items
   for (int threads : {256, 512}) {
     CudaTuning tuning;
-    tuning.histogram_mapping = CudaTuning::HistogramMapping::kFeatureLanes;
     tuning.histogram_block_threads = threads;
     tuning.histogram_subtraction = true;
     tuning.workspace_bytes = std::size_t(1) << 20;
@@ -725,14 +718,14 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 }
 
 // Launch choices other than the defaults, taken from CANOPY_CUDA_TUNING by
-// the canopy binary, export the CPU's model bytes: the feature-lanes walk,
+// the canopy binary, export the CPU's model bytes: the swizzled-rows walk,
 // subtraction in a small workspace, the flag partition over the rows without
 // subtraction (the defaults before they were measured), the warp split scan.
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
-  for (const char* spec : {"histogram_mapping=feature_lanes", "histogram_subtraction=1,workspace_mib=2",
+  for (const char* spec : {"histogram_mapping=swizzled_rows", "histogram_subtraction=1,workspace_mib=2",
                            "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
                            "split_mapping=warp,histogram_block_threads=256"}) {
     SCOPED_TRACE(spec);

@@ -1,6 +1,6 @@
 #pragma once
 // Fixtures of the tests that replay a CUDA histogram walk on the host
-// (feature_lanes_test.cc, rotated_rows_test.cc): device-shaped random rows,
+// (rotated_rows_test.cc, swizzled_rows_test.cc): device-shaped random rows,
 // scattered entries, and the CPU histogram the replay must equal.
 #include <algorithm>
 #include <cstdint>
