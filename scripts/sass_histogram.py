@@ -22,7 +22,13 @@ import subprocess
 import sys
 import tempfile
 
-WALKS = ["row", "element", "row-words", "rotated-rows", "swizzled-rows"]  # histogram.cu's Walk
+
+
+def walks(source):
+    """histogram.cu's Walk enum in order, as names: kRowWords -> 'row-words'."""
+    body = re.search(r"enum class Walk \{([^}]*)\}", source).group(1)
+    names = [n.strip()[1:] for n in body.split(",") if n.strip()]
+    return [re.sub(r"(?<!^)(?=[A-Z])", "-", n).lower() for n in names]
 
 
 def nvdisasm_path():
@@ -102,7 +108,9 @@ def main():
         sass = subprocess.run([nvdisasm_path(), "-c", cubin], check=True, capture_output=True, text=True).stdout
     ks = kernels(sass)
     print(f"{'walk':<15}{'instructions':>13}{'ATOMS':>7}{'LDS':>6}  {'hottest run':<44}hottest innermost loop")
-    for w, name in enumerate(WALKS):
+    with open(os.path.join(root, "kernels", "histogram.cu")) as f:
+        names = walks(f.read())
+    for w, name in enumerate(names):
         key = f"SharedHistogramI{args.counters}EELNS1_4WalkE{w}ELi1ELi{args.threads}E"
         ops, labels = next((v for k, v in ks.items() if key in k), (None, None))
         if ops is None:
