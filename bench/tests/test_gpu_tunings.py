@@ -116,6 +116,13 @@ class GpuTunings(unittest.TestCase):
             mappings = dict(m.groups() for m in (re.match(r"(\w+_MAPPING)=(\d+)$", l.strip()) for l in f) if m)
         labels = {k: gpu_tunings.LABELS["mapping"][v] for k, v in mappings.items()}
         self.assertEqual(labels, {"ROTATED_MAPPING": "rotated-rows", "SWIZZLED_MAPPING": "swizzled-rows"})
+        # ... which are CudaTuning::HistogramMapping's, as the labels' count is.
+        with open(os.path.join(os.path.dirname(SCRIPT), "..", "kernels", "cuda_tuning.h")) as f:
+            body = re.search(r"enum class HistogramMapping \{([^}]*)\}", f.read()).group(1)
+        enum = [n.strip() for n in body.split(",") if n.strip()]
+        self.assertEqual(len(enum), len(gpu_tunings.LABELS["mapping"]))
+        self.assertEqual(mappings, {"ROTATED_MAPPING": str(enum.index("kRotatedRows")),
+                                    "SWIZZLED_MAPPING": str(enum.index("kSwizzledRows"))})
 
     def test_each_bin_count_is_ranked_against_its_own_default(self):
         h = "BM_HistogramPassFewBins/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/bins:{}/iterations:20/manual_time"

@@ -414,9 +414,11 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
 // counters, regression, the global-atomic fallback (300 classes), features of
 // 2 cuts (histograms small enough to be kept to the deepest levels), 70
 // features (rows over 64 bytes take the row walk, in two feature groups),
-// under the default histogram walk, the swizzled-rows walk (the
-// every-feature histograms; binary and 3-class 32-bit batches) and the
-// element walk, and with the row-words and swizzled-rows walks in a 2 MiB workspace
+// and 20 features of 3 classes, under the default histogram walk, the
+// swizzled-rows walk (the every-feature histograms of the 32-bit batches,
+// binary and 3-class: under it the jobs weigh no classes, so every batch
+// of a classification problem without row weights has 32-bit counters) and
+// the element walk, and with the row-words and swizzled-rows walks in a 2 MiB workspace
 // (levels in many chunks, siblings kept together, the pools too small for
 // every node: a few kept, the rest built; there the partition also reads the
 // feature-major bins, CudaTuning::partition_columns).
@@ -426,6 +428,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
       problems_of({{60000, 28, 2, false}, {3000, 9, 4, true}, {4000, 7, 0, false}, {6000, 8, 300, false}});
   problems.push_back(few_cuts_problem(20000, 28, 2, 2));
   problems.push_back(few_cuts_problem(8000, 70, 2, 254));  // rows over 64 bytes: the row walk, two groups
+  problems.push_back(few_cuts_problem(6000, 20, 3, 254));
   struct Setting {
     CudaTuning::HistogramMapping mapping;
     std::size_t workspace_bytes;
@@ -455,7 +458,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
                        {{nf, 1, c, true, -1},
                         sampled,
                         {nf / 2 + 1, 3, c, false, 10},
-                        {nf, 2, c, true, 8, p.layout.n_classes > 0},
+                        {nf, 2, c, true, 8, p.layout.n_classes > 0 && setting.mapping != Mapping::kSwizzledRows},
                         {2, 1, c, true, 6}},
                        71, gpu.get());
     }
@@ -465,7 +468,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // The opt-in paths on problems small enough for compute-sanitizer
 // (scripts/gpu_check.sh sanitize runs this test under memcheck and
 // racecheck): the default row-words walk at 256 and 512 threads (32- and
-// 64-bit counters; two feature groups) with the subtraction trick in a 1 MiB workspace
+// 64-bit counters) with the subtraction trick in a 1 MiB workspace
 // and the partition over the feature-major copy of the bins (by flags at 256
 // threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
