@@ -56,6 +56,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
 #pragma unroll
   for (int i = 0; i < 4; ++i) selector[i] = kTwoChannels ? sr::shifted_selector(lane, i) : sr::selector(lane, i);
   const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
+#pragma unroll 2  // two rows in flight a lane, the per-row work shared
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
     const RowEntry en = entries[e];
     const uint8_t* row = bins + static_cast<int64_t>(en.row) * bin_stride + slice;
