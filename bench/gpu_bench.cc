@@ -10,7 +10,9 @@
 //                                                 threads = histogram block size);
 //                                                 HistogramPassFewBins: the same rows cut into 4, 16
 //                                                 or 64 bins a feature (4: 3 values and missing, as
-//                                                 one-hot or boolean data), where rows share bins
+//                                                 one-hot or boolean data), where rows share bins;
+//                                                 HistogramPass64: a weighted batch's 64-bit counters,
+//                                                 by compare-and-swap (halves 0) or 32-bit halves (1)
 //   gpu_bench --benchmark_filter=Train10M        10M x 28 binary, 100 trees, depth 10, sqrt, bootstrap:
 //                                                 load, binning (CPU and GPU) and training (GPU and CPU);
 //                                                 Train10MTuned: GPU training under every tuning, and
@@ -206,19 +208,20 @@ class DeviceMemoryWatch {
 // One root node of all rows, every feature histogrammed (features_per_node =
 // n_features): the time of find_splits on that level, which is dominated by
 // the histogram pass over n_rows x n_features bins.
-void histogram_pass(benchmark::State& state, int32_t max_bins) {
+// count_channel: the layout of a weighted batch (classes and a count
+// channel), which takes 64-bit shared counters.
+void histogram_pass(benchmark::State& state, int32_t max_bins, CudaTuning tuning, bool count_channel) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28, max_bins);
   const TrainingData& td = l.data;
   BatchData batch;
   batch.bins = &td.bins;
   batch.cuts = &td.cuts;
-  batch.layout = StatsLayout::make(td.n_classes, false);
+  batch.layout = StatsLayout::make(td.n_classes, count_channel);
   batch.class_id = td.class_id.data();
   std::vector<JobSpec> jobs(1);
   jobs[0].features_per_node = static_cast<int32_t>(td.n_features());
   jobs[0].multiplicity.assign(td.n_rows(), 1);
-  CudaTuning tuning = tuning_of(state);
   tuning.time_histograms = true;
   auto backend = make_cuda_tree_backend(0, tuning);
   std::vector<int64_t> root;
@@ -250,7 +253,7 @@ void histogram_pass(benchmark::State& state, int32_t max_bins) {
     state.counters["kernel_fraction_of_3.35TB/s"] = bytes / kernel_s / kH100Bandwidth;
   }
 }
-void BM_HistogramPass(benchmark::State& state) { histogram_pass(state, 256); }
+void BM_HistogramPass(benchmark::State& state) { histogram_pass(state, 256, tuning_of(state), false); }
 BENCHMARK(BM_HistogramPass)
     ->Apply(every_tuning)
     ->UseManualTime()
@@ -259,15 +262,31 @@ BENCHMARK(BM_HistogramPass)
 
 // Every mapping at 96 KiB, 512 threads, on 4, 16 and 64 bins a feature
 // (where the walks that avoid bank conflicts overtake the row-words walk).
-void BM_HistogramPassFewBins(benchmark::State& state) { histogram_pass(state, static_cast<int32_t>(state.range(5))); }
+void BM_HistogramPassFewBins(benchmark::State& state) {
+  histogram_pass(state, static_cast<int32_t>(state.range(5)), tuning_of(state), false);
+}
 BENCHMARK(BM_HistogramPassFewBins)
     ->ArgNames({"mapping", "shared_KiB", "batch", "pad", "threads", "bins"})
-    ->ArgsProduct({{0, 1, kRowWordsMapping, kRotatedRowsMapping, kSwizzledRowsMapping},
-                   {96},
-                   {1},
-                   {0},
-                   {512},
-                   {4, 16, 64}})
+    ->ArgsProduct(
+        {{0, 1, kRowWordsMapping, kRotatedRowsMapping, kSwizzledRowsMapping}, {96}, {1}, {0}, {512}, {4, 16, 64}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20);
+
+// The root pass of a weighted batch's layout (2 classes and a count channel:
+// 64-bit shared counters) under the default tuning, adding to the counters
+// with the 64-bit atomic (halves 0: a compare-and-swap loop in shared
+// memory) or with two 32-bit ones (halves 1:
+// CudaTuning::histogram_atomics_in_halves).
+void BM_HistogramPass64(benchmark::State& state) {
+  CudaTuning tuning;
+  tuning.histogram_atomics_in_halves = state.range(0) != 0;
+  histogram_pass(state, 256, tuning, true);
+}
+BENCHMARK(BM_HistogramPass64)
+    ->ArgNames({"halves"})
+    ->Args({0})
+    ->Args({1})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);

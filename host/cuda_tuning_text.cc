@@ -91,6 +91,10 @@ const std::vector<TuningKey>& tuning_keys() {
          return parse_one_of(v, {256, 512}, t.histogram_block_threads);
        },
        [](const CudaTuning& t) { return std::to_string(t.histogram_block_threads); }},
+      {"histogram_atomics_in_halves", "0|1",
+       "add to 64-bit shared histogram counters with two 32-bit atomics instead of a compare-and-swap loop",
+       [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_atomics_in_halves); },
+       [](const CudaTuning& t) { return flag_text(t.histogram_atomics_in_halves); }},
       {"pad_rows", "0|1", "pad the device rows of bins to whole 32-byte sectors",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.pad_rows); },
        [](const CudaTuning& t) { return flag_text(t.pad_rows); }},

@@ -61,6 +61,13 @@ struct CudaTuning {
   // kernels 0.013 s against 0.030 s). Off: every node histograms its sampled
   // features.
   bool histogram_subtraction = true;
+  // How a histogram block adds to 64-bit shared counters (weighted
+  // classification, regression, a count channel): the 64-bit atomic, which
+  // sm_90 runs as a compare-and-swap loop in shared memory, or two 32-bit
+  // atomic adds, the low word's carry added to the high word, and the high
+  // add skipped where it adds 0 (kernels/atomic_halves.h; exact). Off by
+  // default until measured (gpu_bench HistogramPass64).
+  bool histogram_atomics_in_halves = false;
   // The partition reads the split feature's bins from a feature-major device
   // copy of the matrix (as the CPU backend's partition does): a node's rows
   // are in ascending order, so its entries read nearby bytes of one column

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "kernels/atomic_halves.h"
 #include "kernels/rotated_rows.h"
 #include "kernels/swizzled_rows.h"
 #include "kernels/tree_kernels.cuh"
@@ -24,16 +25,32 @@ namespace {
 // multiplicity and the layout has no count channel (hist32_ in
 // tree_backend_cuda.cu's begin): the kernels over them know at compile time
 // that an entry adds its multiplicity to its class's channel and nothing else.
+// 64-bit shared counters are added to with the 64-bit atomic (a
+// compare-and-swap loop in shared memory) or, under
+// CudaTuning::histogram_atomics_in_halves, with two 32-bit ones
+// (SharedHistogramInHalves, atomic_halves.h). Mode::add(p, v) adds v to the
+// counter at p.
 template <typename T>
 struct SharedHistogram {
   using Counter = T;
+  static __device__ __forceinline__ void add(Counter* p, int64_t v) {
+    if constexpr (std::is_same<T, unsigned int>::value)
+      atomicAdd(p, static_cast<unsigned int>(v));
+    else
+      atomic_add_i64(p, v);
+  }
+};
+struct SharedHistogramInHalves {
+  using Counter = unsigned long long;
+  static __device__ __forceinline__ void add(Counter* p, int64_t v) {
+    add_in_halves(reinterpret_cast<uint32_t*>(p), static_cast<uint64_t>(v),
+                  [](uint32_t* word, uint32_t x) { return atomicAdd(word, x); });
+  }
 };
 struct GlobalHistogram {
   using Counter = unsigned long long;
+  static __device__ __forceinline__ void add(Counter* p, int64_t v) { atomic_add_i64(p, v); }
 };
-
-__device__ __forceinline__ void shared_add(unsigned long long* p, int64_t v) { atomic_add_i64(p, v); }
-__device__ __forceinline__ void shared_add(unsigned int* p, int64_t v) { atomicAdd(p, static_cast<unsigned int>(v)); }
 
 // The swizzled-rows walk (swizzled_rows.h) over entries [e0, e1) of a work
 // item, kRowBytes of each row from byte `slice` (rows of `bin_stride`):
@@ -176,9 +193,9 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   };
   // s: the counters of one bin of one feature.
   auto add_at = [&](Counter* s, const EntryStats& st) {
-    shared_add(s + st.c0, st.w);
-    if (regression) shared_add(s + 1, st.wy);
-    if (cc >= 0) shared_add(s + cc, static_cast<int64_t>(st.mult));
+    Mode::add(s + st.c0, st.w);
+    if (regression) Mode::add(s + 1, st.wy);
+    if (cc >= 0) Mode::add(s + cc, static_cast<int64_t>(st.mult));
   };
   auto add = [&](const EntryStats& st, int32_t j, uint8_t b) {
     add_at(h + static_cast<int64_t>(j) * feat_stride + static_cast<int64_t>(b) * k, st);
@@ -291,9 +308,9 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           Counter* s0 = lane_h + rr::column_counter(static_cast<int64_t>((v >> (8 * i)) & 0xffu) * k, q);
-          shared_add(s0 + st.c0 * rr::kLanes, st.w);
-          if (regression) shared_add(s0 + rr::kLanes, st.wy);
-          if (cc >= 0) shared_add(s0 + cc * rr::kLanes, static_cast<int64_t>(st.mult));
+          Mode::add(s0 + st.c0 * rr::kLanes, st.w);
+          if (regression) Mode::add(s0 + rr::kLanes, st.wy);
+          if (cc >= 0) Mode::add(s0 + cc * rr::kLanes, static_cast<int64_t>(st.mult));
           q = rr::next_position(q, nb);
         }
       }
@@ -479,7 +496,9 @@ HistogramKernel histogram_variant(HistogramCounters counters, const CudaTuning& 
     case HistogramCounters::kShared32:
       return histogram_variant<SharedHistogram<unsigned int>>(tuning, bin_stride);
     case HistogramCounters::kShared64:
-      return histogram_variant<SharedHistogram<unsigned long long>>(tuning, bin_stride);
+      return tuning.histogram_atomics_in_halves
+                 ? histogram_variant<SharedHistogramInHalves>(tuning, bin_stride)
+                 : histogram_variant<SharedHistogram<unsigned long long>>(tuning, bin_stride);
     case HistogramCounters::kGlobal:
       break;
   }

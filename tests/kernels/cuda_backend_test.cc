@@ -301,7 +301,8 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 
 // Every CudaTuning grows the CPU's trees: each combination of the histogram
 // mapping, 48 or 96 KiB blocks (opted into; one feature group for 28
-// features), padded device rows, 256 or 512 threads a block, load batches
+// features), padded device rows, 256 or 512 threads a block (at 256, the
+// 64-bit shared counters take 32-bit atomic halves), load batches
 // of 1 and 4 and the row-words walk (9 features: rows rounded up to 12
 // bytes; 400 features: too wide, the row walk instead), on 32-bit-counter
 // classification, weighted classification with class weights, regression and
@@ -375,6 +376,7 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             t.pad_rows = pad;
             t.histogram_block_threads = threads;
             t.histogram_load_batch = batch;
+            t.histogram_atomics_in_halves = threads == 256;  // 64-bit shared counters: 32-bit atomic halves
             tunings.push_back(t);
           }
   for (const CudaTuning& tuning : tunings) {
@@ -382,7 +384,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     const char* mapping = kMappingNames[static_cast<int>(tuning.histogram_mapping)];
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
-                 " threads, load batch " + std::to_string(tuning.histogram_load_batch));
+                 " threads, load batch " + std::to_string(tuning.histogram_load_batch) +
+                 (tuning.histogram_atomics_in_halves ? ", atomics in halves" : ""));
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
@@ -723,14 +726,15 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 // Launch choices other than the defaults, taken from CANOPY_CUDA_TUNING by
 // the canopy binary, export the CPU's model bytes: the swizzled-rows walk,
 // subtraction in a small workspace, the flag partition over the rows without
-// subtraction (the defaults before they were measured), the warp split scan.
+// subtraction (the defaults before they were measured), the warp split scan
+// with 64-bit shared counters in 32-bit atomic halves (diabetes: regression).
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
   for (const char* spec : {"histogram_mapping=swizzled_rows", "histogram_subtraction=1,workspace_mib=2",
                            "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
-                           "split_mapping=warp,histogram_block_threads=256"}) {
+                           "split_mapping=warp,histogram_block_threads=256,histogram_atomics_in_halves=1"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);
