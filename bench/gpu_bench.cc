@@ -23,6 +23,9 @@
 //   gpu_bench --benchmark_filter=TrainAllFeatures 1M x 28, 100 trees, depth 10, every feature a node,
 //                                                 without and with the subtraction trick, under the
 //                                                 row-words and rotated-rows walks (and the CPU)
+//   gpu_bench --benchmark_filter=TrainRegression 1M x 28 regression, 100 trees, depth 10, a third of the
+//                                                 features a node: 64-bit counters by compare-and-swap
+//                                                 (halves 0) or 32-bit atomic halves (halves 1), and the CPU
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -139,18 +142,19 @@ struct Loaded {
 
 // Synthetic classification data (written once, read back), binned on the CPU
 // (prepare_training_data: cuts + bins) and, for timing, binned again on the GPU.
-const Loaded& load(int64_t rows, int features, int32_t max_bins = 256) {
-  static std::map<std::tuple<int64_t, int, int32_t>, std::unique_ptr<Loaded>> cache;
-  auto& slot = cache[{rows, features, max_bins}];
+const Loaded& load(int64_t rows, int features, int32_t max_bins = 256, bool regression = false) {
+  static std::map<std::tuple<int64_t, int, int32_t, bool>, std::unique_ptr<Loaded>> cache;
+  auto& slot = cache[{rows, features, max_bins, regression}];
   if (slot) return *slot;
   const char* dir_env = std::getenv("CANOPY_GPU_BENCH_DIR");
   const std::string dir = dir_env ? dir_env : "/tmp";
-  const std::string path =
-      dir + "/canopy_gpu_bench_" + std::to_string(rows) + "x" + std::to_string(features) + ".h5";
+  const std::string path = dir + "/canopy_gpu_bench_" + std::to_string(rows) + "x" + std::to_string(features) +
+                           (regression ? "_regression" : "") + ".h5";
   if (!std::filesystem::exists(path)) {
     SynthSpec spec;
     spec.rows = rows;
     spec.features = features;
+    if (regression) spec.task = "regression";
     write_synthetic_hdf5(spec, path);
   }
   slot = std::make_unique<Loaded>();
@@ -161,7 +165,8 @@ const Loaded& load(int64_t rows, int features, int32_t max_bins = 256) {
   l.dataset = read_dataset(path, opt);
   l.load_s = seconds_since(t0);
   t0 = Clock::now();
-  l.data = prepare_training_data(l.dataset, TaskChoice::kClassification, max_bins);
+  l.data =
+      prepare_training_data(l.dataset, regression ? TaskChoice::kRegression : TaskChoice::kClassification, max_bins);
   l.bin_cpu_s = seconds_since(t0);
   BinnedMatrix gpu_bins;
   t0 = Clock::now();
@@ -400,6 +405,32 @@ void BM_TrainAllFeatures1M(benchmark::State& state) {
 BENCHMARK(BM_TrainAllFeatures1M)
     ->ArgNames({"subtract", "mapping"})
     ->ArgsProduct({{0, 1}, {kRowWordsMapping, kRotatedRowsMapping, kSwizzledRowsMapping}})
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
+
+// Regression, 1M x 28 (canopy synth's regression task), 100 trees, depth 10,
+// a third of the features a node, bootstrap: every histogram has 64-bit
+// shared counters (weight and weighted target), added to by compare-and-swap
+// (halves 0) or in 32-bit atomic halves (halves 1:
+// CudaTuning::histogram_atomics_in_halves); the CPU backend beside the first.
+void BM_TrainRegression1M(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28, 256, true);
+  const ForestParams p = resolve_params(
+      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "0.33"}, {"bootstrap", "true"}}, l.data.task);
+  CudaTuning tuning;
+  tuning.histogram_atomics_in_halves = state.range(0) != 0;
+  time_gpu_training(state, l.data, p, tuning);
+  if (state.range(0) == 0 && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
+    auto cpu = make_cpu_tree_backend();
+    state.counters["train_cpu_s"] = train_seconds(l.data, p, *cpu);
+  }
+}
+BENCHMARK(BM_TrainRegression1M)
+    ->ArgNames({"halves"})
+    ->Args({0})
+    ->Args({1})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

@@ -10,7 +10,7 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
-#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_HALVES_S=90 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
@@ -32,9 +32,10 @@
 # swizzled: the swizzled-rows walk (256 and 512 threads) against the default
 # row-words walk, the same cases, ranked into $OUT/swizzled.txt; then Nsight
 # Compute on its 512-thread HistogramPass launch ($OUT/ncu-swizzled.txt).
-# halves: HistogramPass64, a weighted batch's root pass (64-bit shared
-# counters) by compare-and-swap against 32-bit atomic halves
-# (CudaTuning::histogram_atomics_in_halves), into $OUT/halves.log.
+# halves: HistogramPass64 (a weighted batch's root pass) and TrainRegression1M
+# (with the CPU backend beside it), 64-bit shared counters by compare-and-swap
+# against 32-bit atomic halves (CudaTuning::histogram_atomics_in_halves), into
+# $OUT/halves.log.
 # subtract: TrainAllFeatures1M (every feature a node) without and with the
 # subtraction trick, under the row-words and rotated-rows walks, and the CPU
 # backend.
@@ -138,7 +139,7 @@ for s in "${steps[@]}"; do
         ncu-swizzled.txt || rc=1
       ;;
     halves)
-      gpu_bench HistogramPass64 halves halves "${GPU_CHECK_HALVES_S:-90}"
+      gpu_bench 'HistogramPass64|TrainRegression1M' halves halves "${GPU_CHECK_HALVES_S:-150}"
       rc=$?
       ;;
     subtract)
