@@ -109,7 +109,7 @@ for s in "${steps[@]}"; do
       (( rc_tunings > rc )) && rc=$rc_tunings
       ;;
     bench)
-      gpu_bench 'HistogramPass|Train10M' gpu_bench bench "${GPU_CHECK_BENCH_S:-240}"
+      gpu_bench 'HistogramPass(/|FewBins)|Train10M' gpu_bench bench "${GPU_CHECK_BENCH_S:-240}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/tunings.txt"
       ;;

@@ -1,13 +1,16 @@
 // 64-bit counters added to with 32-bit atomics (kernels/atomic_halves.h):
 // many adds of random signed values, their two atomic steps interleaved in a
-// random order as concurrent threads could run them, leave the exact sum mod
-// 2^64; and the high word is only touched where the add needs it.
+// random order as concurrent threads could run them, and then run by real
+// threads with hardware atomics, leave the exact sum mod 2^64; and the high
+// word is only touched where the add needs it.
 #include "kernels/atomic_halves.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace canopy {
@@ -77,6 +80,46 @@ TEST(AtomicHalves, InterleavedAddsGiveTheExactSum) {
         live.erase(live.begin() + static_cast<std::ptrdiff_t>(pick));
       }
     }
+    ASSERT_EQ(value_of(counter), expected) << "trial " << trial;
+  }
+}
+
+// Threads racing on one counter with the CPU's atomic add: a helper that
+// decided the carry from anything but its own atomic's old value (say, by
+// reading the counter again) would lose carries here.
+TEST(AtomicHalves, RacingThreadsGiveTheExactSum) {
+  constexpr int kThreads = 4, kAdds = 50000;
+  const uint64_t edges[] = {0,
+                            1,
+                            0xffffffffu,
+                            uint64_t{1} << 32,
+                            static_cast<uint64_t>(-1),
+                            static_cast<uint64_t>(INT64_MIN),
+                            static_cast<uint64_t>(INT64_MAX)};
+  for (int trial = 0; trial < 10; ++trial) {
+    std::vector<std::vector<uint64_t>> values(kThreads);
+    uint64_t expected = 0;
+    std::mt19937_64 rng(100 + trial);
+    for (auto& v : values)
+      for (int i = 0; i < kAdds; ++i) {
+        const uint64_t r = rng();
+        v.push_back(r % 3 == 0   ? edges[r % 7]
+                    : r % 3 == 1 ? static_cast<uint64_t>(static_cast<int64_t>(r % 2001) - 1000)
+                                 : r);
+        expected += v.back();
+      }
+    alignas(8) uint32_t counter[2] = {0, 0};
+    std::atomic<bool> go{false};  // the threads start together, so their adds overlap
+    std::vector<std::thread> threads;
+    for (const auto& v : values)
+      threads.emplace_back([&counter, &v, &go] {
+        while (!go.load()) std::this_thread::yield();
+        for (uint64_t x : v)
+          add_in_halves(counter, x,
+                        [](uint32_t* word, uint32_t add) { return __atomic_fetch_add(word, add, __ATOMIC_RELAXED); });
+      });
+    go = true;
+    for (std::thread& t : threads) t.join();
     ASSERT_EQ(value_of(counter), expected) << "trial " << trial;
   }
 }

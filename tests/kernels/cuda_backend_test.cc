@@ -301,8 +301,9 @@ TEST(CudaBackend, LargeNodesFeatureGroupsAndReuseAcrossBatches) {
 
 // Every CudaTuning grows the CPU's trees: each combination of the histogram
 // mapping, 48 or 96 KiB blocks (opted into; one feature group for 28
-// features), padded device rows, 256 or 512 threads a block (at 256, the
-// 64-bit shared counters take 32-bit atomic halves), load batches
+// features), padded device rows, 256 or 512 threads a block (the 64-bit
+// shared counters in 32-bit atomic halves at 256 threads over packed rows
+// and at 512 over padded ones), load batches
 // of 1 and 4 and the row-words walk (9 features: rows rounded up to 12
 // bytes; 400 features: too wide, the row walk instead), on 32-bit-counter
 // classification, weighted classification with class weights, regression and
@@ -376,7 +377,7 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             t.pad_rows = pad;
             t.histogram_block_threads = threads;
             t.histogram_load_batch = batch;
-            t.histogram_atomics_in_halves = threads == 256;  // 64-bit shared counters: 32-bit atomic halves
+            t.histogram_atomics_in_halves = pad != (threads == 256);  // 64-bit shared counters in 32-bit halves
             tunings.push_back(t);
           }
   for (const CudaTuning& tuning : tunings) {
