@@ -17,10 +17,9 @@ struct CudaTuning {
   // H200): one row per thread, the row's 4-byte words that hold the group's
   // features loaded at once (device rows rounded up to whole words; rows
   // wider than 64 bytes take kRowPerThread). kRotatedRows: one row per
-  // thread as kRowWords, each lane
-  // starting its rows at its own feature, so a warp's atomic adds fall in
-  // distinct columns (banks) of a histogram one column a feature
-  // (kernels/rotated_rows.h); for rows of at most 32 bytes, where 32 columns
+  // thread as kRowWords, each lane starting its rows at its own feature, so
+  // a warp's atomic adds fall in distinct columns (banks) of a histogram one
+  // column a feature (kernels/rotated_rows.h); for rows of at most 32 bytes, where 32 columns
   // fit histogram_shared_bytes, and in a launch whose every group covers more
   // than half the row (all features a node: the root, the subtraction
   // trick); else kRowWords. kSwizzledRows: one row per thread, each lane
@@ -33,8 +32,10 @@ struct CudaTuning {
   // whose every group covers more than half the row (past 32 features: the
   // every-feature histograms of the subtraction trick, a slice a group);
   // else kRowWords. (Past 32 features it pads rows to whole slices and keeps
-  // groups of 32 features also where it falls back.) Histograms too wide for shared memory (the
-  // global-atomic fallback) always take kRowPerThread with single loads.
+  // groups of 32 features also where it falls back.) Binary classification
+  // takes its fewest instructions a step (swizzled_rows.h's two-channel
+  // offsets). Histograms too wide for shared memory (the global-atomic
+  // fallback) always take kRowPerThread with single loads.
   enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords, kRotatedRows, kSwizzledRows };
   HistogramMapping histogram_mapping = HistogramMapping::kRowWords;
   // Shared memory of one histogram block (a feature group's privatised

@@ -93,23 +93,14 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
       w[0] = __ldg(reinterpret_cast<const uint32_t*>(row));
     }
     sr::swizzle_words(w, lane);
-    if constexpr (kTwoChannels) {
-      const uint32_t offset = sr::lane_offset(class_id[en.row], lane);
+    const int32_t c = class_id[en.row];
+    const uint32_t lane_base = kTwoChannels ? sr::lane_offset(c, lane) : sr::lane_counter(start, c, lane);
 #pragma unroll
-      for (int p = 0; p < kRowBytes; ++p) {
-        const uint32_t shifted_bin = sr::byte_of(w[p / 4], selector[p % 4]);
-        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(start + sr::two_channel_step_offset(shifted_bin, offset, p)),
-                     "r"(en.mult)
-                     : "memory");
-      }
-    } else {
-      const uint32_t counter = sr::lane_counter(start, class_id[en.row], lane);
-#pragma unroll
-      for (int p = 0; p < kRowBytes; ++p) {
-        const uint32_t bin = sr::byte_of(w[p / 4], selector[p % 4]);
-        asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(sr::step_counter(counter, p, bin, k)), "r"(en.mult)
-                     : "memory");
-      }
+    for (int p = 0; p < kRowBytes; ++p) {
+      const uint32_t b = sr::byte_of(w[p / 4], selector[p % 4]);  // kTwoChannels: 256 * the bin
+      const uint32_t counter =
+          kTwoChannels ? start + sr::two_channel_step_offset(b, lane_base, p) : sr::step_counter(lane_base, p, b, k);
+      asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(counter), "r"(en.mult) : "memory");
     }
   }
 }
