@@ -12,7 +12,7 @@ it: the row's loads, exchanges and loop control included). These are counts
 of code, not of time: a walk's speed is measured on a GPU
 (scripts/gpu_check.sh).
 
-  scripts/sass_histogram.py [--counters j|y] [--threads 256|512] [--dump WALK]
+  scripts/sass_histogram.py [--counters j|y|halves] [--threads 256|512] [--dump WALK]
 """
 import argparse
 import os
@@ -96,7 +96,8 @@ def hottest_block(ops):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--counters", default="j", help="j: 32-bit counters, y: 64-bit")
+    ap.add_argument("--counters", default="j", choices=["j", "y", "halves"],
+                    help="j: 32-bit counters, y: 64-bit (compare-and-swap), halves: 64-bit in 32-bit atomic halves")
     ap.add_argument("--threads", default="512")
     ap.add_argument("--dump", help="print this walk's code (a name from the table)")
     args = ap.parse_args()
@@ -111,7 +112,8 @@ def main():
     with open(os.path.join(root, "kernels", "histogram.cu")) as f:
         names = walks(f.read())
     for w, name in enumerate(names):
-        key = f"SharedHistogramI{args.counters}EELNS1_4WalkE{w}ELi1ELi{args.threads}E"
+        mode = "SharedHistogramInHalvesE" if args.counters == "halves" else f"SharedHistogramI{args.counters}EE"
+        key = f"{mode}LNS1_4WalkE{w}ELi1ELi{args.threads}E"
         ops, labels = next((v for k, v in ks.items() if key in k), (None, None))
         if ops is None:
             print(f"{name:<15}{'(not compiled)':>13}")
