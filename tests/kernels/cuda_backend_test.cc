@@ -481,7 +481,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // And 20000 rows, so the first partitions cut a node into several work items.
 // Then the rotated- and swizzled-rows walks at 256 and 512 threads (the
 // rotated walk's bounded registers) on jobs that sample most features, with
-// the default partition, adding 20 and 12 features of 3 classes and 3
+// the default partition, adding 20 and 12 features of 3 classes, 11 and 3
 // binary features (swizzled: rows padded to 32, 16 and 4 bytes, 32-bit
 // counters); the 40 features of 3 classes take the swizzled walk's 32-byte
 // slices of 64-byte rows (the jobs subtract).
@@ -515,10 +515,12 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   // The walks of one column a row position, on dense groups: 28 binary
   // features of 255 bins take them with 32-bit counters (64 KiB a block), and
   // the swizzled walk's rows of 32, 16, 8 and 4 bytes (1, 2, 4 and 8 copies):
-  // 28 and 20 features, 12 of 3 classes, the 6 binary features, 3 features;
-  // and its slices of the 40 features' 64-byte rows.
+  // 28 and 20 features, 12 of 3 classes and 11 binary ones, the 6 binary
+  // features, 3 features (binary: its two-channel offsets at every row
+  // width); and its slices of the 40 features' 64-byte rows.
   problems.push_back(few_cuts_problem(1500, 20, 3, 63));
   problems.push_back(few_cuts_problem(1500, 12, 3, 63));
+  problems.push_back(few_cuts_problem(1500, 11, 2, 254));
   problems.push_back(few_cuts_problem(1200, 3, 2, 127));
   for (auto mapping : {CudaTuning::HistogramMapping::kRotatedRows, CudaTuning::HistogramMapping::kSwizzledRows})
     for (int threads : {256, 512}) {
