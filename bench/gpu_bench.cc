@@ -285,15 +285,18 @@ BENCHMARK(BM_HistogramPassFewBins)
 // CudaTuning::histogram_atomics_in_halves). Every add here is +1, so the
 // halves never add to the high word: their best case; TrainRegression1M's
 // signed adds need the high word about as often as they are negative.
-void BM_HistogramPass64(benchmark::State& state) {
+// The default tuning, with 64-bit shared counters in atomic halves where the
+// case's "halves" argument is 1.
+CudaTuning halves_tuning(const benchmark::State& state) {
   CudaTuning tuning;
   tuning.histogram_atomics_in_halves = state.range(0) != 0;
-  histogram_pass(state, 256, tuning, true);
+  return tuning;
 }
+
+void BM_HistogramPass64(benchmark::State& state) { histogram_pass(state, 256, halves_tuning(state), true); }
 BENCHMARK(BM_HistogramPass64)
-    ->ArgNames({"halves"})
-    ->Args({0})
-    ->Args({1})
+    ->ArgName("halves")
+    ->DenseRange(0, 1)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -421,18 +424,15 @@ void BM_TrainRegression1M(benchmark::State& state) {
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28, 256, true);
   const ForestParams p = resolve_params(
       {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "0.33"}, {"bootstrap", "true"}}, l.data.task);
-  CudaTuning tuning;
-  tuning.histogram_atomics_in_halves = state.range(0) != 0;
-  time_gpu_training(state, l.data, p, tuning);
+  time_gpu_training(state, l.data, p, halves_tuning(state));
   if (state.range(0) == 0 && env_int("CANOPY_GPU_BENCH_CPU", 1) != 0) {
     auto cpu = make_cpu_tree_backend();
     state.counters["train_cpu_s"] = train_seconds(l.data, p, *cpu);
   }
 }
 BENCHMARK(BM_TrainRegression1M)
-    ->ArgNames({"halves"})
-    ->Args({0})
-    ->Args({1})
+    ->ArgName("halves")
+    ->DenseRange(0, 1)
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

@@ -23,11 +23,11 @@
 //   histogram.cu         block -> (node, feature group, entry chunk); threads
 //                        take entries (row-words: a row's words at once;
 //                        rotated and swizzled rows: each lane in its own
-//                        byte order), (entry, feature) elements or a feature
-//                        each of staged rows (CudaTuning);
-//                        shared-memory privatised histograms
+//                        byte order) or (entry, feature) elements
+//                        (CudaTuning); shared-memory privatised histograms
 //                        (32-bit counters for unweighted classification, else
-//                        int64) flushed with global atomics, or global atomics
+//                        int64, optionally added in 32-bit halves) flushed
+//                        with global atomics, or global atomics
 //                        when a feature's bins x channels do not fit shared
 //                        memory (hundreds of classes);
 //   split_scan.cu        one thread per (node, sampled feature): scan_feature
