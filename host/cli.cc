@@ -132,7 +132,7 @@ struct Prepared {
   double load_s = 0, bin_s = 0;
 };
 
-Prepared prepare(const DataArgs& da, const ParamArgs& pa, bool quiet) {
+Prepared prepare(const DataArgs& da, const ParamArgs& pa) {
   Prepared r;
   const auto t0 = Clock::now();
   r.data = std::make_unique<Dataset>(da.read(true));
@@ -141,7 +141,7 @@ Prepared prepare(const DataArgs& da, const ParamArgs& pa, bool quiet) {
   r.task = pa.resolve_task(*r.data);
   r.params = resolve_params(r.values, r.task);
   set_threads(r.params.threads);
-  r.backend = make_backend(pa.device, quiet);
+  r.backend = make_backend(pa.device);
   const auto t1 = Clock::now();
   r.td = prepare_training_data(*r.data, pa.task_choice(), r.params.max_bins, r.backend.get());
   (void)r.params.features_per_node(r.task, static_cast<int32_t>(r.td.n_features()));  // validates max_features
@@ -161,7 +161,7 @@ struct TrainArgs {
 int cmd_train(TrainArgs& a) {
   auto rec = start_run(a.params);
   try {
-    Prepared prep = prepare(a.data, a.params, a.json);
+    Prepared prep = prepare(a.data, a.params);
     const Dataset& d = *prep.data;
     const ParamValues& values = prep.values;
     const Task task = prep.task;
@@ -227,6 +227,7 @@ int cmd_train(TrainArgs& a) {
       j["nodes"] = model.forest.n_nodes();
       if (has_oob) j["oob_score"] = oob;
       if (a.cv_folds > 0) j["cv"] = cv_json(cv);
+      j["device"] = backend->name();
       j["timing"] = {{"load_s", t_load}, {"bin_s", t_bin}, {"train_s", t_train}};
       j["params"] = nlohmann::ordered_json::parse(model.params_json);
       if (rec->enabled()) j["run_id"] = rec->run_id();
@@ -261,7 +262,7 @@ struct CvArgs {
 int cmd_cv(CvArgs& a) {
   auto rec = start_run(a.params);
   try {
-    Prepared prep = prepare(a.data, a.params, a.json);
+    Prepared prep = prepare(a.data, a.params);
     const Dataset& d = *prep.data;
     const Task task = prep.task;
     const ForestParams& p = prep.params;
@@ -286,6 +287,7 @@ int cmd_cv(CvArgs& a) {
       nlohmann::ordered_json j = cv_json(r);
       j["task"] = task_name(task);
       j["fit_seconds"] = secs;
+      j["device"] = prep.backend->name();
       if (rec->enabled()) j["run_id"] = rec->run_id();
       std::cout << j.dump() << "\n";
       return 0;
@@ -309,10 +311,12 @@ Dataset read_for_model(const DataArgs& a, const Model& m, bool need_label) {
 int cmd_evaluate(const std::string& model_path, const DataArgs& data, const std::string& device, bool json) {
   Model m = load_model(model_path);
   Dataset d = read_for_model(data, m, true);
-  MetricList metrics = evaluate_model(m, d, *make_backend(device, json));
+  const std::unique_ptr<TreeBackend> backend = make_backend(device);
+  MetricList metrics = evaluate_model(m, d, *backend);
   if (json) {
     nlohmann::ordered_json j;
     j["metrics"] = metrics_json(metrics);
+    j["device"] = backend->name();
     std::cout << j.dump() << "\n";
     return 0;
   }
@@ -325,7 +329,7 @@ int cmd_predict(const std::string& model_path, const DataArgs& data, const std::
                 const std::string& out, bool proba) {
   Model m = load_model(model_path);
   Dataset d = read_for_model(data, m, false);
-  const std::vector<double> pred = predict_model(m, d, *make_backend(device, false));
+  const std::vector<double> pred = predict_model(m, d, *make_backend(device));
   const std::size_t n = d.n_rows();
   std::vector<std::string> names;
   std::vector<std::vector<double>> cols;
@@ -518,7 +522,7 @@ int run_cli(int argc, char** argv) {
     }
     if (c_devices->parsed()) {
       const auto devices = list_devices();
-      std::cout << (devices_json ? describe_devices_json(devices) : describe_devices(devices)) << "\n";
+      std::cout << (devices_json ? describe_devices_json(devices) + "\n" : describe_devices(devices));
       return 0;
     }
     std::cout << app.help();

@@ -99,11 +99,11 @@ CudaTuning cuda_tuning_from_environment() {
 // The tree backend for --device: the CUDA backend (under CANOPY_CUDA_TUNING)
 // when select_device picks a GPU, otherwise the CPU (with one notice when
 // "auto" found no usable GPU). CANOPY_CUDA_TUNING is checked either way.
-std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet) {
+std::unique_ptr<TreeBackend> make_backend(const std::string& spec) {
   const CudaTuning tuning = cuda_tuning_from_environment();
   DeviceChoice choice = select_device(spec);
   if (choice.backend == Backend::kCuda) return make_cuda_tree_backend(choice.device_index, tuning);
-  if (!choice.notice.empty() && !quiet && spec != "cpu") std::cerr << choice.notice << "\n";
+  if (!choice.notice.empty()) std::cerr << choice.notice << "\n";
   return make_cpu_tree_backend();
 }
 

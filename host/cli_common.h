@@ -46,8 +46,8 @@ struct ParamArgs {
 
 // The tree backend for --device (select_device): the CUDA backend under
 // cuda_tuning_from_environment(), or the CPU. Prints the auto-fallback notice
-// once unless quiet.
-std::unique_ptr<TreeBackend> make_backend(const std::string& spec, bool quiet);
+// on stderr (also under --json, whose output on stdout names the backend).
+std::unique_ptr<TreeBackend> make_backend(const std::string& spec);
 
 // The CUDA backend's launch choices from CANOPY_CUDA_TUNING
 // (host/cuda_tuning_text.h; unset or empty: the defaults). Throws ParamError

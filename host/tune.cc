@@ -593,7 +593,7 @@ int run_tune(TuneConfig cfg, const TuneRuntime& rt) {
 
   // --- The engine and the rounds.
   set_threads(rt.threads);
-  auto backend = make_backend(rt.device, rt.json);
+  auto backend = make_backend(rt.device);
   SweepEngine eng(d, choice, task, cfg.validation, *backend);
   const int32_t ns = cfg.validation.n_splits();
   const std::size_t n_rows = d.n_rows();
@@ -979,6 +979,7 @@ int run_tune(TuneConfig cfg, const TuneRuntime& rt) {
     j["trained"] = trained_units;
     j["reused"] = reused_units;
     j["batches"] = chunks_run;
+    j["device"] = backend->name();
     if (tracker->enabled()) j["sweep_run_id"] = tracker->run_id(), j["tracking_uri"] = tracker->uri();
     if (!rt.out_path.empty()) j["model"] = rt.out_path;
     if (!rt.results_path.empty()) j["results_file"] = rt.results_path;

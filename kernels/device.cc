@@ -143,7 +143,7 @@ DeviceChoice select_device(const std::string& spec) {
         return choice;
       }
     }
-    choice.notice = "canopy: no usable GPU (" + reason + "); training on the CPU";
+    choice.notice = "canopy: no usable GPU (" + reason + "); running on the CPU";
     return choice;
   }
   int index = 0;

@@ -67,7 +67,7 @@ struct DeviceChoice {
 
 // Parses a --device value:
 //   "auto"          -> CUDA device 0 when one is visible and usable by this build, else
-//                      the CPU with notice "canopy: no usable GPU (<reason>); training on the CPU"
+//                      the CPU with notice "canopy: no usable GPU (<reason>); running on the CPU"
 //   "cpu"           -> the CPU
 //   "cuda", "cuda:N"-> that CUDA device; throws std::invalid_argument when none is visible
 //                      ("--device cuda: no CUDA device visible (no CUDA driver found)"), when N

@@ -172,6 +172,58 @@ TEST(TrainPredict, PredictDeviceChoice) {
   EXPECT_NE(e.exit_code, 0);
 }
 
+// --device auto on every command that takes it: the JSON names the backend
+// used, and without a usable GPU exactly one notice line on stderr says the
+// CPU runs instead (also under --json, whose stdout stays pure JSON).
+// `canopy devices` says what it found in lines without a blank one.
+TEST(TrainPredict, AutoDeviceNoticeAndJsonNameTheBackend) {
+  const std::string dir = temp_dir();
+  const std::string data = " --data " + data_file("breast_cancer.csv") + " --label diagnosis";
+  const DeviceChoice auto_choice = select_device("auto");
+  const std::string expected = backend_name(auto_choice.backend);
+  const auto check_notice = [&](const CommandResult& r, const std::string& what) {
+    if (auto_choice.notice.empty()) {
+      EXPECT_EQ(r.err.find("no usable GPU"), std::string::npos) << what << ": " << r.err;
+    } else {
+      EXPECT_NE(r.err.find(auto_choice.notice + "\n"), std::string::npos) << what << ": " << r.err;
+      EXPECT_EQ(r.err.find("no usable GPU"), r.err.rfind("no usable GPU")) << what << ": one notice\n" << r.err;
+    }
+  };
+  CommandResult t = run_canopy("train" + data + " --n-estimators 5 --device auto --json --out " + dir + "/m.h5");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(json::parse(t.out).at("device"), expected);
+  check_notice(t, "train");
+  CommandResult c = run_canopy("cv" + data + " --n-estimators 5 --folds 2 --device auto --json");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(json::parse(c.out).at("device"), expected);
+  check_notice(c, "cv");
+  CommandResult e = run_canopy("evaluate --model " + dir + "/m.h5" + data + " --device auto --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(json::parse(e.out).at("device"), expected);
+  check_notice(e, "evaluate");
+  CommandResult p = run_canopy("predict --model " + dir + "/m.h5" + data + " --device auto --out " + dir + "/p.csv");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  check_notice(p, "predict");
+  CommandResult cpu = run_canopy("train" + data + " --n-estimators 5 --device cpu --json --out " + dir + "/c.h5");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_EQ(json::parse(cpu.out).at("device"), "cpu");
+  EXPECT_EQ(cpu.err.find("no usable GPU"), std::string::npos) << "--device cpu asks for no GPU: " << cpu.err;
+
+  CommandResult d = run_canopy("devices");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  ASSERT_FALSE(d.out.empty());
+  EXPECT_EQ(d.out.back(), '\n');
+  EXPECT_EQ(d.out.find("\n\n"), std::string::npos) << d.out;
+  const json dj = json::parse(run_canopy("devices --json").out);
+  EXPECT_EQ(dj.at("cuda_available").get<bool>(), !list_devices().empty());
+  if (!list_devices().empty()) return;
+  EXPECT_NE(d.out.find("no CUDA devices"), std::string::npos) << d.out;
+  CommandResult g = run_canopy("train" + data + " --n-estimators 5 --device cuda --out " + dir + "/g.h5");
+  EXPECT_NE(g.exit_code, 0);
+  EXPECT_NE(g.err.find("--device cuda: no CUDA device"), std::string::npos) << g.err;
+  EXPECT_FALSE(fs::exists(dir + "/g.h5"));
+}
+
 // Bad input: a clear one-line cause, a non-zero exit code and no model left behind.
 struct BadCase {
   std::string name, file_text, args, expected;

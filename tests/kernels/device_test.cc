@@ -61,7 +61,7 @@ TEST(SelectDevice, AutoFallsBackToTheCpuWithANotice) {
   ASSERT_FALSE(c.notice.empty());
   const std::string reason = cuda_unavailable_reason();
   ASSERT_FALSE(reason.empty());
-  EXPECT_EQ(c.notice, "canopy: no usable GPU (" + reason + "); training on the CPU");
+  EXPECT_EQ(c.notice, "canopy: no usable GPU (" + reason + "); running on the CPU");
   EXPECT_EQ(c.notice.find('\n'), std::string::npos) << "the notice is one line";
 }
 
