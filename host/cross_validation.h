@@ -47,7 +47,8 @@ EvalSet make_eval_set(const TrainingData& data, const std::vector<uint8_t>& rows
 
 // Runs fn(i) for i in [0, n) on the OpenMP threads, each call alone on its
 // thread (evaluations are independent; a prediction inside runs serially on
-// the CPU, or on the device for CUDA). After all calls end, one exception
+// the CPU, or on the device for CUDA, whose predictions take the device one at
+// a time while their metrics run in parallel). After all calls end, one exception
 // thrown by any of them is rethrown.
 template <typename Fn>
 void parallel_evaluations(std::size_t n, Fn fn) {

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "host/grower.h"
 #include "host/metrics.h"
+#include "kernels/device.h"
 #include "kernels/phase_profile.h"
 #include "kernels/predict.h"
 #include "kernels/row_sample.h"
@@ -306,8 +308,11 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
 
   // Batch size: what the backend asks for, bounded by host memory (about 12
   // bytes per row per job while a batch is alive: multiplicities and entries).
+  // A batch that meets DeviceMemoryError is grown again as two halves, and
+  // the later batches keep the smaller size; one tree that does not fit ends
+  // the run. The trees do not depend on the batches.
   const std::size_t by_memory = std::max<std::size_t>(1, host_batch_budget() / (12 * std::max<std::size_t>(1, data.n_rows())));
-  const std::size_t batch_size = std::max<std::size_t>(1, std::min(backend.batch_jobs(data.n_rows()), by_memory));
+  std::size_t batch_size = std::max<std::size_t>(1, std::min(backend.batch_jobs(data.bins), by_memory));
 
   PhaseProfile profile("train_forests");
   int64_t trees_done = 0;
@@ -342,7 +347,7 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
     batch.class_id = view.class_id;
     batch.y_fixed = data.y_fixed.empty() ? nullptr : data.y_fixed.data();
     batch.row_quantum = data.row_quantum.empty() ? nullptr : data.row_quantum.data();
-    for (std::size_t b0 = 0; b0 < all.size(); b0 += batch_size) {
+    for (std::size_t b0 = 0; b0 < all.size();) {
       auto t = profile.now();
       const std::size_t b1 = std::min(all.size(), b0 + batch_size);
       std::vector<JobSpec> jobs(b1 - b0);
@@ -356,11 +361,19 @@ std::vector<TrainedForest> train_forests(const TrainingData& data, const std::ve
       }
       t = profile.add("jobs", t);
       std::vector<GrownTree> out;
-      grow_batch(backend, batch, jobs, limits, out);
+      try {
+        grow_batch(backend, batch, jobs, limits, out);
+      } catch (const DeviceMemoryError& e) {
+        if (b1 - b0 == 1) throw DeviceMemoryError(std::string(e.what()) + " (growing one tree at a time)");
+        batch_size = (b1 - b0) / 2;  // the same trees again, in smaller batches
+        profile.add("grow (out of device memory)", t);
+        continue;
+      }
       profile.add("grow", t);
       for (std::size_t i = b0; i < b1; ++i) grown[all[i].request][all[i].tree] = std::move(out[i - b0]);
       trees_done += static_cast<int64_t>(b1 - b0);
       if (progress) progress(trees_done, total_trees);
+      b0 = b1;
     }
   }
 

@@ -27,10 +27,9 @@ bool can_split(const StatsLayout& lay, const GrowLimits& lim, const int64_t* s, 
   return true;
 }
 
-}  // namespace
-
-void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec>& jobs,
-                const std::vector<GrowLimits>& limits, std::vector<GrownTree>& out) {
+// grow_batch without the closing backend.end().
+void grow_levels(TreeBackend& backend, const BatchData& data, std::vector<JobSpec>& jobs,
+                 const std::vector<GrowLimits>& limits, std::vector<GrownTree>& out) {
   const StatsLayout& lay = data.layout;
   const int32_t k = lay.n_channels;
   const std::size_t n_jobs = jobs.size();
@@ -101,6 +100,21 @@ void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec
     }
     backend.apply_splits(best, keep_children);
     frontier.swap(next);
+  }
+}
+
+}  // namespace
+
+void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec>& jobs,
+                const std::vector<GrowLimits>& limits, std::vector<GrownTree>& out) {
+  try {
+    grow_levels(backend, data, jobs, limits, out);
+  } catch (...) {
+    try {
+      backend.end();  // the batch's memory goes; the first error is the one reported
+    } catch (...) {
+    }
+    throw;
   }
   backend.end();
 }

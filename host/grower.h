@@ -28,7 +28,8 @@ struct GrownTree {
   std::size_t n_nodes() const { return feature.size(); }
 };
 
-// Grows jobs[i] under limits[i]; out[i] receives the tree.
+// Grows jobs[i] under limits[i]; out[i] receives the tree. Ends the backend's
+// batch (backend.end()) whether it returns or throws.
 void grow_batch(TreeBackend& backend, const BatchData& data, std::vector<JobSpec>& jobs,
                 const std::vector<GrowLimits>& limits, std::vector<GrownTree>& out);
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/device.h"
 #include "kernels/device_buffer.cuh"
 
 namespace canopy {
@@ -44,7 +45,7 @@ inline std::size_t free_device_memory() {
   return free_bytes;
 }
 
-// Throws std::runtime_error naming the bytes needed and available when
+// Throws DeviceMemoryError naming the bytes needed and available when
 // `needed` bytes (beyond `reusable` bytes the caller is about to free) do not
 // fit in free device memory.
 inline void require_device_memory(std::size_t needed, std::size_t reusable, const std::string& what) {
@@ -52,9 +53,8 @@ inline void require_device_memory(std::size_t needed, std::size_t reusable, cons
   if (needed > available) {
     int device = -1;
     (void)cudaGetDevice(&device);
-    throw std::runtime_error("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(needed) +
-                             " of device memory, " + mib_text(available) +
-                             " available; use fewer trees per batch, fewer rows, or --device cpu");
+    throw DeviceMemoryError("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(needed) +
+                            " of device memory, " + mib_text(available) + " available; use fewer rows or --device cpu");
   }
 }
 

@@ -35,6 +35,15 @@ class CudaError : public std::runtime_error {
   int line_;
 };
 
+// Device memory that a step needs is not free (cuda_util::require_device_memory).
+// what() names the step, the bytes needed and the bytes available. The forest
+// trainer answers it by growing fewer trees per batch (host/forest_trainer.cc);
+// a single tree that does not fit ends the run with this message.
+class DeviceMemoryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct DeviceInfo {
   int index = 0;                 // CUDA runtime ordinal (after CUDA_VISIBLE_DEVICES)
   std::string name;              // e.g. "NVIDIA H100 80GB HBM3"

@@ -152,7 +152,7 @@ void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uin
   if (n > INT32_MAX)
     throw std::runtime_error(
         "cuda: a scan of " + std::to_string(n) + " items needs CUB 3 (CUDA 13) or later; this build has CUB " +
-        std::to_string(CUB_VERSION) + " (use fewer trees per batch, or the default two-pass partition)");
+        std::to_string(CUB_VERSION) + " (use the default two-pass partition: partition_two_pass=1)");
 #endif
   std::size_t temp = 0;
   CANOPY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temp, in, out, n));

@@ -12,6 +12,7 @@
 
 #include "kernels/bin.h"
 #include "kernels/cuda_tuning.h"
+#include "kernels/histogram.h"
 #include "kernels/predict.h"
 #include "kernels/row_sample.h"
 #include "kernels/split_math.h"
@@ -51,10 +52,12 @@ class TreeBackend {
   virtual ~TreeBackend() = default;
   virtual const char* name() const = 0;
 
-  // How many tree jobs over n_rows rows this backend wants in one batch: enough
-  // to keep it busy, within its own memory (device memory for CUDA). The
-  // caller may use fewer (host memory); results never depend on the batch.
-  virtual std::size_t batch_jobs(std::size_t n_rows) const = 0;
+  // How many tree jobs over the rows of `bins` this backend wants in one batch:
+  // enough to keep it busy, within its own memory (device memory for CUDA,
+  // after the data a batch keeps resident). The caller may use fewer (host
+  // memory, or a batch that met DeviceMemoryError); results never depend on
+  // the batch.
+  virtual std::size_t batch_jobs(const BinnedMatrix& bins) const = 0;
 
   // Starts a batch. Takes the jobs (their multiplicity vectors are consumed)
   // and writes each job's root statistics to root_stats (n_jobs x n_channels).
@@ -75,7 +78,16 @@ class TreeBackend {
   // nodes whose keep flag (keep_children[2i], keep_children[2i+1]) is set.
   virtual void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep_children) = 0;
 
-  // Ends the batch and releases its memory.
+  // The entries of every frontier node, in frontier order: the rows (ascending)
+  // and bootstrap multiplicities whose statistics the node's histograms sum.
+  // Valid after begin (the sampled rows) and after each apply_splits (the
+  // partitioned rows). For tests that compare backends level by level; a
+  // training never calls it (the CUDA backend copies its entries back).
+  virtual void frontier_entries(std::vector<std::vector<RowEntry>>& out) const = 0;
+
+  // Ends the batch and releases its memory. Also called, once, after begin,
+  // find_splits or apply_splits threw (grow_batch), so the backend must accept
+  // it in any state a failed call left.
   virtual void end() = 0;
 
   // Bins of feature-major float columns under `cuts`, equal to assign_bins_cpu

@@ -150,7 +150,7 @@ class CpuTreeBackend final : public TreeBackend {
 
   // Jobs are grown one per thread (dynamic schedule): a few per core balance
   // trees of different sizes.
-  std::size_t batch_jobs(std::size_t /*n_rows*/) const override {
+  std::size_t batch_jobs(const BinnedMatrix& /*bins*/) const override {
     return std::max<std::size_t>(4 * static_cast<std::size_t>(std::max(1, omp_get_max_threads())), 16);
   }
 
@@ -216,6 +216,15 @@ class CpuTreeBackend final : public TreeBackend {
     parent_hists_.clear();
     hists_.assign(slots_.size(), {});
     scratch_.resize(std::max(1, omp_get_max_threads()));
+  }
+
+  void frontier_entries(std::vector<std::vector<RowEntry>>& out) const override {
+    out.clear();
+    for (const Slot& s : slots_) {
+      const std::vector<RowEntry>& e = jobs_[static_cast<std::size_t>(s.job)].entries;
+      out.emplace_back(e.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                       e.begin() + static_cast<std::ptrdiff_t>(s.end));
+    }
   }
 
   void restrict_frontier(const std::vector<uint8_t>& keep) override {

@@ -46,6 +46,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -86,6 +87,9 @@ struct MemoryPolicy {
   static constexpr std::size_t kMaxWorkspace = std::size_t(16) << 30;
   // Trees per batch at most (host-side per-level bookkeeping grows with it).
   static constexpr std::size_t kMaxBatchJobs = 512;
+  // Per-row targets a batch uploads at most: a class id (4 bytes) or a
+  // fixed-point target (8), and an integer row weight (8).
+  static constexpr double kTargetBytesPerRow = 16.0;
   // CudaTuning::partition_columns keeps its feature-major copy of the bins
   // only where the copy takes at most this fraction of the device memory
   // free after the batch's entries (made after them, so it never decides
@@ -127,22 +131,34 @@ class CudaTreeBackend final : public TreeBackend {
     assign_bins_cuda(cuts, columns, out, device_);
   }
 
+  // Cross-validation and sweeps call this from several host threads at once
+  // (parallel_evaluations). predict_cuda sizes its buffers from the device's
+  // free memory, so the calls take the device one at a time: two that read the
+  // same free memory would otherwise both claim most of it.
   void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
                double* out) const override {
+    const std::lock_guard<std::mutex> one_at_a_time(predict_mutex_);
     predict_cuda(forest, x, tree_begin, tree_end, out, device_);
   }
 
   // A level of every job of a batch is one launch per kernel, so bigger batches
-  // fill the device better; each job keeps up to n_rows entries resident
+  // fill the device better. From the free memory go the data a batch keeps
+  // resident (the binned matrix unless it is cached already, the targets) and
+  // the smallest level workspace; each job keeps up to n_rows entries resident
   // (entries, their scatter copy, flags and, but for the two-pass partition,
   // scan: 24 or 20 bytes), and the level workspace takes up to
-  // kWorkspaceFraction of what is left.
-  std::size_t batch_jobs(std::size_t n_rows) const override {
+  // kWorkspaceFraction of what is left. An estimate: a batch that still meets
+  // DeviceMemoryError is split by the trainer.
+  std::size_t batch_jobs(const BinnedMatrix& bins) const override {
     cuda_util::ScopedDevice scoped(device_);
-    const double free_bytes = static_cast<double>(cuda_util::free_device_memory());
+    const double n_rows = static_cast<double>(std::max<std::size_t>(1, bins.n_rows));
+    const bool cached = bins_key_ == BinnedMatrixKey::of(bins) && !bins_.empty();
+    const double resident = (cached ? 0.0 : n_rows * static_cast<double>(device_row_stride(tuning_, bins.n_features))) +
+                            n_rows * MemoryPolicy::kTargetBytesPerRow +
+                            static_cast<double>(MemoryPolicy::kMinWorkspace);
+    const double free_bytes = std::max(0.0, static_cast<double>(cuda_util::free_device_memory()) - resident);
     const double per_entry = tuning_.partition_two_pass ? 20.0 : 24.0;
-    const double per_job = per_entry * static_cast<double>(std::max<std::size_t>(1, n_rows));
-    const double fit = (1.0 - MemoryPolicy::kWorkspaceFraction) * free_bytes / per_job;
+    const double fit = (1.0 - MemoryPolicy::kWorkspaceFraction) * free_bytes / (per_entry * n_rows);
     return static_cast<std::size_t>(std::clamp(fit, 1.0, static_cast<double>(MemoryPolicy::kMaxBatchJobs)));
   }
 
@@ -413,6 +429,16 @@ class CudaTreeBackend final : public TreeBackend {
     std::swap(parent_hists_, kept_hists_);
   }
 
+  void frontier_entries(std::vector<std::vector<RowEntry>>& out) const override {
+    cuda_util::ScopedDevice scoped(device_);
+    std::vector<RowEntry> all(static_cast<std::size_t>(total_entries_));
+    if (!all.empty()) entries_.download(all.data(), all.size());
+    out.clear();
+    for (const LevelSlot& s : slots_)
+      out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                       all.begin() + static_cast<std::ptrdiff_t>(s.end));
+  }
+
   void end() override {
     profile_.report();
     slots_.clear();
@@ -428,6 +454,7 @@ class CudaTreeBackend final : public TreeBackend {
     cub_temp_ = {};
     parent_hists_ = {};
     kept_hists_ = {};
+    release_sampling();  // left held only by a begin() that threw
     release_workspace();
   }
 
@@ -653,6 +680,7 @@ class CudaTreeBackend final : public TreeBackend {
 
   int device_;
   CudaTuning tuning_;
+  mutable std::mutex predict_mutex_;   // predict: one call on the device at a time
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
   HistogramWalks walks_;               // this batch's histogram walks (begin)
   int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor

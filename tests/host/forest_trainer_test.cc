@@ -1,0 +1,134 @@
+// train_forests answers a backend that runs out of device memory by growing
+// the same trees in smaller batches. The backend here is the CPU one behind a
+// wrapper that throws DeviceMemoryError, as the CUDA backend does, whenever a
+// batch has more trees than it "fits": the forest must come out identical to
+// the one grown without the wrapper, and the wrapper must see every failed
+// batch ended.
+#include "host/forest_trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "host/params.h"
+#include "host/training_data.h"
+#include "io/synth.h"
+#include "kernels/device.h"
+
+namespace canopy {
+namespace {
+
+// The CPU backend, out of "device memory" in the first find_splits of any
+// batch of more than `fits` jobs (after begin, so the failed batch holds
+// state that end() must release). It asks for `wants` jobs a batch.
+class TightMemoryBackend final : public TreeBackend {
+ public:
+  TightMemoryBackend(std::size_t wants, std::size_t fits) : wants_(wants), fits_(fits) {}
+
+  const char* name() const override { return "tight"; }
+  std::size_t batch_jobs(const BinnedMatrix&) const override { return wants_; }
+  void begin(const BatchData& data, std::vector<JobSpec>& jobs, std::vector<int64_t>& root_stats) override {
+    ++begun_;
+    in_batch_ = true;
+    batch_ = jobs.size();
+    largest_ = std::max(largest_, batch_);
+    cpu_->begin(data, jobs, root_stats);
+  }
+  void restrict_frontier(const std::vector<uint8_t>& keep) override { cpu_->restrict_frontier(keep); }
+  void find_splits(const std::vector<FrontierNode>& frontier, const std::vector<int64_t>& node_stats,
+                   std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) override {
+    if (batch_ > fits_) {
+      ++failed_;
+      throw DeviceMemoryError("cuda:0: level workspace needs 2 MiB of device memory, 1 MiB available");
+    }
+    cpu_->find_splits(frontier, node_stats, best, left_stats);
+  }
+  void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep_children) override {
+    cpu_->apply_splits(split, keep_children);
+  }
+  void frontier_entries(std::vector<std::vector<RowEntry>>& out) const override { cpu_->frontier_entries(out); }
+  void end() override {
+    EXPECT_TRUE(in_batch_) << "end() once per begin()";
+    in_batch_ = false;
+    ++ended_;
+    cpu_->end();
+  }
+  void assign_bins(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
+                   BinnedMatrix& out) const override {
+    cpu_->assign_bins(cuts, columns, out);
+  }
+  void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
+               double* out) const override {
+    cpu_->predict(forest, x, tree_begin, tree_end, out);
+  }
+
+  std::size_t wants_, fits_;
+  std::size_t batch_ = 0, largest_ = 0;
+  int begun_ = 0, ended_ = 0, failed_ = 0;
+  bool in_batch_ = false;
+  std::unique_ptr<TreeBackend> cpu_ = make_cpu_tree_backend();
+};
+
+TrainingData prepared() {
+  SynthSpec spec;
+  spec.rows = 2000;
+  spec.features = 8;
+  spec.classes = 3;
+  spec.missing_fraction = 0.05;
+  spec.seed = 11;
+  return prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 32);
+}
+
+ForestParams params() {
+  return resolve_params({{"n_estimators", "23"}, {"max_depth", "6"}, {"seed", "3"}}, Task::kClassification);
+}
+
+TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
+  const TrainingData td = prepared();
+  auto cpu = make_cpu_tree_backend();
+  const ForestNodes expected = train_forests(td, {ForestRequest{params(), {}}}, *cpu)[0].nodes;
+
+  // 23 trees asked as one batch, 5 fit: 23 fails, then 11, then 5 fits (and
+  // the later batches stay at 5: 5 5 5 5 3).
+  TightMemoryBackend tight(23, 5);
+  std::vector<std::pair<int64_t, int64_t>> progress;
+  const ForestNodes got = train_forests(td, {ForestRequest{params(), {}}}, tight,
+                                        [&](int64_t done, int64_t total) { progress.emplace_back(done, total); })[0]
+                              .nodes;
+  EXPECT_EQ(got.tree_offsets, expected.tree_offsets);
+  EXPECT_EQ(got.feature, expected.feature);
+  EXPECT_EQ(got.threshold, expected.threshold);
+  EXPECT_EQ(got.left_child, expected.left_child);
+  EXPECT_EQ(got.default_left, expected.default_left);
+  EXPECT_EQ(got.value, expected.value);
+  EXPECT_EQ(tight.failed_, 2);
+  EXPECT_EQ(tight.begun_, 2 + 5);
+  EXPECT_EQ(tight.ended_, tight.begun_);
+  EXPECT_FALSE(tight.in_batch_);
+  EXPECT_EQ(tight.largest_, 23u);
+  const std::vector<std::pair<int64_t, int64_t>> expected_progress{{5, 23}, {10, 23}, {15, 23}, {20, 23}, {23, 23}};
+  EXPECT_EQ(progress, expected_progress) << "progress counts only grown trees";
+}
+
+TEST(ForestTrainer, OneTreeThatDoesNotFitEndsTheRunWithTheBytes) {
+  const TrainingData td = prepared();
+  TightMemoryBackend tight(8, 0);
+  try {
+    (void)train_forests(td, {ForestRequest{params(), {}}}, tight);
+    FAIL() << "expected DeviceMemoryError";
+  } catch (const DeviceMemoryError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("needs 2 MiB of device memory, 1 MiB available"), std::string::npos) << what;
+    EXPECT_NE(what.find("one tree at a time"), std::string::npos) << what;
+  }
+  EXPECT_EQ(tight.failed_, 4);  // 8, 4, 2, 1
+  EXPECT_EQ(tight.ended_, tight.begun_);
+  EXPECT_FALSE(tight.in_batch_);
+}
+
+}  // namespace
+}  // namespace canopy
