@@ -421,18 +421,10 @@ __global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJ
     __syncthreads();
   }
   const int64_t* cq = jobs[it.seg].class_quantum;
-  const bool regression = t.layout.regression();
-  const int32_t cc = t.layout.count_channel;
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
     const RowEntry en = entries[e];
-    const int64_t w = row_weight(t, cq, en.row, en.mult);
-    if (regression) {
-      atomic_add_i64(acc, w);
-      atomic_add_i64(acc + 1, w * t.y_fixed[en.row]);
-    } else {
-      atomic_add_i64(acc + t.class_id[en.row], w);
-    }
-    if (cc >= 0) atomic_add_i64(acc + cc, static_cast<int64_t>(en.mult));
+    add_row_statistics(t.layout, en.row, en.mult, row_weight(t, cq, en.row, en.mult), t.class_id, t.y_fixed,
+                       [acc](int32_t c, int64_t v) { atomic_add_i64(acc + c, v); });
   }
   if (kShared) {
     __syncthreads();

@@ -56,6 +56,33 @@ inline void prefetch_first_rows(const uint8_t* rows, std::size_t stride, const R
     __builtin_prefetch(rows + static_cast<std::size_t>(entries[i].row) * stride);
 }
 
+// A row's statistics in a job, the one definition for both backends (the
+// CPU's RowTargets, the CUDA kernels in tree_kernels.cuh and histogram.cu).
+// Its integer weight: the bootstrap multiplicity times the row's sample
+// weight (row_quantum, null = 1) times its class's weight in the job
+// (class_quantum, null = 1).
+CANOPY_HD int64_t row_weight(uint32_t row, uint32_t mult, const int64_t* row_quantum, const int64_t* class_quantum,
+                             const int32_t* class_id) {
+  int64_t w = mult;
+  if (row_quantum) w *= row_quantum[row];
+  if (class_quantum) w *= class_quantum[class_id[row]];
+  return w;
+}
+// Its additions, made through add(channel, value) (plain, or an atomic on the
+// device): w to its class's channel, or for regression w and w * y to channels
+// 0 and 1; and its multiplicity to the count channel, when the layout has one.
+template <typename Add>
+CANOPY_HD void add_row_statistics(const StatsLayout& layout, uint32_t row, uint32_t mult, int64_t w,
+                                  const int32_t* class_id, const int64_t* y_fixed, Add&& add) {
+  if (layout.regression()) {
+    add(0, w);
+    add(1, w * y_fixed[row]);
+  } else {
+    add(class_id[row], w);
+  }
+  if (layout.count_channel >= 0) add(layout.count_channel, static_cast<int64_t>(mult));
+}
+
 // Per-row training targets and weights, shared by every job of a batch.
 struct RowTargets {
   const StatsLayout* layout = nullptr;
@@ -65,21 +92,12 @@ struct RowTargets {
   const int64_t* class_quantum = nullptr;  // integer class weight of the job; null = 1
 
   int64_t weight(uint32_t row, uint32_t mult) const {
-    int64_t w = mult;
-    if (row_quantum) w *= row_quantum[row];
-    if (class_quantum) w *= class_quantum[class_id[row]];
-    return w;
+    return row_weight(row, mult, row_quantum, class_quantum, class_id);
   }
   // Adds one row's statistics to the n_channels values at `s`.
   void add(int64_t* s, uint32_t row, uint32_t mult) const {
-    const int64_t w = weight(row, mult);
-    if (layout->regression()) {
-      s[0] += w;
-      s[1] += w * y_fixed[row];
-    } else {
-      s[class_id[row]] += w;
-    }
-    if (layout->count_channel >= 0) s[layout->count_channel] += mult;
+    add_row_statistics(*layout, row, mult, weight(row, mult), class_id, y_fixed,
+                       [s](int32_t c, int64_t v) { s[c] += v; });
   }
 };
 

@@ -142,25 +142,17 @@ __device__ __forceinline__ const int64_t* sample_histogram(const int64_t* hist, 
 }
 
 // ---------------------------------------------------------------------------
-// Row statistics, mirroring RowTargets::weight / add (histogram.h).
+// Row statistics: histogram.h's row_weight and add_row_statistics over the
+// batch's targets and a job's class weights (cq, null = 1).
 
 __device__ __forceinline__ int64_t row_weight(const DevTargets& t, const int64_t* cq, uint32_t row, uint32_t mult) {
-  int64_t w = mult;
-  if (t.row_quantum) w *= t.row_quantum[row];
-  if (cq) w *= cq[t.class_id[row]];
-  return w;
+  return canopy::row_weight(row, mult, t.row_quantum, cq, t.class_id);
 }
 
 __device__ __forceinline__ void add_row(int64_t* s, const DevTargets& t, const int64_t* cq, uint32_t row,
                                         uint32_t mult) {
-  const int64_t w = row_weight(t, cq, row, mult);
-  if (t.layout.regression()) {
-    s[0] += w;
-    s[1] += w * t.y_fixed[row];
-  } else {
-    s[t.class_id[row]] += w;
-  }
-  if (t.layout.count_channel >= 0) s[t.layout.count_channel] += mult;
+  add_row_statistics(t.layout, row, mult, row_weight(t, cq, row, mult), t.class_id, t.y_fixed,
+                     [s](int32_t c, int64_t v) { s[c] += v; });
 }
 
 __device__ __forceinline__ void atomic_add_i64(unsigned long long* p, int64_t v) {
