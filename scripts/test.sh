@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/setup_mlflow.sh   # a real MLflow server for the integration tests
 scripts/setup_bench.sh    # the benchmark harness and its peers (scikit-learn, XGBoost, LightGBM)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+# CI (.ci/run) sets CANOPY_REQUIRE_CUDA=ON, so every run compiles the CUDA code
+# (configuration fails without nvcc instead of quietly building CPU-only).
+cuda_flags=()
+if [[ "${CANOPY_REQUIRE_CUDA:-OFF}" == ON ]]; then cuda_flags=(-DCANOPY_CUDA=ON -DCANOPY_REQUIRE_CUDA=ON); fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
