@@ -10,12 +10,13 @@ using cuda_tree::PartItem;
 using cuda_tree::PartSeg;
 
 PartitionPlan plan_partition(const std::vector<LevelSlot>& slots, const std::vector<SplitChoice>& split,
-                             int64_t entries_per_item) {
+                             const std::vector<uint8_t>& keep_children, int64_t entries_per_item) {
   if (split.size() != slots.size()) throw std::logic_error("plan_partition: split count mismatch");
+  if (keep_children.size() != 2 * slots.size()) throw std::logic_error("plan_partition: keep flag count mismatch");
   if (entries_per_item <= 0) throw std::logic_error("plan_partition: entries_per_item must be positive");
   PartitionPlan plan;
   for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (!split[i].valid()) continue;
+    if (!split[i].valid() || (keep_children[2 * i] == 0 && keep_children[2 * i + 1] == 0)) continue;
     const LevelSlot& s = slots[i];
     PartSeg g{};
     g.begin = s.begin;

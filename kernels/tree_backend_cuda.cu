@@ -384,7 +384,7 @@ class CudaTreeBackend final : public TreeBackend {
   void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep) override {
     if (split.size() != slots_.size()) throw std::logic_error("cuda backend: split count mismatch");
     cuda_util::ScopedDevice scoped(device_);
-    const PartitionPlan plan = plan_partition(slots_, split, PartitionPolicy::kEntriesPerBlock);
+    const PartitionPlan plan = plan_partition(slots_, split, keep, PartitionPolicy::kEntriesPerBlock);
     const std::vector<PartSeg>& segs = plan.segs;
     const std::vector<PartItem>& items = plan.items;
     std::vector<int64_t> n_left(segs.size(), 0);

@@ -27,11 +27,13 @@ struct Level {
   std::vector<RowEntry> entries;  // the nodes' entries back to back
   std::vector<LevelSlot> slots;
   std::vector<SplitChoice> split;
+  std::vector<uint8_t> keep;  // keep_children: two flags a node
 };
 
 // Nodes of the given sizes over random rows (ascending in each node, as the
 // backend keeps them); every node but each fourth splits on a random feature
-// and bin, some with missing values going left.
+// and bin, some with missing values going left; of every five nodes one keeps
+// neither child, one only its left and one only its right.
 Level make_level(const std::vector<int64_t>& sizes, std::mt19937& rng) {
   Level l;
   l.bins.n_rows = 5000;
@@ -55,6 +57,8 @@ Level make_level(const std::vector<int64_t>& sizes, std::mt19937& rng) {
       c.missing_left = static_cast<int32_t>(rng() % 2);
     }
     l.split.push_back(c);
+    l.keep.push_back(i % 5 != 1 && i % 5 != 3);
+    l.keep.push_back(i % 5 != 1 && i % 5 != 2);
   }
   return l;
 }
@@ -63,14 +67,15 @@ bool entry_goes_left(const Level& l, const PartSeg& s, const RowEntry& e) {
   return goes_left(l.bins.bins[e.row * kFeatures + s.feature], s.bin, s.missing_left != 0);
 }
 
-// The plan's structure: segments in frontier order for the split nodes only,
+// The plan's structure: segments in frontier order for the split nodes that
+// keep a child only,
 // items covering each segment's entries in order, none longer than asked,
 // each with its own run of words.
 void check_plan(const Level& l, const PartitionPlan& plan, int64_t per_item) {
   std::size_t g = 0;
   int64_t words = 0;
   for (std::size_t i = 0; i < l.slots.size(); ++i) {
-    if (!l.split[i].valid()) continue;
+    if (!l.split[i].valid() || (!l.keep[2 * i] && !l.keep[2 * i + 1])) continue;
     ASSERT_LT(g, plan.segs.size());
     ASSERT_EQ(plan.seg_slot[g], i);
     const PartSeg& s = plan.segs[g];
@@ -192,7 +197,7 @@ TEST(PartitionPlan, BothPathsMatchTheCpuPartition) {
     std::vector<int64_t> shuffled = sizes;
     std::shuffle(shuffled.begin(), shuffled.end(), rng);
     const Level l = make_level(shuffled, rng);
-    const PartitionPlan plan = plan_partition(l.slots, l.split, per_item);
+    const PartitionPlan plan = plan_partition(l.slots, l.split, l.keep, per_item);
     check_plan(l, plan, per_item);
     std::vector<RowEntry> want, got;
     std::vector<int64_t> want_left, got_left;
@@ -209,13 +214,25 @@ TEST(PartitionPlan, BothPathsMatchTheCpuPartition) {
 TEST(PartitionPlan, NoSplitNoSegment) {
   std::mt19937 rng(7);
   Level l = make_level({10, 0, 40}, rng);
+  std::fill(l.keep.begin(), l.keep.end(), 1);
   for (auto& c : l.split) c = SplitChoice{};
-  const PartitionPlan plan = plan_partition(l.slots, l.split, 64);
+  const PartitionPlan plan = plan_partition(l.slots, l.split, l.keep, 64);
   EXPECT_TRUE(plan.segs.empty());
   EXPECT_TRUE(plan.items.empty());
   EXPECT_EQ(plan.n_words, 0);
+  // Splits whose children are both leaves: nothing to partition either.
+  Level leaves = make_level({10, 20, 40}, rng);
+  std::fill(leaves.keep.begin(), leaves.keep.end(), 0);
+  EXPECT_TRUE(plan_partition(leaves.slots, leaves.split, leaves.keep, 64).segs.empty());
+  leaves.keep[2] = 1;  // node 1 keeps its left child
+  const PartitionPlan one = plan_partition(leaves.slots, leaves.split, leaves.keep, 64);
+  ASSERT_EQ(one.segs.size(), 1u);
+  EXPECT_EQ(one.seg_slot[0], 1u);
+  l.keep.pop_back();
+  EXPECT_THROW(plan_partition(l.slots, l.split, l.keep, 64), std::logic_error);
+  l.keep.push_back(1);
   l.split.pop_back();
-  EXPECT_THROW(plan_partition(l.slots, l.split, 64), std::logic_error);
+  EXPECT_THROW(plan_partition(l.slots, l.split, l.keep, 64), std::logic_error);
 }
 
 }  // namespace
