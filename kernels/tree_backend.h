@@ -41,6 +41,16 @@ struct JobSpec {
   std::vector<int64_t> class_quantum;   // integer class weights; empty = all 1
 };
 
+// A frontier node's histograms of its sampled features, as a backend's test
+// hook returns them (TreeBackend::level_histograms): the features in sample
+// order, and for each its n_bins x n_channels statistics (bin 0: missing),
+// back to back. Both empty for a node searched without a histogram (from its
+// rows sorted by bin, as small nodes are).
+struct NodeHistograms {
+  std::vector<int32_t> features;
+  std::vector<int64_t> values;
+};
+
 // A node the backend must search, identified for the feature-sampling RNG.
 struct FrontierNode {
   int32_t job;
@@ -84,6 +94,13 @@ class TreeBackend {
   // partitioned rows). For tests that compare backends level by level; a
   // training never calls it (the CUDA backend copies its entries back).
   virtual void frontier_entries(std::vector<std::vector<RowEntry>>& out) const = 0;
+
+  // With capture on, find_splits also keeps each frontier node's histograms
+  // of its sampled features, which level_histograms then returns in frontier
+  // order. For the same tests; off by default, and a training never turns it
+  // on (the CUDA backend copies its level's histograms back).
+  virtual void capture_histograms(bool on) = 0;
+  virtual void level_histograms(std::vector<NodeHistograms>& out) const = 0;
 
   // Ends the batch and releases its memory. Also called, once, after begin,
   // find_splits or apply_splits threw (grow_batch), so the backend must accept

@@ -227,6 +227,9 @@ class CpuTreeBackend final : public TreeBackend {
     }
   }
 
+  void capture_histograms(bool on) override { capture_ = on; }
+  void level_histograms(std::vector<NodeHistograms>& out) const override { out = captured_; }
+
   void restrict_frontier(const std::vector<uint8_t>& keep) override {
     std::vector<Slot> next;
     for (std::size_t i = 0; i < slots_.size(); ++i)
@@ -248,6 +251,7 @@ class CpuTreeBackend final : public TreeBackend {
     best.assign(slots_.size(), SplitChoice{});
     left_stats.assign(slots_.size() * k, 0);
     hists_.assign(slots_.size(), {});
+    captured_.assign(capture_ ? slots_.size() : 0, {});
     for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].node = frontier[i].node;
 
     // Work units: a sibling pair sharing a retained parent histogram, or one node.
@@ -340,6 +344,21 @@ class CpuTreeBackend final : public TreeBackend {
       sc.offsets[j + 1] = sc.offsets[j] + data_.cuts->n_bins(sc.feats[j]);
     return FeatureSet{sc.feats.data(), sc.offsets.data(), static_cast<int32_t>(sc.feats.size())};
   }
+  // capture_histograms: frontier node i's histograms of its sampled features
+  // (sc.feats), from h over fs (every feature when `all`, else the sample).
+  void capture(int32_t i, const int64_t* h, const FeatureSet& fs, bool all, const Scratch& sc) {
+    if (!capture_) return;
+    const int32_t k = data_.layout.n_channels;
+    NodeHistograms& out = captured_[static_cast<std::size_t>(i)];
+    for (std::size_t j = 0; j < sc.feats.size(); ++j) {
+      const int32_t f = sc.feats[j];
+      const std::size_t p = all ? static_cast<std::size_t>(f) : j;
+      out.features.push_back(f);
+      const int64_t* first = h + static_cast<std::size_t>(fs.offsets[p]) * k;
+      out.values.insert(out.values.end(), first, first + static_cast<std::size_t>(data_.cuts->n_bins(f)) * k);
+    }
+  }
+
   FeatureSet all_set() const {
     return FeatureSet{all_features_.data(), all_offsets_.data(), static_cast<int32_t>(all_features_.size())};
   }
@@ -539,6 +558,7 @@ class CpuTreeBackend final : public TreeBackend {
     const FeatureSet fs = job.subtract ? all_set() : compact_set(sc);
     std::vector<int64_t>& h = keep ? hists_[i] : sc.hist;
     build_hist(job, s, fs, h, row_parallel);
+    capture(i, h.data(), fs, job.subtract, sc);
     best[i] = scan_hist(job, h.data(), fs, total, sc);
     if (best[i].valid()) left_from_hist(h.data(), fs, best[i], &left[static_cast<std::size_t>(i) * k]);
   }
@@ -558,6 +578,7 @@ class CpuTreeBackend final : public TreeBackend {
     for (int32_t i : {a, b}) {
       const std::vector<int64_t>& h = (i == a) ? ha : parent;
       sampled_features(slots_[i], sc);
+      capture(i, h.data(), fs, true, sc);
       const int64_t* total = &stats[static_cast<std::size_t>(i) * k];
       best[i] = scan_hist(job, h.data(), fs, total, sc);
       if (best[i].valid()) left_from_hist(h.data(), fs, best[i], &left[static_cast<std::size_t>(i) * k]);
@@ -583,6 +604,8 @@ class CpuTreeBackend final : public TreeBackend {
   std::vector<Slot> slots_;
   std::vector<std::vector<int64_t>> hists_;         // retained histograms of the frontier
   std::vector<std::vector<int64_t>> parent_hists_;  // retained histograms of the previous level
+  bool capture_ = false;                            // capture_histograms
+  std::vector<NodeHistograms> captured_;            // this level's, per frontier node
   std::size_t sparse_max_rows_ = 0;
   std::vector<int32_t> all_features_;
   std::vector<uint32_t> all_offsets_;

@@ -371,6 +371,7 @@ class CudaTreeBackend final : public TreeBackend {
     const std::size_t n = slots_.size();
     best.assign(n, SplitChoice{});
     left_stats.assign(n * k, 0);
+    captured_.assign(capture_ ? n : 0, {});
     for (std::size_t i = 0; i < n; ++i) slots_[i].node = frontier[i].node;
     planner_.start_level(slots_);
     std::size_t i0 = 0;
@@ -428,6 +429,9 @@ class CudaTreeBackend final : public TreeBackend {
     // This level's kept histograms are the next level's parents.
     std::swap(parent_hists_, kept_hists_);
   }
+
+  void capture_histograms(bool on) override { capture_ = on; }
+  void level_histograms(std::vector<NodeHistograms>& out) const override { out = captured_; }
 
   void frontier_entries(std::vector<std::vector<RowEntry>>& out) const override {
     cuda_util::ScopedDevice scoped(device_);
@@ -658,6 +662,7 @@ class CudaTreeBackend final : public TreeBackend {
                                   static_cast<int32_t>(plan.combines.size() - plan.n_derived), all_len,
                                   kept_hists_.data(), hist_.data(), nullptr);
     if (histogram_timer_) histogram_timer_->stop();
+    if (capture_) capture_chunk(i0, plan, n_pairs);
     t = profile_phase("level: sample+histogram", t);
     cuda_tree::scan_splits(tuning_, n_pairs, pair_node_.data(), nodes_.data(), jobs_.data(), feats_.data(), totals_.data(),
                            hist_.data(), n_bins_.data(), max_bins_, bins_.data(), bin_stride_, entries_.data(), targets_,
@@ -671,6 +676,29 @@ class CudaTreeBackend final : public TreeBackend {
     profile_phase("level: split+reduce+left", t);
   }
 
+  // capture_histograms: copies the chunk's histograms back and keeps, for each
+  // of its dense nodes, those of its sampled features (sample_histogram_offset,
+  // as the split scan reads them; max_bins_ x k statistics a feature, of which
+  // the feature's n_bins x k are its).
+  void capture_chunk(std::size_t i0, const LevelPlan& plan, int32_t n_pairs) {
+    const int32_t k = data_.layout.n_channels;
+    std::vector<int64_t> hist(static_cast<std::size_t>(plan.hist_len));
+    std::vector<int32_t> feats(static_cast<std::size_t>(n_pairs));
+    if (!hist.empty()) hist_.download(hist.data(), hist.size());
+    if (!feats.empty()) feats_.download(feats.data(), feats.size());
+    for (std::size_t q = 0; q < plan.nodes.size(); ++q) {
+      const NodeDesc& nd = plan.nodes[q];
+      if (!nd.dense) continue;
+      NodeHistograms& out = captured_[i0 + q];
+      for (int32_t j = 0; j < nd.kf; ++j) {
+        const int32_t f = feats[static_cast<std::size_t>(nd.feat_off + j)];
+        const int64_t* first = hist.data() + sample_histogram_offset(nd, feats.data(), j, max_bins_, k);
+        out.features.push_back(f);
+        out.values.insert(out.values.end(), first, first + static_cast<std::ptrdiff_t>(data_.cuts->n_bins(f)) * k);
+      }
+    }
+  }
+
   // Profiling only: waits for the device so the phase's kernels are counted in it.
   PhaseProfile::Clock::time_point profile_phase(const char* phase, PhaseProfile::Clock::time_point since) {
     if (!profile_.enabled()) return since;
@@ -681,6 +709,8 @@ class CudaTreeBackend final : public TreeBackend {
   int device_;
   CudaTuning tuning_;
   mutable std::mutex predict_mutex_;   // predict: one call on the device at a time
+  bool capture_ = false;               // capture_histograms
+  std::vector<NodeHistograms> captured_;  // this level's, per frontier node
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
   HistogramWalks walks_;               // this batch's histogram walks (begin)
   int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor

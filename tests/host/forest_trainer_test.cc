@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "forwarding_backend.h"
 #include "host/params.h"
 #include "host/training_data.h"
 #include "io/synth.h"
@@ -22,12 +23,14 @@
 namespace canopy {
 namespace {
 
-// The CPU backend, out of "device memory" in the first find_splits of any
-// batch of more than `fits` jobs (after begin, so the failed batch holds
-// state that end() must release). It asks for `wants` jobs a batch.
-class TightMemoryBackend final : public TreeBackend {
+// A backend (the CPU one in these tests) out of "device memory" in the first
+// find_splits of any batch of more than `fits` jobs (after begin, so the
+// failed batch holds state that end() must release). It asks for `wants`
+// jobs a batch.
+class TightMemoryBackend final : public test::ForwardingBackend {
  public:
-  TightMemoryBackend(std::size_t wants, std::size_t fits) : wants_(wants), fits_(fits) {}
+  TightMemoryBackend(TreeBackend& inner, std::size_t wants, std::size_t fits)
+      : ForwardingBackend(inner), wants_(wants), fits_(fits) {}
 
   const char* name() const override { return "tight"; }
   std::size_t batch_jobs(const BinnedMatrix&) const override { return wants_; }
@@ -36,41 +39,27 @@ class TightMemoryBackend final : public TreeBackend {
     in_batch_ = true;
     batch_ = jobs.size();
     largest_ = std::max(largest_, batch_);
-    cpu_->begin(data, jobs, root_stats);
+    inner_.begin(data, jobs, root_stats);
   }
-  void restrict_frontier(const std::vector<uint8_t>& keep) override { cpu_->restrict_frontier(keep); }
   void find_splits(const std::vector<FrontierNode>& frontier, const std::vector<int64_t>& node_stats,
                    std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) override {
     if (batch_ > fits_) {
       ++failed_;
       throw DeviceMemoryError("cuda:0: level workspace needs 2 MiB of device memory, 1 MiB available");
     }
-    cpu_->find_splits(frontier, node_stats, best, left_stats);
+    inner_.find_splits(frontier, node_stats, best, left_stats);
   }
-  void apply_splits(const std::vector<SplitChoice>& split, const std::vector<uint8_t>& keep_children) override {
-    cpu_->apply_splits(split, keep_children);
-  }
-  void frontier_entries(std::vector<std::vector<RowEntry>>& out) const override { cpu_->frontier_entries(out); }
   void end() override {
     EXPECT_TRUE(in_batch_) << "end() once per begin()";
     in_batch_ = false;
     ++ended_;
-    cpu_->end();
-  }
-  void assign_bins(const BinCuts& cuts, const std::vector<std::vector<float>>& columns,
-                   BinnedMatrix& out) const override {
-    cpu_->assign_bins(cuts, columns, out);
-  }
-  void predict(const ForestNodes& forest, const ColumnsView& x, std::size_t tree_begin, std::size_t tree_end,
-               double* out) const override {
-    cpu_->predict(forest, x, tree_begin, tree_end, out);
+    inner_.end();
   }
 
   std::size_t wants_, fits_;
   std::size_t batch_ = 0, largest_ = 0;
   int begun_ = 0, ended_ = 0, failed_ = 0;
   bool in_batch_ = false;
-  std::unique_ptr<TreeBackend> cpu_ = make_cpu_tree_backend();
 };
 
 TrainingData prepared() {
@@ -94,7 +83,8 @@ TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
 
   // 23 trees asked as one batch, 5 fit: 23 fails, then 11, then 5 fits (and
   // the later batches stay at 5: 5 5 5 5 3).
-  TightMemoryBackend tight(23, 5);
+  auto inner = make_cpu_tree_backend();
+  TightMemoryBackend tight(*inner, 23, 5);
   std::vector<std::pair<int64_t, int64_t>> progress;
   const ForestNodes got = train_forests(td, {ForestRequest{params(), {}}}, tight,
                                         [&](int64_t done, int64_t total) { progress.emplace_back(done, total); })[0]
@@ -116,7 +106,8 @@ TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
 
 TEST(ForestTrainer, OneTreeThatDoesNotFitEndsTheRunWithTheBytes) {
   const TrainingData td = prepared();
-  TightMemoryBackend tight(8, 0);
+  auto inner = make_cpu_tree_backend();
+  TightMemoryBackend tight(*inner, 8, 0);
   try {
     (void)train_forests(td, {ForestRequest{params(), {}}}, tight);
     FAIL() << "expected DeviceMemoryError";
