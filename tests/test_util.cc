@@ -57,4 +57,14 @@ CommandResult run_canopy(const std::string& args) {
   return r;
 }
 
+void expect_same_forest(const ForestNodes& a, const ForestNodes& b) {
+  EXPECT_EQ(a.tree_offsets, b.tree_offsets);
+  EXPECT_EQ(a.feature, b.feature);
+  EXPECT_EQ(a.threshold, b.threshold);
+  EXPECT_EQ(a.left_child, b.left_child);
+  EXPECT_EQ(a.default_left, b.default_left);
+  EXPECT_EQ(a.n_samples, b.n_samples);
+  EXPECT_EQ(a.value, b.value);
+}
+
 }  // namespace canopy::test

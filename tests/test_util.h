@@ -4,7 +4,13 @@
 
 #include <string>
 
+#include "kernels/forest_nodes.h"
+
 namespace canopy::test {
+
+// Expects two forests to be the same node for node (structure, thresholds,
+// sample counts and leaf values, exactly).
+void expect_same_forest(const ForestNodes& a, const ForestNodes& b);
 
 // Folder holding the example CSVs made by scripts/make_example_data.py
 // (diabetes.csv, breast_cancer.csv, iris.csv, wine.csv).

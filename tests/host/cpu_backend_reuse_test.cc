@@ -8,6 +8,7 @@
 #include "host/params.h"
 #include "host/training_data.h"
 #include "io/synth.h"
+#include "test_util.h"
 
 namespace canopy {
 namespace {
@@ -28,16 +29,6 @@ ForestNodes grow(const TrainingData& td, TreeBackend& backend) {
   return train_forests(td, {ForestRequest{p, {}}}, backend)[0].nodes;
 }
 
-void expect_same(const ForestNodes& a, const ForestNodes& b) {
-  EXPECT_EQ(a.tree_offsets, b.tree_offsets);
-  EXPECT_EQ(a.feature, b.feature);
-  EXPECT_EQ(a.threshold, b.threshold);
-  EXPECT_EQ(a.left_child, b.left_child);
-  EXPECT_EQ(a.default_left, b.default_left);
-  EXPECT_EQ(a.n_samples, b.n_samples);
-  EXPECT_EQ(a.value, b.value);
-}
-
 TEST(CpuBackend, ReusedAcrossMatricesGrowsWhatAFreshOneGrows) {
   const TrainingData a = prepared(1, 10), b = prepared(2, 10), c = prepared(3, 7);
   auto reused = make_cpu_tree_backend();
@@ -47,9 +38,9 @@ TEST(CpuBackend, ReusedAcrossMatricesGrowsWhatAFreshOneGrows) {
   const ForestNodes a2 = grow(a, *reused);  // back to the first matrix
   for (const auto& [mine, data] : {std::pair{&b1, &b}, std::pair{&c1, &c}, std::pair{&a2, &a}}) {
     auto fresh = make_cpu_tree_backend();
-    expect_same(*mine, grow(*data, *fresh));
+    test::expect_same_forest(*mine, grow(*data, *fresh));
   }
-  expect_same(a1, a2);
+  test::expect_same_forest(a1, a2);
   EXPECT_NE(a1.feature, b1.feature);
 }
 

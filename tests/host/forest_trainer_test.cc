@@ -19,6 +19,7 @@
 #include "host/training_data.h"
 #include "io/synth.h"
 #include "kernels/device.h"
+#include "test_util.h"
 
 namespace canopy {
 namespace {
@@ -89,12 +90,7 @@ TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
   const ForestNodes got = train_forests(td, {ForestRequest{params(), {}}}, tight,
                                         [&](int64_t done, int64_t total) { progress.emplace_back(done, total); })[0]
                               .nodes;
-  EXPECT_EQ(got.tree_offsets, expected.tree_offsets);
-  EXPECT_EQ(got.feature, expected.feature);
-  EXPECT_EQ(got.threshold, expected.threshold);
-  EXPECT_EQ(got.left_child, expected.left_child);
-  EXPECT_EQ(got.default_left, expected.default_left);
-  EXPECT_EQ(got.value, expected.value);
+  test::expect_same_forest(got, expected);
   EXPECT_EQ(tight.failed_, 2);
   EXPECT_EQ(tight.begun_, 2 + 5);
   EXPECT_EQ(tight.ended_, tight.begun_);
