@@ -59,13 +59,25 @@ inline void require_device_memory(std::size_t needed, std::size_t reusable, cons
 }
 
 // Resizes `a` to at least `n` elements (contents are not kept), checking free
-// memory first so a failure is a clear message rather than a CUDA error.
+// memory first so a failure is a clear message rather than a CUDA error. An
+// allocation that fails even so (fragmented memory, another process) is a
+// DeviceMemoryError too, so the trainer's smaller batches answer it as well.
 template <typename T>
 void ensure_capacity(DeviceArray<T>& a, std::size_t n, const char* what) {
   if (n <= a.size()) return;
   require_device_memory(n * sizeof(T), a.bytes(), what);
   a.resize(0);
-  a.resize(n);
+  try {
+    a.resize(n);
+  } catch (const CudaError& e) {
+    if (e.code() != cudaErrorMemoryAllocation) throw;
+    (void)cudaGetLastError();  // not a sticky error: the context stays usable
+    int device = -1;
+    (void)cudaGetDevice(&device);
+    throw DeviceMemoryError("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(n * sizeof(T)) +
+                            " of device memory and cudaMalloc failed with " + mib_text(free_device_memory()) +
+                            " free (fragmented, or taken by another process); use fewer rows or --device cpu");
+  }
 }
 
 // Blocks of `threads` covering n items (at least 1).

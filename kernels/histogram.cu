@@ -164,7 +164,8 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   const bool regression = !kPlainClasses && t.layout.regression();
   const int32_t cc = kPlainClasses ? -1 : t.layout.count_channel;
   // An entry's statistics, then their addition to feature j's histogram (j of
-  // this group).
+  // this group): histogram.h's add_row_statistics split in two, so that an
+  // entry's weight, class and target are read once for all its features.
   struct EntryStats {
     uint32_t row, mult;
     int32_t c0;  // classification: the class channel; regression: 0

@@ -153,9 +153,10 @@ class CudaTreeBackend final : public TreeBackend {
     cuda_util::ScopedDevice scoped(device_);
     const double n_rows = static_cast<double>(std::max<std::size_t>(1, bins.n_rows));
     const bool cached = bins_key_ == BinnedMatrixKey::of(bins) && !bins_.empty();
+    const std::size_t workspace =
+        tuning_.workspace_bytes > 0 ? tuning_.workspace_bytes : MemoryPolicy::kMinWorkspace;  // at least
     const double resident = (cached ? 0.0 : n_rows * static_cast<double>(device_row_stride(tuning_, bins.n_features))) +
-                            n_rows * MemoryPolicy::kTargetBytesPerRow +
-                            static_cast<double>(MemoryPolicy::kMinWorkspace);
+                            n_rows * MemoryPolicy::kTargetBytesPerRow + static_cast<double>(workspace);
     const double free_bytes = std::max(0.0, static_cast<double>(cuda_util::free_device_memory()) - resident);
     const double per_entry = tuning_.partition_two_pass ? 20.0 : 24.0;
     const double fit = (1.0 - MemoryPolicy::kWorkspaceFraction) * free_bytes / (per_entry * n_rows);
@@ -412,8 +413,9 @@ class CudaTreeBackend final : public TreeBackend {
                                       seg_left_.data(), entries_tmp_.data());
       }
       seg_left_.download(n_left.data(), segs.size());
-      // Only the split nodes' entries were scattered; the next frontier holds
-      // nothing else, so the scratch array simply becomes the entries.
+      // Only the entries of split nodes that keep a child were scattered; the
+      // next frontier holds nothing else, so the scratch array simply becomes
+      // the entries.
       std::swap(entries_, entries_tmp_);
     }
     profile_.add("partition", t);
@@ -447,6 +449,7 @@ class CudaTreeBackend final : public TreeBackend {
     profile_.report();
     slots_.clear();
     specs_.clear();
+    total_entries_ = 0;
     // Per-batch memory goes; the binned matrix stays cached for the next batch.
     class_id_ = {};
     y_fixed_ = {};

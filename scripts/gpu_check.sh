@@ -104,7 +104,7 @@ for s in "${steps[@]}"; do
         --gtest_filter='-CudaBackend.HistogramTuningsMatchCpu' 2>&1 |
         tee "$OUT/tests.log"
       rc=$?
-      timeout "${GPU_CHECK_TUNING_TESTS_S:-120}" "$B/run.sh" test_kernels --gtest_brief=1 \
+      timeout "${GPU_CHECK_TUNING_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
         --gtest_filter='CudaBackend.HistogramTuningsMatchCpu' 2>&1 | tee -a "$OUT/tests.log"
       rc_tunings=$?
       (( rc_tunings > rc )) && rc=$rc_tunings

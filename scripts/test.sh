@@ -9,7 +9,12 @@ scripts/setup_bench.sh    # the benchmark harness and its peers (scikit-learn, X
 # CI (.ci/run) sets CANOPY_REQUIRE_CUDA=ON, so every run compiles the CUDA code
 # (configuration fails without nvcc instead of quietly building CPU-only).
 cuda_flags=()
-if [[ "${CANOPY_REQUIRE_CUDA:-OFF}" == ON ]]; then cuda_flags=(-DCANOPY_CUDA=ON -DCANOPY_REQUIRE_CUDA=ON); fi
+# (Passed either way: the option is cached in build/.)
+if [[ "${CANOPY_REQUIRE_CUDA:-OFF}" == ON ]]; then
+  cuda_flags=(-DCANOPY_CUDA=ON -DCANOPY_REQUIRE_CUDA=ON)
+else
+  cuda_flags=(-DCANOPY_REQUIRE_CUDA=OFF)
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
