@@ -24,45 +24,6 @@
 namespace canopy {
 namespace {
 
-// A backend (the CPU one in these tests) out of "device memory" in the first
-// find_splits of any batch of more than `fits` jobs (after begin, so the
-// failed batch holds state that end() must release). It asks for `wants`
-// jobs a batch.
-class TightMemoryBackend final : public test::ForwardingBackend {
- public:
-  TightMemoryBackend(TreeBackend& inner, std::size_t wants, std::size_t fits)
-      : ForwardingBackend(inner), wants_(wants), fits_(fits) {}
-
-  const char* name() const override { return "tight"; }
-  std::size_t batch_jobs(const BinnedMatrix&) const override { return wants_; }
-  void begin(const BatchData& data, std::vector<JobSpec>& jobs, std::vector<int64_t>& root_stats) override {
-    ++begun_;
-    in_batch_ = true;
-    batch_ = jobs.size();
-    largest_ = std::max(largest_, batch_);
-    inner_.begin(data, jobs, root_stats);
-  }
-  void find_splits(const std::vector<FrontierNode>& frontier, const std::vector<int64_t>& node_stats,
-                   std::vector<SplitChoice>& best, std::vector<int64_t>& left_stats) override {
-    if (batch_ > fits_) {
-      ++failed_;
-      throw DeviceMemoryError("cuda:0: level workspace needs 2 MiB of device memory, 1 MiB available");
-    }
-    inner_.find_splits(frontier, node_stats, best, left_stats);
-  }
-  void end() override {
-    EXPECT_TRUE(in_batch_) << "end() once per begin()";
-    in_batch_ = false;
-    ++ended_;
-    inner_.end();
-  }
-
-  std::size_t wants_, fits_;
-  std::size_t batch_ = 0, largest_ = 0;
-  int begun_ = 0, ended_ = 0, failed_ = 0;
-  bool in_batch_ = false;
-};
-
 TrainingData prepared() {
   SynthSpec spec;
   spec.rows = 2000;
@@ -85,7 +46,7 @@ TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
   // 23 trees asked as one batch, 5 fit: 23 fails, then 11, then 5 fits (and
   // the later batches stay at 5: 5 5 5 5 3).
   auto inner = make_cpu_tree_backend();
-  TightMemoryBackend tight(*inner, 23, 5);
+  test::TightMemoryBackend tight(*inner, 23, 5);
   std::vector<std::pair<int64_t, int64_t>> progress;
   const ForestNodes got = train_forests(td, {ForestRequest{params(), {}}}, tight,
                                         [&](int64_t done, int64_t total) { progress.emplace_back(done, total); })[0]
@@ -103,7 +64,7 @@ TEST(ForestTrainer, OutOfDeviceMemoryGrowsTheSameTreesInSmallerBatches) {
 TEST(ForestTrainer, OneTreeThatDoesNotFitEndsTheRunWithTheBytes) {
   const TrainingData td = prepared();
   auto inner = make_cpu_tree_backend();
-  TightMemoryBackend tight(*inner, 8, 0);
+  test::TightMemoryBackend tight(*inner, 8, 0);
   try {
     (void)train_forests(td, {ForestRequest{params(), {}}}, tight);
     FAIL() << "expected DeviceMemoryError";

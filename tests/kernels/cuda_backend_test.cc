@@ -17,7 +17,12 @@
 #include <tuple>
 #include <vector>
 
+#include "forwarding_backend.h"
+#include "host/forest_trainer.h"
 #include "host/grower.h"
+#include "host/params.h"
+#include "host/training_data.h"
+#include "io/synth.h"
 #include "kernels/bin.h"
 #include "kernels/device.h"
 #include "kernels/predict.h"
@@ -587,6 +592,31 @@ TEST(CudaBackend, PartitionsMatchCpu) {
 // The warp-per-pair split scan grows the CPU's trees: gini (exact state, one
 // run of bins per lane), regression, weighted statistics with a count
 // channel, 300 classes and entropy (both fall back to one lane per pair).
+// A CUDA batch that meets DeviceMemoryError mid-level (thrown here by a
+// wrapper above 5 trees a batch, after the device's begin) is ended and the
+// same trees grown again in smaller batches on the same backend: the forest
+// equals the CPU's.
+TEST(CudaBackend, BatchesThatRunOutOfMemoryAreGrownAgainSmaller) {
+  CANOPY_REQUIRE_GPU();
+  SynthSpec spec;
+  spec.rows = 5000;
+  spec.features = 12;
+  spec.classes = 3;
+  spec.missing_fraction = 0.05;
+  spec.seed = 21;
+  const TrainingData td = prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 64);
+  const ForestParams p =
+      resolve_params({{"n_estimators", "17"}, {"max_depth", "7"}, {"seed", "4"}}, Task::kClassification);
+  auto cpu = make_cpu_tree_backend();
+  const ForestNodes expected = train_forests(td, {ForestRequest{p, {}}}, *cpu)[0].nodes;
+  auto gpu = make_cuda_tree_backend(0);
+  test::TightMemoryBackend tight(*gpu, 17, 5);
+  const ForestNodes got = train_forests(td, {ForestRequest{p, {}}}, tight)[0].nodes;
+  EXPECT_EQ(tight.failed_, 2);  // 17, then 8; then 5, 5, 5, 2
+  EXPECT_EQ(tight.ended_, tight.begun_);
+  test::expect_same_forest(got, expected);
+}
+
 TEST(CudaBackend, WarpSplitScanMatchesCpu) {
   CANOPY_REQUIRE_GPU();
   const std::vector<Problem> problems = problems_of(
