@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/synth.h"
+
 namespace canopy::test {
 
 std::string data_dir() {
@@ -65,6 +67,16 @@ void expect_same_forest(const ForestNodes& a, const ForestNodes& b) {
   EXPECT_EQ(a.default_left, b.default_left);
   EXPECT_EQ(a.n_samples, b.n_samples);
   EXPECT_EQ(a.value, b.value);
+}
+
+TrainingData synthetic_classification(int64_t rows, int features, double missing, uint64_t seed, int32_t max_bins) {
+  SynthSpec spec;
+  spec.rows = rows;
+  spec.features = features;
+  spec.classes = 3;
+  spec.missing_fraction = missing;
+  spec.seed = seed;
+  return prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, max_bins);
 }
 
 }  // namespace canopy::test

@@ -4,9 +4,14 @@
 
 #include <string>
 
+#include "host/training_data.h"
 #include "kernels/forest_nodes.h"
 
 namespace canopy::test {
+
+// `canopy synth` classification data (3 classes, `missing` of the values
+// NaN), binned into at most max_bins bins a feature.
+TrainingData synthetic_classification(int64_t rows, int features, double missing, uint64_t seed, int32_t max_bins);
 
 // Expects two forests to be the same node for node (structure, thresholds,
 // sample counts and leaf values, exactly).

@@ -7,20 +7,13 @@
 #include "host/forest_trainer.h"
 #include "host/params.h"
 #include "host/training_data.h"
-#include "io/synth.h"
 #include "test_util.h"
 
 namespace canopy {
 namespace {
 
 TrainingData prepared(unsigned seed, int features) {
-  SynthSpec spec;
-  spec.rows = 3000;
-  spec.features = features;
-  spec.classes = 3;
-  spec.missing_fraction = 0.05;
-  spec.seed = seed;
-  return prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 64);
+  return test::synthetic_classification(3000, features, 0.05, seed, 64);
 }
 
 ForestNodes grow(const TrainingData& td, TreeBackend& backend) {

@@ -17,22 +17,13 @@
 #include "forwarding_backend.h"
 #include "host/params.h"
 #include "host/training_data.h"
-#include "io/synth.h"
 #include "kernels/device.h"
 #include "test_util.h"
 
 namespace canopy {
 namespace {
 
-TrainingData prepared() {
-  SynthSpec spec;
-  spec.rows = 2000;
-  spec.features = 8;
-  spec.classes = 3;
-  spec.missing_fraction = 0.05;
-  spec.seed = 11;
-  return prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 32);
-}
+TrainingData prepared() { return test::synthetic_classification(2000, 8, 0.05, 11, 32); }
 
 ForestParams params() {
   return resolve_params({{"n_estimators", "23"}, {"max_depth", "6"}, {"seed", "3"}}, Task::kClassification);

@@ -22,7 +22,6 @@
 #include "host/grower.h"
 #include "host/params.h"
 #include "host/training_data.h"
-#include "io/synth.h"
 #include "kernels/bin.h"
 #include "kernels/device.h"
 #include "kernels/predict.h"
@@ -598,13 +597,7 @@ TEST(CudaBackend, PartitionsMatchCpu) {
 // equals the CPU's.
 TEST(CudaBackend, BatchesThatRunOutOfMemoryAreGrownAgainSmaller) {
   CANOPY_REQUIRE_GPU();
-  SynthSpec spec;
-  spec.rows = 5000;
-  spec.features = 12;
-  spec.classes = 3;
-  spec.missing_fraction = 0.05;
-  spec.seed = 21;
-  const TrainingData td = prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 64);
+  const TrainingData td = test::synthetic_classification(5000, 12, 0.05, 21, 64);
   const ForestParams p =
       resolve_params({{"n_estimators", "17"}, {"max_depth", "7"}, {"seed", "4"}}, Task::kClassification);
   auto cpu = make_cpu_tree_backend();

@@ -11,22 +11,16 @@
 
 #include "host/grower.h"
 #include "host/training_data.h"
-#include "io/synth.h"
 #include "kernels/histogram.h"
 #include "kernels/partition.h"
 #include "recording_backend.h"
+#include "test_util.h"
 
 namespace canopy {
 namespace {
 
 TEST(CpuBackend, FrontierEntriesFollowTheSampleAndTheSplits) {
-  SynthSpec spec;
-  spec.rows = 1500;
-  spec.features = 6;
-  spec.classes = 3;
-  spec.missing_fraction = 0.1;
-  spec.seed = 4;
-  const TrainingData td = prepare_training_data(make_synthetic_dataset(spec), TaskChoice::kClassification, 32);
+  const TrainingData td = test::synthetic_classification(1500, 6, 0.1, 4, 32);
   BatchData batch;
   batch.bins = &td.bins;
   batch.cuts = &td.cuts;
