@@ -45,17 +45,22 @@ inline std::size_t free_device_memory() {
   return free_bytes;
 }
 
+// "cuda:N: <what> needs <needed> of device memory<why>; use fewer rows or
+// --device cpu", as a DeviceMemoryError.
+[[noreturn]] inline void throw_device_memory_error(const std::string& what, std::size_t needed,
+                                                   const std::string& why) {
+  int device = -1;
+  (void)cudaGetDevice(&device);
+  throw DeviceMemoryError("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(needed) +
+                          " of device memory" + why + "; use fewer rows or --device cpu");
+}
+
 // Throws DeviceMemoryError naming the bytes needed and available when
 // `needed` bytes (beyond `reusable` bytes the caller is about to free) do not
 // fit in free device memory.
 inline void require_device_memory(std::size_t needed, std::size_t reusable, const std::string& what) {
   const std::size_t available = free_device_memory() + reusable;
-  if (needed > available) {
-    int device = -1;
-    (void)cudaGetDevice(&device);
-    throw DeviceMemoryError("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(needed) +
-                            " of device memory, " + mib_text(available) + " available; use fewer rows or --device cpu");
-  }
+  if (needed > available) throw_device_memory_error(what, needed, ", " + mib_text(available) + " available");
 }
 
 // Resizes `a` to at least `n` elements (contents are not kept), checking free
@@ -72,11 +77,9 @@ void ensure_capacity(DeviceArray<T>& a, std::size_t n, const char* what) {
   } catch (const CudaError& e) {
     if (e.code() != cudaErrorMemoryAllocation) throw;
     (void)cudaGetLastError();  // not a sticky error: the context stays usable
-    int device = -1;
-    (void)cudaGetDevice(&device);
-    throw DeviceMemoryError("cuda:" + std::to_string(device) + ": " + what + " needs " + mib_text(n * sizeof(T)) +
-                            " of device memory and cudaMalloc failed with " + mib_text(free_device_memory()) +
-                            " free (fragmented, or taken by another process); use fewer rows or --device cpu");
+    throw_device_memory_error(what, n * sizeof(T),
+                              " and cudaMalloc failed with " + mib_text(free_device_memory()) +
+                                  " free (fragmented, or taken by another process)");
   }
 }
 
