@@ -16,6 +16,14 @@ CANOPY_HD bool goes_left(uint8_t b, int32_t bin, bool missing_left) {
   return b == 0 ? missing_left : static_cast<int32_t>(b) <= bin;
 }
 
+// Whether a frontier node's rows are partitioned after apply_splits: it
+// splits and the level loop keeps a child (keep_pair: its two keep_children
+// flags); a node whose children both end as leaves needs no partition (both
+// backends).
+inline bool partitions_rows(const SplitChoice& split, const uint8_t* keep_pair) {
+  return split.valid() && (keep_pair[0] != 0 || keep_pair[1] != 0);
+}
+
 // Partitions entries[0, n) in place using `scratch` (n entries); returns the
 // number of entries that went left.
 std::size_t partition_rows_cpu(const BinnedMatrix& bins, int32_t feature, int32_t bin, bool missing_left,

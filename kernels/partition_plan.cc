@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "kernels/partition.h"
+
 namespace canopy {
 
 using cuda_tree::PartItem;
@@ -16,7 +18,7 @@ PartitionPlan plan_partition(const std::vector<LevelSlot>& slots, const std::vec
   if (entries_per_item <= 0) throw std::logic_error("plan_partition: entries_per_item must be positive");
   PartitionPlan plan;
   for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (!split[i].valid() || (keep_children[2 * i] == 0 && keep_children[2 * i + 1] == 0)) continue;
+    if (!partitions_rows(split[i], &keep_children[2 * i])) continue;
     const LevelSlot& s = slots[i];
     PartSeg g{};
     g.begin = s.begin;

@@ -84,11 +84,10 @@ struct PartitionPlan {
   int64_t n_words = 0;                // go-left words of every item
 };
 
-// The segments of the frontier nodes `slots` that split (split[i].valid())
-// and keep a child (keep_children[2i] or [2i + 1]: a node whose children both
-// end as leaves needs no partition), in frontier order, each cut into items of
-// entries_per_item entries (the last one shorter), word0 laid out item after
-// item.
+// The segments of the frontier nodes `slots` whose rows are partitioned
+// (partitions_rows, partition.h: they split and keep a child), in frontier
+// order, each cut into items of entries_per_item entries (the last one
+// shorter), word0 laid out item after item.
 PartitionPlan plan_partition(const std::vector<LevelSlot>& slots, const std::vector<SplitChoice>& split,
                              const std::vector<uint8_t>& keep_children, int64_t entries_per_item);
 

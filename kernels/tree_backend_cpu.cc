@@ -290,7 +290,7 @@ class CpuTreeBackend final : public TreeBackend {
     for (const Slot& s : slots_) level_rows += s.size();
 #pragma omp parallel for schedule(dynamic, 1) if (level_rows >= CpuPolicy::kMinParallelRows)
     for (std::size_t i = 0; i < n; ++i) {
-      if (!split[i].valid() || (keep[2 * i] == 0 && keep[2 * i + 1] == 0)) continue;  // two leaves: no partition
+      if (!partitions_rows(split[i], &keep[2 * i])) continue;
       const Slot& s = slots_[i];
       Job& job = jobs_[s.job];
       Scratch& sc = scratch_[omp_get_thread_num()];
