@@ -7,14 +7,8 @@ scripts/setup.sh
 scripts/setup_mlflow.sh   # a real MLflow server for the integration tests
 scripts/setup_bench.sh    # the benchmark harness and its peers (scikit-learn, XGBoost, LightGBM)
 # CI (.ci/run) sets CANOPY_REQUIRE_CUDA=ON, so every run compiles the CUDA code
-# (configuration fails without nvcc instead of quietly building CPU-only).
-cuda_flags=()
-# (Passed either way: the option is cached in build/.)
-if [[ "${CANOPY_REQUIRE_CUDA:-OFF}" == ON ]]; then
-  cuda_flags=(-DCANOPY_CUDA=ON -DCANOPY_REQUIRE_CUDA=ON)
-else
-  cuda_flags=(-DCANOPY_REQUIRE_CUDA=OFF)
-fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}"
+# (configuration fails without nvcc instead of quietly building CPU-only). Passed
+# either way, since the option is cached in build/.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCANOPY_REQUIRE_CUDA="${CANOPY_REQUIRE_CUDA:-OFF}"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
