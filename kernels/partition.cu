@@ -119,6 +119,14 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
   for (int64_t f = 0; f < n_features; ++f) columns[f * n_rows + r] = bins[r * bin_stride + f];
 }
 
+__global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
+    pad_rows_kernel(const uint8_t* __restrict__ packed, int64_t n_rows, int64_t n_features, int64_t stride,
+                    uint8_t* __restrict__ padded) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= n_rows) return;
+  for (int64_t f = 0; f < stride; ++f) padded[r * stride + f] = f < n_features ? packed[r * n_features + f] : 0;
+}
+
 // Stable scatter: left entries keep their order at the front of the segment,
 // right entries keep theirs after them. `scan` is the exclusive prefix sum of
 // `flags` (mod 2^32: differences inside a segment are exact).
@@ -164,6 +172,13 @@ void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, in
   if (n_rows == 0 || n_features == 0) return;
   transpose_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_rows), PartitionPolicy::kBlockThreads),
                      PartitionPolicy::kBlockThreads>>>(bins, bin_stride, n_rows, n_features, columns);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
+void pad_bin_rows(const uint8_t* packed, int64_t n_rows, int64_t n_features, int64_t stride, uint8_t* padded) {
+  if (n_rows == 0) return;
+  pad_rows_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_rows), PartitionPolicy::kBlockThreads),
+                    PartitionPolicy::kBlockThreads>>>(packed, n_rows, n_features, stride, padded);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 

@@ -476,8 +476,8 @@ class CudaTreeBackend final : public TreeBackend {
 
   // Row r's bins go to bins_ + r * bin_stride_, bin_stride_ =
   // device_row_stride (cudaMalloc's start is sector-aligned, so padded rows
-  // touch the fewest 32-byte sectors). The padding is zeroed; no result
-  // depends on it.
+  // touch the fewest 32-byte sectors). The padding is zeroed (defined for
+  // whole-word reads); no result depends on it.
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
     if (bins_key_ == key && !bins_.empty()) return;
@@ -491,8 +491,11 @@ class CudaTreeBackend final : public TreeBackend {
       if (stride == nf)
         bins_.upload(m.bins.data(), m.bins.size());
       else {
-        CANOPY_CUDA_CHECK(cudaMemset(bins_.data(), 0, m.n_rows * stride));  // defined padding for whole-word reads
-        CANOPY_CUDA_CHECK(cudaMemcpy2D(bins_.data(), stride, m.bins.data(), nf, nf, m.n_rows, cudaMemcpyHostToDevice));
+        DeviceArray<uint8_t> packed;
+        cuda_util::ensure_capacity(packed, m.bins.size(), "the binned matrix's upload");
+        packed.upload(m.bins.data(), m.bins.size());
+        cuda_tree::pad_bin_rows(packed.data(), static_cast<int64_t>(m.n_rows), static_cast<int64_t>(nf),
+                                static_cast<int64_t>(stride), bins_.data());
       }
     }
     bins_key_ = key;

@@ -226,6 +226,12 @@ void left_statistics(int32_t n_nodes, const NodeDesc* nodes, const DevJob* jobs,
 // feature-major copy of the matrix, n_rows x n_features bytes).
 void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, int64_t n_features, uint8_t* columns);
 
+// partition.cu: padded[r * stride + f] = packed[r * n_features + f] for f <
+// n_features, 0 past them (stride >= n_features): the device's padded rows
+// (device_row_stride) from the packed matrix, uploaded as one block, since a
+// host-to-device copy of many short rows is slow.
+void pad_bin_rows(const uint8_t* packed, int64_t n_rows, int64_t n_features, int64_t stride, uint8_t* padded);
+
 // Where the partition reads the split feature's bins: row r's bin of feature
 // f is base[r * row_step + f * feature_step], from the feature-major copy
 // (bins_to_columns, n_rows a column) when there is one, else from the
