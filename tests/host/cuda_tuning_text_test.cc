@@ -24,24 +24,25 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   const std::string defaults = describe_cuda_tuning(CudaTuning{});
   EXPECT_EQ(describe_cuda_tuning(parse_cuda_tuning("")), defaults);
   EXPECT_EQ(describe_cuda_tuning(parse_cuda_tuning("  ")), defaults);
-  EXPECT_EQ(defaults,
-            "histogram_mapping=row_words,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-            "histogram_atomics_in_halves=0,pad_rows=0,histogram_subtraction=1,partition_columns=1,partition_two_pass=1,"
-            "workspace_mib=0,"
-            "split_mapping=thread,time_histograms=0");
+  EXPECT_EQ(
+      defaults,
+      "histogram_mapping=swizzled_rows,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
+      "histogram_atomics_in_halves=1,pad_rows=0,histogram_subtraction=1,partition_columns=1,partition_two_pass=1,"
+      "workspace_mib=0,"
+      "split_mapping=thread,time_histograms=0");
 }
 
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "histogram_atomics_in_halves=1,pad_rows=true,histogram_subtraction=0,partition_columns=false,partition_two_pass="
+      "histogram_atomics_in_halves=0,pad_rows=true,histogram_subtraction=0,partition_columns=false,partition_two_pass="
       "0,workspace_mib=2,"
       "split_mapping=warp,time_histograms=1");
   EXPECT_EQ(t.histogram_mapping, CudaTuning::HistogramMapping::kRotatedRows);
   EXPECT_EQ(t.histogram_shared_bytes, std::size_t(48) << 10);
   EXPECT_EQ(t.histogram_load_batch, 4);
   EXPECT_EQ(t.histogram_block_threads, 256);
-  EXPECT_TRUE(t.histogram_atomics_in_halves);
+  EXPECT_FALSE(t.histogram_atomics_in_halves);
   EXPECT_TRUE(t.pad_rows);
   EXPECT_FALSE(t.histogram_subtraction);  // each the opposite of its default
   EXPECT_FALSE(t.partition_columns);
@@ -82,7 +83,7 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
 TEST(CudaTuningText, HelpListsEveryKeyWithItsDefault) {
   const std::string help = cuda_tuning_help();
   EXPECT_NE(help.find("histogram_mapping=row|element|row_words|rotated_rows|swizzled_rows"), std::string::npos);
-  EXPECT_NE(help.find("(default row_words)"), std::string::npos);
+  EXPECT_NE(help.find("(default swizzled_rows)"), std::string::npos);
   EXPECT_NE(help.find("partition_two_pass=0|1"), std::string::npos);
   EXPECT_NE(help.find("split_mapping=thread|warp"), std::string::npos);
 }

@@ -169,30 +169,49 @@ void expect_same_trees(const std::vector<GrownTree>& cpu, const std::vector<Grow
   }
 }
 
-// Grows the same jobs on the CPU backend and on `gpu` and compares the trees,
-// and level by level the primitives' outputs (recording_backend.h): the
-// sampled rows, every node's split and left statistics, and the partitioned
-// rows of every node.
-void compare_backends(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed, TreeBackend* gpu = nullptr) {
-  std::vector<JobSpec> jobs_cpu, jobs_gpu;
+// The CPU backend's trees and levels (recording_backend.h) for a batch of jobs.
+struct CpuReference {
+  std::vector<GrownTree> trees;
+  std::vector<test::RecordedLevel> levels;
+};
+
+CpuReference grow_on_cpu(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed) {
+  std::vector<JobSpec> jobs;
   std::vector<GrowLimits> limits;
-  make_jobs(p, plans, seed, jobs_cpu, limits);
-  jobs_gpu = jobs_cpu;
-  const BatchData batch = p.batch();
-  std::vector<GrownTree> out_cpu, out_gpu;
+  make_jobs(p, plans, seed, jobs, limits);
   auto cpu = make_cpu_tree_backend();
-  test::RecordingBackend cpu_levels(*cpu);
-  grow_batch(cpu_levels, batch, jobs_cpu, limits, out_cpu);
+  test::RecordingBackend recording(*cpu);
+  CpuReference r;
+  grow_batch(recording, p.batch(), jobs, limits, r.trees);
+  r.levels = std::move(recording.levels);
+  return r;
+}
+
+// Grows the jobs of `cpu` on `gpu` (a default CUDA backend when null) and
+// compares the trees, and level by level the primitives' outputs
+// (recording_backend.h): the sampled rows, every node's histograms, split and
+// left statistics, and the partitioned rows of every node.
+void compare_with_cpu(const CpuReference& cpu, const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed,
+                      TreeBackend* gpu = nullptr) {
+  std::vector<JobSpec> jobs;
+  std::vector<GrowLimits> limits;
+  make_jobs(p, plans, seed, jobs, limits);
   std::unique_ptr<TreeBackend> own;
   if (!gpu) {
     own = make_cuda_tree_backend(0);
     gpu = own.get();
   }
   EXPECT_STREQ(gpu->name(), "cuda");
-  test::RecordingBackend gpu_levels(*gpu);
-  grow_batch(gpu_levels, batch, jobs_gpu, limits, out_gpu);
-  expect_same_trees(out_cpu, out_gpu);
-  test::expect_same_levels(cpu_levels.levels, gpu_levels.levels);
+  test::RecordingBackend recording(*gpu);
+  std::vector<GrownTree> trees;
+  grow_batch(recording, p.batch(), jobs, limits, trees);
+  expect_same_trees(cpu.trees, trees);
+  test::expect_same_levels(cpu.levels, recording.levels);
+}
+
+// The same jobs grown on the CPU backend and on `gpu`, compared.
+void compare_backends(const Problem& p, const std::vector<JobPlan>& plans, uint64_t seed, TreeBackend* gpu = nullptr) {
+  compare_with_cpu(grow_on_cpu(p, plans, seed), p, plans, seed, gpu);
 }
 
 TEST(CudaBackend, RandomClassificationMatchesCpu) {
@@ -398,6 +417,34 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             t.histogram_atomics_in_halves = pad != (threads == 256);  // 64-bit shared counters in 32-bit halves
             tunings.push_back(t);
           }
+  // Each problem's batches, with their CPU references grown once for every
+  // tuning: `dense` for the rotated- and swizzled-rows walks, which take
+  // dense groups only (every feature a node), `mixed` for the others.
+  struct Batch {
+    std::vector<JobPlan> plans;
+    uint64_t seed;
+    CpuReference cpu;
+  };
+  std::vector<std::vector<Batch>> dense(problems.size()), mixed(problems.size());
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    const Problem& p = problems[i];
+    const int32_t nf = static_cast<int32_t>(p.bins.n_features);
+    const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
+    JobPlan sampled{5, 1, c, true, 8};
+    sampled.sampled = true;
+    JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
+    JobPlan sampled_rows{nf, 1, c, true, 8};
+    sampled_rows.sampled = true;
+    mixed[i].push_back({{{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, {}});
+    // The class-weighted job in a batch of its own, so the others' batch keeps
+    // 32-bit counters (the swizzled walk's only kind; 28 features of 256 bins
+    // fit 96 KiB). Its weights leave a binary problem one class (make_jobs
+    // weighs class 0 by 0): nothing to split, so there it is left out.
+    dense[i].push_back({{{nf, 1, c, true, 10}, sampled_rows, {std::max(1, nf - 1), 1, c, false, -1}}, 53, {}});
+    if (p.layout.n_classes != 2) dense[i].push_back({{weighted}, 59, {}});
+    for (auto* batches : {&mixed[i], &dense[i]})
+      for (Batch& b : *batches) b.cpu = grow_on_cpu(p, b.plans, b.seed);
+  }
   for (const CudaTuning& tuning : tunings) {
     const char* const kMappingNames[] = {"row", "element", "row-words", "rotated-rows", "swizzled-rows"};
     const char* mapping = kMappingNames[static_cast<int>(tuning.histogram_mapping)];
@@ -406,26 +453,11 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
                  " threads, load batch " + std::to_string(tuning.histogram_load_batch) +
                  (tuning.histogram_atomics_in_halves ? ", atomics in halves" : ""));
     auto gpu = make_cuda_tree_backend(0, tuning);
-    for (const Problem& p : problems) {
-      const int32_t nf = static_cast<int32_t>(p.bins.n_features);
-      const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
-      JobPlan sampled{5, 1, c, true, 8};
-      sampled.sampled = true;
-      JobPlan weighted{nf, 2, c, true, 6, p.layout.n_classes > 0};
-      if (tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
-          tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows) {
-        // Dense groups, which these walks take; the class-weighted job in a
-        // batch of its own, so the others' batch keeps 32-bit counters (the
-        // swizzled walk's only kind; 28 features of 256 bins fit 96 KiB).
-        JobPlan sampled_rows{nf, 1, c, true, 8};
-        sampled_rows.sampled = true;
-        compare_backends(p, {{nf, 1, c, true, 10}, sampled_rows, {std::max(1, nf - 1), 1, c, false, -1}}, 53,
-                         gpu.get());
-        compare_backends(p, {weighted}, 59, gpu.get());
-      } else {
-        compare_backends(p, {{nf, 1, c, true, 10}, sampled, weighted, {3, 1, c, false, -1}}, 53, gpu.get());
-      }
-    }
+    const bool dense_walk = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
+                            tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows;
+    for (std::size_t i = 0; i < problems.size(); ++i)
+      for (const Batch& b : dense_walk ? dense[i] : mixed[i])
+        compare_with_cpu(b.cpu, problems[i], b.plans, b.seed, gpu.get());
   }
 }
 
@@ -489,8 +521,9 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 
 // The opt-in paths on problems small enough for compute-sanitizer
 // (scripts/gpu_check.sh sanitize runs this test under memcheck and
-// racecheck): the default row-words walk at 256 and 512 threads (32- and
-// 64-bit counters) with the subtraction trick in a 1 MiB workspace
+// racecheck): the row-words walk at 256 and 512 threads (32- and 64-bit
+// counters, the 64-bit ones by compare-and-swap at 256 threads and in 32-bit
+// halves at 512) with the subtraction trick in a 1 MiB workspace
 // and the partition over the feature-major copy of the bins (by flags at 256
 // threads, in two passes at 512). Also a layout
 // with a count channel but no row weights (a batch of a training whose other
@@ -512,6 +545,8 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   problems.push_back(few_cuts_problem(20000, 6, 2, 15));  // roots of over 8192 entries: several partition items
   for (int threads : {256, 512}) {
     CudaTuning tuning;
+    tuning.histogram_mapping = CudaTuning::HistogramMapping::kRowWords;
+    tuning.histogram_atomics_in_halves = threads == 512;
     tuning.histogram_block_threads = threads;
     tuning.histogram_subtraction = true;
     tuning.workspace_bytes = std::size_t(1) << 20;
@@ -766,17 +801,19 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 }
 
 // Launch choices other than the defaults, taken from CANOPY_CUDA_TUNING by
-// the canopy binary, export the CPU's model bytes: the swizzled-rows walk,
-// subtraction in a small workspace, the flag partition over the rows without
-// subtraction (the defaults before they were measured), the warp split scan
-// with 64-bit shared counters in 32-bit atomic halves (diabetes: regression).
+// the canopy binary, export the CPU's model bytes: the row-words walk with
+// 64-bit shared counters by compare-and-swap, subtraction in a small
+// workspace, the flag partition over the rows without subtraction (the
+// defaults before they were measured), the warp split scan (diabetes:
+// regression, 64-bit counters).
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
   const std::string db = "--data " + test::data_file("diabetes.csv") + " --label target --n-estimators 10 --seed 7";
-  for (const char* spec : {"histogram_mapping=swizzled_rows", "histogram_subtraction=1,workspace_mib=2",
-                           "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
-                           "split_mapping=warp,histogram_block_threads=256,histogram_atomics_in_halves=1"}) {
+  for (const char* spec :
+       {"histogram_mapping=row_words,histogram_atomics_in_halves=0", "histogram_subtraction=1,workspace_mib=2",
+        "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
+        "split_mapping=warp,histogram_block_threads=256"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);

@@ -46,8 +46,8 @@ TEST(HistogramWalk, DeviceRowStrides) {
   EXPECT_EQ(device_row_stride(tuning_of(Mapping::kRowPerThread), 0), 1u);
 }
 
-TEST(HistogramWalk, DefaultTuningOn28BinaryFeatures) {
-  const CudaTuning t;  // row-words, 96 KiB, 512 threads
+TEST(HistogramWalk, RowWordsOn28BinaryFeatures) {
+  const CudaTuning t = tuning_of(Mapping::kRowWords);  // 96 KiB, 512 threads
   const HistogramWalks w = walks_of(t, 28, 256, 2, true);
   EXPECT_EQ(w.shared_group(), 48);  // 96 KiB of 2 KiB histograms
   EXPECT_EQ(w.counters(), HistogramCounters::kShared32);
