@@ -447,7 +447,7 @@ int run_cli(int argc, char** argv) {
   c_devices->add_flag("--json", devices_json, "print JSON");
   c_devices->footer(
       "\nThe CUDA backend's launch choices (none changes a result) come from CANOPY_CUDA_TUNING,\n"
-      "e.g. CANOPY_CUDA_TUNING=partition_two_pass=0,histogram_mapping=swizzled_rows. Keys:\n" +
+      "e.g. CANOPY_CUDA_TUNING=partition_two_pass=0,histogram_mapping=row_words. Keys:\n" +
       cuda_tuning_help());
 
   try {

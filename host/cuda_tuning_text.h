@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA backend's launch choices (kernels/cuda_tuning.h) as text, one
 // table (cuda_tuning_text.cc) that feeds parsing, validation, help and logging:
-//   CANOPY_CUDA_TUNING="partition_two_pass=0,histogram_mapping=swizzled_rows"
+//   CANOPY_CUDA_TUNING="partition_two_pass=0,histogram_mapping=row_words"
 #include <string>
 
 #include "kernels/cuda_tuning.h"

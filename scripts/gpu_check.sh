@@ -26,11 +26,11 @@
 #   GPU_CHECK_NCU_KERNEL='partition_(mark|place)_kernel' GPU_CHECK_NCU_SKIP=20 GPU_CHECK_NCU_COUNT=2
 #   GPU_CHECK_NCU_FILTER='Train10MPartition/columns:1/two_pass:1/'.
 # rotated: the rotated-rows walk (256 and 512 threads) against the default
-# row-words walk, at 96 KiB: HistogramPass, HistogramPassFewBins and
-# TrainAllFeatures1M with subtraction (every group dense), ranked into
-# $OUT/rotated.txt.
-# swizzled: the swizzled-rows walk (256 and 512 threads) against the default
-# row-words walk, the same cases, ranked into $OUT/swizzled.txt; then Nsight
+# (swizzled-rows) and row-words walks, at 96 KiB: HistogramPass,
+# HistogramPassFewBins and TrainAllFeatures1M with subtraction (every group
+# dense), ranked into $OUT/rotated.txt.
+# swizzled: the swizzled-rows walk (the default; 256 and 512 threads) against
+# the row-words walk, the same cases, ranked into $OUT/swizzled.txt; then Nsight
 # Compute on its 512-thread HistogramPass launch ($OUT/ncu-swizzled.txt).
 # halves: HistogramPass64 (a weighted batch's root pass) and TrainRegression1M
 # (with the CPU backend beside it), 64-bit shared counters by compare-and-swap
@@ -76,10 +76,14 @@ ncu_bench() {
   return "${PIPESTATUS[0]}"
 }
 # gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
-DEFAULT_TUNING='mapping:2/shared_KiB:96/batch:1/pad:0/threads:512'
+DEFAULT_TUNING='mapping:4/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
-# The opt-in walks' gpu_bench mappings (CudaTuning::HistogramMapping's order)
-# and their tunings: the default's but for the mapping, at 256 and 512 threads.
+# The walks' gpu_bench mappings (CudaTuning::HistogramMapping's order) and
+# their tunings: the default's but for the mapping, at 256 and 512 threads;
+# the row-words walk (the default before 2026-11-28) at 512, the baseline the
+# rotated and swizzled steps compare with.
+ROW_WORDS_MAPPING=2
+ROW_WORDS_TUNING="mapping:$ROW_WORDS_MAPPING/shared_KiB:96/batch:1/pad:0/threads:512"
 ROTATED_MAPPING=3
 SWIZZLED_MAPPING=4
 ROTATED_TUNING="mapping:$ROTATED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:(256|512)"
@@ -126,13 +130,13 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     rotated)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|$ROTATED_MAPPING)/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROW_WORDS_TUNING|$ROTATED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:($ROW_WORDS_MAPPING|$ROTATED_MAPPING|$SWIZZLED_MAPPING)/" \
         rotated rotated "${GPU_CHECK_ROTATED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/rotated.json" 2>&1 | tee "$OUT/rotated.txt"
       ;;
     swizzled)
-      gpu_bench "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:(2|$SWIZZLED_MAPPING)/" \
+      gpu_bench "(HistogramPass|HistogramPassFewBins)/($ROW_WORDS_TUNING|$SWIZZLED_TUNING)/|TrainAllFeatures1M/subtract:1/mapping:($ROW_WORDS_MAPPING|$SWIZZLED_MAPPING)/" \
         swizzled swizzled "${GPU_CHECK_SWIZZLED_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"

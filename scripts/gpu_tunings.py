@@ -5,8 +5,9 @@
 
 For each case measured under every tuning (HistogramPass, Train10MTuned) it prints
 one line per tuning, fastest first, with its time, its ratio to the default tuning
-(CudaTuning{}: mapping 2 (row words), 96 KiB, load batch 1, packed rows,
-512 threads, thread split scan) and, for
+(CudaTuning{}: mapping 4 (swizzled rows), 96 KiB, load batch 1, packed rows,
+512 threads, thread split scan; files from before 2026-11-28 were made when
+the default was mapping 2, row words) and, for
 HistogramPass, the bin GB/s of find_splits and of the histogram launches alone
 (kernel, in files that have it). "threads" is the histogram block size (256 in
 files from before it was an argument); Train10MTuned also has "split" (1 = the
@@ -17,9 +18,9 @@ the GPU machine has python3 but no packages.
 import json
 import sys
 
-# CudaTuning{}: the row-words mapping, 96 KiB, load batch 1, packed rows, 512
-# threads, the thread split scan.
-DEFAULT = {"mapping": "2", "shared_KiB": "96", "batch": "1", "pad": "0", "threads": "512", "split": "0"}
+# CudaTuning{}: the swizzled-rows mapping, 96 KiB, load batch 1, packed rows,
+# 512 threads, the thread split scan.
+DEFAULT = {"mapping": "4", "shared_KiB": "96", "batch": "1", "pad": "0", "threads": "512", "split": "0"}
 # Arguments files from before they existed lack, and the value they had then.
 IMPLIED = {"threads": "256", "split": "0"}
 TUNED = ("mapping", "shared_KiB", "batch", "pad")  # present in every tuned case

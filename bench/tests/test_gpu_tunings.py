@@ -33,7 +33,7 @@ class GpuTunings(unittest.TestCase):
     def test_fastest_first_with_ratio_to_the_default(self):
         h = "BM_HistogramPass/mapping:{}/shared_KiB:{}/batch:{}/pad:{}/threads:{}/iterations:20/manual_time"
         rc, lines = self.rank([
-            run(h.format(2, 96, 1, 0, 512), 600.0, **{"bin_GB/s": 466.0}),
+            run(h.format(4, 96, 1, 0, 512), 600.0, **{"bin_GB/s": 466.0}),
             run(h.format(1, 48, 1, 1, 256), 300.0, **{"bin_GB/s": 933.0}),
             run(h.format(0, 96, 8, 0, 512), 400.0),
             run("BM_Train10M/iterations:1/manual_time", 0.7),  # not a tuned case: left out
@@ -69,10 +69,10 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("no default run", lines[2])
 
     def test_the_split_argument_is_labelled_and_not_the_default(self):
-        t = "BM_Train10MTuned/mapping:2/shared_KiB:96/batch:1/pad:0/threads:512/split:{}/iterations:3/manual_time"
+        t = "BM_Train10MTuned/mapping:4/shared_KiB:96/batch:1/pad:0/threads:512/split:{}/iterations:3/manual_time"
         rc, lines = self.rank([run(t.format(1), 0.5), run(t.format(0), 0.6)])
         self.assertEqual(rc, 0)
-        self.assertIn("row-words, 96 KiB, 512 threads, warp split", lines[1])
+        self.assertIn("swizzled-rows, 96 KiB, 512 threads, warp split", lines[1])
         self.assertIn("1.20x the default", lines[1])
         self.assertNotIn("split", lines[2])
         self.assertIn("1.00x the default", lines[2])
@@ -86,7 +86,7 @@ class GpuTunings(unittest.TestCase):
 
     def test_a_file_cut_off_mid_run_ranks_the_runs_it_finished(self):
         t = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
-        text = json.dumps({"context": {}, "benchmarks": [run(t.format(2), 600.0), run(t.format(1), 300.0)]},
+        text = json.dumps({"context": {}, "benchmarks": [run(t.format(4), 600.0), run(t.format(1), 300.0)]},
                           indent=2)
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "gpu_bench.json")
@@ -110,32 +110,35 @@ class GpuTunings(unittest.TestCase):
         self.assertEqual(args, {k: v for k, v in gpu_tunings.DEFAULT.items() if k != "split"})
 
     def test_gpu_check_opt_in_steps_name_their_walks(self):
-        # The rotated and swizzled steps filter gpu_bench by their mapping numbers.
+        # The rotated and swizzled steps filter gpu_bench by their mapping numbers
+        # and the row-words walk's, their baseline.
         check = os.path.join(os.path.dirname(SCRIPT), "gpu_check.sh")
         with open(check) as f:
             mappings = dict(m.groups() for m in (re.match(r"(\w+_MAPPING)=(\d+)$", l.strip()) for l in f) if m)
         labels = {k: gpu_tunings.LABELS["mapping"][v] for k, v in mappings.items()}
-        self.assertEqual(labels, {"ROTATED_MAPPING": "rotated-rows", "SWIZZLED_MAPPING": "swizzled-rows"})
+        self.assertEqual(labels, {"ROW_WORDS_MAPPING": "row-words", "ROTATED_MAPPING": "rotated-rows",
+                                  "SWIZZLED_MAPPING": "swizzled-rows"})
         # ... which are CudaTuning::HistogramMapping's, as the labels' count is.
         with open(os.path.join(os.path.dirname(SCRIPT), "..", "kernels", "cuda_tuning.h")) as f:
             body = re.search(r"enum class HistogramMapping \{([^}]*)\}", f.read()).group(1)
         enum = [n.strip() for n in body.split(",") if n.strip()]
         self.assertEqual(len(enum), len(gpu_tunings.LABELS["mapping"]))
-        self.assertEqual(mappings, {"ROTATED_MAPPING": str(enum.index("kRotatedRows")),
+        self.assertEqual(mappings, {"ROW_WORDS_MAPPING": str(enum.index("kRowWords")),
+                                    "ROTATED_MAPPING": str(enum.index("kRotatedRows")),
                                     "SWIZZLED_MAPPING": str(enum.index("kSwizzledRows"))})
 
     def test_each_bin_count_is_ranked_against_its_own_default(self):
         h = "BM_HistogramPassFewBins/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/bins:{}/iterations:20/manual_time"
         rc, lines = self.rank([
-            run(h.format(2, 4), 400.0), run(h.format(3, 4), 200.0),
-            run(h.format(2, 64), 300.0), run(h.format(3, 64), 600.0),
+            run(h.format(4, 4), 400.0), run(h.format(3, 4), 200.0),
+            run(h.format(4, 64), 300.0), run(h.format(3, 64), 600.0),
         ])
         self.assertEqual(rc, 0)
         self.assertEqual(lines[0], "== BM_HistogramPassFewBins (4 bins)")
         self.assertIn("rotated-rows, 96 KiB, 512 threads, 4 bins", lines[1])
         self.assertIn("2.00x the default", lines[1])
         self.assertEqual(lines[3], "== BM_HistogramPassFewBins (64 bins)")
-        self.assertIn("row-words, 96 KiB, 512 threads, 64 bins", lines[4])
+        self.assertIn("swizzled-rows, 96 KiB, 512 threads, 64 bins", lines[4])
         self.assertIn("0.50x the default", lines[5])
 
     def test_a_file_without_tuned_cases_fails(self):
