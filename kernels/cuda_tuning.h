@@ -36,12 +36,14 @@ struct CudaTuning {
   // takes its fewest instructions a step (swizzled_rows.h's two-channel
   // offsets). Histograms too wide for shared memory (the global-atomic
   // fallback) always take kRowPerThread with single loads.
-  // kSwizzledRows is the default: on an H200 it measured against kRowWords
-  // 1.06x on the root pass over 10M x 28 of 256 bins (kernel 226 against
-  // 253 us), 1.32-2.36x at 64 to 4 bins, 1.17x on 1M x 28 trees with every
-  // feature a node (0.083 against 0.096 s), and the same on the reference
+  // kSwizzledRows is the default: against kRowWords on an H200, 1.12x the
+  // histogram kernel's speed on the root pass over 10M x 28 of 256 bins (226
+  // against 253 us), 1.55-3.37x at 64 to 4 bins, 1.17x on 1M x 28 trees with
+  // every feature a node (0.083 against 0.096 s), the same on the reference
   // training, whose sqrt(28) sampled features take kRowWords below the root
-  // (0.476 s both, medians of 4).
+  // (0.476 s both, medians of 4); on an H100, 0.91x on the 256-bin root pass
+  // (278 against 253 us: its rows are padded from 28 to 32 bytes),
+  // 1.12-2.34x at 64 to 4 bins, 1.04x on the reference training.
   enum class HistogramMapping { kRowPerThread, kElementPerThread, kRowWords, kRotatedRows, kSwizzledRows };
   HistogramMapping histogram_mapping = HistogramMapping::kSwizzledRows;
   // Shared memory of one histogram block (a feature group's privatised
