@@ -370,18 +370,19 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
                   "the position table exceeds the static shared memory set aside for it");
     __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
     const int32_t nb = kSwizzledWalk ? swizzled_rows::walk_bytes(bin_stride) : static_cast<int32_t>(bin_stride);
-    const int32_t copies = rotated_rows::copies(nb), first = kSwizzledWalk ? swizzled_rows::slice_start(f[0]) : 0;
+    const int32_t first = kSwizzledWalk ? swizzled_rows::slice_start(f[0]) : 0;
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
     for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j] - first] = j;
     __syncthreads();
-    for (int64_t i = threadIdx.x; i < nb * feat_stride; i += blockDim.x) {
-      const int64_t bc = i / nb;
-      const int32_t q = static_cast<int32_t>(i - bc * nb), j = feature_of[q];
+    // nb x feat_stride < 2^31: the 32 columns fit shared memory.
+    const int32_t n_positions = nb * static_cast<int32_t>(feat_stride);
+    rotated_rows::FlushCursor at(static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x), nb);
+    for (int32_t i = threadIdx.x; i < n_positions; i += blockDim.x, at.next(nb)) {
+      const int32_t j = feature_of[at.q];
       if (j < 0) continue;
-      unsigned long long v = 0;
-      for (int32_t c = 0; c < copies; ++c) v += h[rotated_rows::column_counter(bc, rotated_rows::column(c, nb, q))];
-      if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
+      const unsigned long long v = rotated_rows::sum_copies(h, at.bc, nb, at.q);
+      if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
     }
   } else if constexpr (kShared) {
     __syncthreads();

@@ -54,6 +54,34 @@ CANOPY_HD int32_t next_position(int32_t q, int32_t nb) { return q + 1 < nb ? q +
 // Column of feature position q in copy c.
 CANOPY_HD int32_t column(int32_t c, int32_t nb, int32_t q) { return c * nb + q; }
 
+// The sum of position q's copies at bin-channel bc: what the flush adds to
+// the position's feature.
+template <typename Counter>
+CANOPY_HD unsigned long long sum_copies(const Counter* h, int64_t bc, int32_t nb, int32_t q) {
+  unsigned long long v = 0;
+  for (int32_t c = 0; c < copies(nb); ++c) v += h[column_counter(bc, column(c, nb, q))];
+  return v;
+}
+
+// The flush's order: a block's thread t visits i = t, t + step, ... below
+// nb x (bins x channels), i = bc * nb + q (consecutive threads on consecutive
+// positions: consecutive columns of a copy, distinct banks). The cursor
+// holds (bc, q) of its i and steps it without a division.
+struct FlushCursor {
+  int32_t bc, q;
+  int32_t step_bc, step_q;
+  CANOPY_HD FlushCursor(int32_t first, int32_t step, int32_t nb)
+      : bc(first / nb), q(first % nb), step_bc(step / nb), step_q(step % nb) {}
+  CANOPY_HD void next(int32_t nb) {
+    bc += step_bc;
+    q += step_q;
+    if (q >= nb) {
+      q -= nb;
+      ++bc;
+    }
+  }
+};
+
 // Word u of a rotated row of w words: the row's words read around the ring
 // from first_word(r) on (each the next_position of the one before), each
 // shifted down by r % 4 bytes with the next one's low bytes on top, so byte

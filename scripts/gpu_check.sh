@@ -2,7 +2,7 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
-#                                       rotated swizzled halves subtract columns sanitize
+#                                       rotated swizzled flush halves subtract columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
 # them into one file at the end. Every step has its own
@@ -10,7 +10,7 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
-#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
@@ -32,6 +32,12 @@
 # swizzled: the swizzled-rows walk (the default; 256 and 512 threads) against
 # the row-words walk, the same cases, ranked into $OUT/swizzled.txt; then Nsight
 # Compute on its 512-thread HistogramPass launch ($OUT/ncu-swizzled.txt).
+# flush: HistogramPass and HistogramPassFewBins under the default and row-words
+# walks at 4M and 10M rows (both launch one wave of chunks on a 132-SM card),
+# each case's histogram kernel time split by scripts/gpu_tunings.py
+# --fixed-part into a time a row and the part that does not grow with the rows
+# (the blocks' zeroing and flush of their shared histograms), into
+# $OUT/flush.txt.
 # halves: HistogramPass64 (a weighted batch's root pass) and TrainRegression1M
 # (with the CPU backend beside it), 64-bit shared counters by compare-and-swap
 # against 32-bit atomic halves (CudaTuning::histogram_atomics_in_halves), into
@@ -142,6 +148,16 @@ for s in "${steps[@]}"; do
       python3 scripts/gpu_tunings.py "$OUT/swizzled.json" 2>&1 | tee "$OUT/swizzled.txt"
       ncu_bench histogram_kernel "HistogramPass/mapping:$SWIZZLED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:512/" 1 1 \
         ncu-swizzled.txt || rc=1
+      ;;
+    flush)
+      rc=0
+      for rows in 4000000 10000000; do
+        CANOPY_GPU_BENCH_ROWS=$rows CANOPY_GPU_BENCH_CPU=0 gpu_bench \
+          "(HistogramPass|HistogramPassFewBins)/($DEFAULT_TUNING|$ROW_WORDS_TUNING)/" "flush-$rows" "flush-$rows" \
+          "${GPU_CHECK_FLUSH_S:-90}" || rc=1
+      done
+      python3 scripts/gpu_tunings.py --fixed-part "$OUT/flush-4000000.json" 4000000 "$OUT/flush-10000000.json" \
+        10000000 2>&1 | tee "$OUT/flush.txt"
       ;;
     halves)
       gpu_bench 'HistogramPass64|TrainRegression1M' halves halves "${GPU_CHECK_HALVES_S:-150}"

@@ -14,6 +14,11 @@ files from before it was an argument); Train10MTuned also has "split" (1 = the
 warp split scan).
 Cases that reported an error (no GPU) are listed as such. Standard library only:
 the GPU machine has python3 but no packages.
+
+    python3 scripts/gpu_tunings.py --fixed-part SMALL.json SMALL_ROWS LARGE.json LARGE_ROWS
+
+splits each case's histogram kernel time, measured at two row counts that launch
+as many blocks (scripts/gpu_check.sh flush), into a time a row and a fixed part.
 """
 import json
 import sys
@@ -96,7 +101,36 @@ def main(path):
     return 0
 
 
+def fixed_part(small_path, small_rows, large_path, large_rows):
+    """The histogram kernel's time (kernel_us) of each tuned case run at two
+    row counts that launch as many blocks, split in two: a time a row, and a
+    part that does not grow with the rows (each block's zeroing and flush of
+    its shared histogram, the launch)."""
+    def timed(path):
+        runs = {}
+        for r in load_runs(path):
+            case, args = parse(r["name"])
+            if "kernel_us" in r and not r.get("error_occurred"):
+                runs[(case, tuple(sorted(args.items())))] = (args, r["kernel_us"])
+        return runs
+    small, large = timed(small_path), timed(large_path)
+    both = [k for k in large if k in small]
+    if not both:
+        print(f"no case with kernel_us in both {small_path} and {large_path}")
+        return 1
+    for key in both:
+        args, a = small[key]
+        b = large[key][1]
+        per_row = (b - a) / (large_rows - small_rows)
+        fixed = a - per_row * small_rows
+        print(f"{key[0]}  {label(args):44s} {a:7.0f} us at {small_rows} rows, {b:7.0f} us at {large_rows}: "
+              f"{per_row * 1e6:6.1f} us a million rows, fixed part {fixed:5.0f} us ({fixed / b:.0%})")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--fixed-part":
+        sys.exit(fixed_part(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])))
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     sys.exit(main(sys.argv[1]))

@@ -141,6 +141,28 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("swizzled-rows, 96 KiB, 512 threads, 64 bins", lines[4])
         self.assertIn("0.50x the default", lines[5])
 
+    def test_the_fixed_part_is_what_does_not_grow_with_the_rows(self):
+        h = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for rows, times in ((4, (140.0, 190.0)), (10, (260.0, 250.0))):
+                paths.append(os.path.join(d, f"{rows}.json"))
+                with open(paths[-1], "w") as f:
+                    json.dump({"benchmarks": [run(h.format(4), 1.0, kernel_us=times[0]),
+                                              run(h.format(2), 1.0, kernel_us=times[1]),
+                                              run("BM_Train10M/iterations:1/manual_time", 0.7)]}, f)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = gpu_tunings.fixed_part(paths[0], 4000000, paths[1], 10000000)
+        lines = out.getvalue().splitlines()
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(lines), 2)
+        # swizzled: 20 us a million rows, 140 - 80 = 60 us fixed; row-words: 10 and 150.
+        self.assertIn("swizzled-rows", lines[0])
+        self.assertIn("20.0 us a million rows, fixed part    60 us (23%)", lines[0])
+        self.assertIn("row-words", lines[1])
+        self.assertIn("10.0 us a million rows, fixed part   150 us (60%)", lines[1])
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)
