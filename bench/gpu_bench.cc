@@ -438,6 +438,55 @@ BENCHMARK(BM_TrainRegression1M)
     ->Unit(benchmark::kSecond)
     ->Iterations(3);
 
+// The default tuning in thread-block clusters of `cluster` blocks
+// (CudaTuning::histogram_cluster_blocks; 1: none): the root pass at 256 and
+// 4 bins a feature (the flush's share of the kernel is largest at 256),
+// the reference training, and every feature a node on 1M x 28 (the
+// subtraction trick's every-feature histograms take the swizzled walk).
+CudaTuning cluster_tuning(const benchmark::State& state) {
+  CudaTuning tuning;
+  tuning.histogram_cluster_blocks = static_cast<int>(state.range(0));
+  return tuning;
+}
+
+void BM_HistogramPassCluster(benchmark::State& state) {
+  histogram_pass(state, static_cast<int32_t>(state.range(1)), cluster_tuning(state), false);
+}
+BENCHMARK(BM_HistogramPassCluster)
+    ->ArgNames({"cluster", "bins"})
+    ->ArgsProduct({{1, 2, 4, 8}, {256, 4}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20);
+
+void BM_Train10MCluster(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  time_gpu_training(state, l.data, reference_params(l.data), cluster_tuning(state));
+}
+BENCHMARK(BM_Train10MCluster)
+    ->ArgName("cluster")
+    ->Arg(1)
+    ->Arg(4)
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
+
+void BM_TrainAllFeatures1MCluster(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
+  const ForestParams p = resolve_params(
+      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
+  time_gpu_training(state, l.data, p, cluster_tuning(state));
+}
+BENCHMARK(BM_TrainAllFeatures1MCluster)
+    ->ArgName("cluster")
+    ->Arg(1)
+    ->Arg(4)
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
+
 // Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
 void BM_FullyGrown1M(benchmark::State& state) {
   if (skip_without_gpu(state)) return;

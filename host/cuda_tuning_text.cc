@@ -95,6 +95,13 @@ const std::vector<TuningKey>& tuning_keys() {
        "add to 64-bit shared histogram counters with two 32-bit atomics instead of a compare-and-swap loop",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_atomics_in_halves); },
        [](const CudaTuning& t) { return flag_text(t.histogram_atomics_in_halves); }},
+      {"histogram_cluster_blocks", "1|2|4|8",
+       "thread-block cluster of a shared-memory histogram launch: its blocks of one node sum their histograms "
+       "before the global atomics (sm_90; 1: none)",
+       [](CudaTuning& t, const std::string& v) {
+         return parse_one_of(v, {1, 2, 4, 8}, t.histogram_cluster_blocks);
+       },
+       [](const CudaTuning& t) { return std::to_string(t.histogram_cluster_blocks); }},
       {"pad_rows", "0|1", "pad the device rows of bins to whole 32-byte sectors",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.pad_rows); },
        [](const CudaTuning& t) { return flag_text(t.pad_rows); }},

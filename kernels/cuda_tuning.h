@@ -79,6 +79,17 @@ struct CudaTuning {
   // 2207 us of kernel time (gpu_bench HistogramPass64), and 1M x 28
   // regression trees 0.091 against 0.140 s a fit (TrainRegression1M).
   bool histogram_atomics_in_halves = true;
+  // Blocks of a thread-block cluster (sm_90; 1: none) a shared-memory
+  // histogram launch runs in. The blocks of a cluster that histogram the
+  // same node and feature group (chunks of one node's entries) sum their
+  // shared histograms through distributed shared memory, each adding its
+  // share of the counters to the global histogram, so a launch makes that
+  // many times fewer global atomics (the root pass: 396 blocks, each
+  // flushing 14,336 counters at 256 bins). The level plans pad a launch's
+  // work items to whole clusters with empty chunks. Opt-in until measured
+  // (gpu_bench HistogramPassCluster); where a device cannot run the
+  // clusters, the launch runs without them.
+  int histogram_cluster_blocks = 1;
   // The partition reads the split feature's bins from a feature-major device
   // copy of the matrix (as the CPU backend's partition does): a node's rows
   // are in ascending order, so its entries read nearby bytes of one column

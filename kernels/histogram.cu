@@ -1,6 +1,7 @@
 // CUDA histograms (kernels/histogram.h): the same integer statistics per
 // (feature, bin) as accumulate_histogram_cpu, accumulated with integer
 // atomics (order-free), and the root statistics as accumulate_totals_cpu.
+#include <cooperative_groups.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -51,6 +52,62 @@ struct GlobalHistogram {
   using Counter = unsigned long long;
   static __device__ __forceinline__ void add(Counter* p, int64_t v) { atomic_add_i64(p, v); }
 };
+
+// The blocks of this block's thread-block cluster (CudaTuning::
+// histogram_cluster_blocks) that histogram its node and feature group: the
+// cluster's ranks [first, first + count), this block the index-th of them.
+// Their items are consecutive (level_plan.h), so they are too. They sum
+// their shared histograms through distributed shared memory, each flushing
+// its share. Without clusters (or before sm_90) a block is alone.
+struct ClusterShare {
+  uint32_t blocks;  // of the cluster: every one of them takes its barriers
+  uint32_t first, count, index;
+};
+
+__device__ ClusterShare cluster_share(const HistItem* __restrict__ items, const HistItem& it) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  const uint32_t n = cluster.num_blocks();
+  if (n > 1) {
+    const uint32_t rank = cluster.block_rank();
+    const HistItem* first_item = items + (blockIdx.x - rank);
+    auto same = [&](uint32_t r) { return first_item[r].node == it.node && first_item[r].j0 == it.j0; };
+    uint32_t lo = rank, hi = rank + 1;
+    while (lo > 0 && same(lo - 1)) --lo;
+    while (hi < n && same(hi)) ++hi;
+    return {n, lo, hi - lo, rank - lo};
+  }
+#endif
+  return {1, 0, 1, 0};
+}
+
+// A barrier of the whole cluster (of the block when it is alone).
+__device__ __forceinline__ void cluster_barrier(const ClusterShare& share) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (share.blocks > 1) {
+    cooperative_groups::this_cluster().sync();
+    return;
+  }
+#endif
+  __syncthreads();
+}
+
+// `h` (a shared-memory address of this block) in the share's r-th block.
+template <typename T>
+__device__ __forceinline__ T* partner_shared(const ClusterShare& share, T* h, uint32_t r) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (share.count > 1) return cooperative_groups::this_cluster().map_shared_rank(h, share.first + r);
+#endif
+  return h;
+}
+
+// [begin, end) of n values: the index-th of count shares.
+__device__ __forceinline__ int64_t share_begin(const ClusterShare& share, int64_t n) {
+  return n * share.index / share.count;
+}
+__device__ __forceinline__ int64_t share_end(const ClusterShare& share, int64_t n) {
+  return n * (share.index + 1) / share.count;
+}
 
 // The swizzled-rows walk (swizzled_rows.h) over entries [e0, e1) of a work
 // item, kRowBytes of each row from byte `slice` (rows of `bin_stride`):
@@ -126,7 +183,7 @@ enum class Walk { kRows, kElements, kRowWords, kRotatedRows, kSwizzledRows };
 // its row's slice (from slice_start(f[0]), nb = walk_bytes(bin_stride)) in
 // step p into column l ^ p (swizzled_walk). kThreads: the block size
 // (CudaTuning::histogram_block_threads).
-template <typename Mode, Walk kWalk, int kBatch, int kThreads>
+template <typename Mode, Walk kWalk, int kBatch, int kThreads, bool kCluster = false>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
@@ -374,22 +431,31 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
     for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j] - first] = j;
-    __syncthreads();
-    // nb x feat_stride < 2^31: the 32 columns fit shared memory.
-    const int32_t n_positions = nb * static_cast<int32_t>(feat_stride);
-    rotated_rows::FlushCursor at(static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x), nb);
-    for (int32_t i = threadIdx.x; i < n_positions; i += blockDim.x, at.next(nb)) {
+    const ClusterShare share = kCluster ? cluster_share(items, it) : ClusterShare{1, 0, 1, 0};
+    cluster_barrier(share);  // the partners' walks are done too
+    // This block's share of the bin-channels, summed over the partners' copies
+    // (nb x feat_stride < 2^31: the 32 columns fit shared memory).
+    const int32_t bc0 = static_cast<int32_t>(share_begin(share, feat_stride)),
+                  bc1 = static_cast<int32_t>(share_end(share, feat_stride));
+    rotated_rows::FlushCursor at(bc0 * nb + static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x), nb);
+    for (int32_t i = bc0 * nb + threadIdx.x; i < bc1 * nb; i += blockDim.x, at.next(nb)) {
       const int32_t j = feature_of[at.q];
       if (j < 0) continue;
-      const unsigned long long v = rotated_rows::sum_copies(h, at.bc, nb, at.q);
+      unsigned long long v = 0;
+      for (uint32_t r = 0; r < share.count; ++r)
+        v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q);
       if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
     }
+    if (share.blocks > 1) cluster_barrier(share);  // the partners are done reading this block's histogram
   } else if constexpr (kShared) {
-    __syncthreads();
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-      const unsigned long long v = smem[i];
+    const ClusterShare share = kCluster ? cluster_share(items, it) : ClusterShare{1, 0, 1, 0};
+    cluster_barrier(share);
+    for (int64_t i = share_begin(share, len) + threadIdx.x; i < share_end(share, len); i += blockDim.x) {
+      unsigned long long v = 0;
+      for (uint32_t r = 0; r < share.count; ++r) v += partner_shared(share, smem, r)[i];
       if (v != 0ull) atomicAdd(gh + i, v);
     }
+    if (share.blocks > 1) cluster_barrier(share);
   }
 }
 
@@ -442,10 +508,11 @@ using HistogramKernel = void (*)(const HistItem*, const NodeDesc*, const DevJob*
 // size; the row-words walk only where the rows allow it (row_words_fit).
 // (Each variant is compiled into every binary that links the kernels: the
 // set is kept to those worth measuring.)
-template <typename Mode, Walk kWalk, int kBatch>
+template <typename Mode, Walk kWalk, int kBatch, bool kCluster = false>
 HistogramKernel histogram_variant(int threads) {
-  return threads == HistogramPolicy::kWideBlockThreads ? histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kWideBlockThreads>
-                                                       : histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kBlockThreads>;
+  return threads == HistogramPolicy::kWideBlockThreads
+             ? histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kWideBlockThreads, kCluster>
+             : histogram_kernel<Mode, kWalk, kBatch, HistogramPolicy::kBlockThreads, kCluster>;
 }
 
 template <typename Mode, Walk kWalk>
@@ -467,7 +534,8 @@ HistogramKernel histogram_variant(const CudaTuning& tuning, int64_t bin_stride) 
       return histogram_variant<Mode, Walk::kRotatedRows, 1>(threads);
     case CudaTuning::HistogramMapping::kSwizzledRows:  // HistogramWalks checked rows, groups, counters, fit
       if constexpr (std::is_same<Mode, SharedHistogram<unsigned int>>::value)
-        return histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
+        return tuning.histogram_cluster_blocks > 1 ? histogram_variant<Mode, Walk::kSwizzledRows, 1, true>(threads)
+                                                   : histogram_variant<Mode, Walk::kSwizzledRows, 1>(threads);
       else  // its shared memory was sized for the swizzled block: no other walk may take it
         throw std::logic_error("cuda: the swizzled-rows walk takes 32-bit counters only");
     case CudaTuning::HistogramMapping::kRowPerThread:
@@ -492,6 +560,13 @@ HistogramKernel histogram_variant(HistogramCounters counters, const CudaTuning& 
   return histogram_variant<GlobalHistogram, Walk::kRows, 1>(histogram_block_threads(tuning));
 }
 
+// Whether the variant for `counters` and `tuning` sums a cluster's histograms
+// (histogram_kernel's kCluster): the swizzled-rows walk's alone.
+bool clustered(HistogramCounters counters, const CudaTuning& tuning) {
+  return counters == HistogramCounters::kShared32 &&
+         tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows;
+}
+
 // Dynamic shared memory that takes a block (with the kernel's static shared
 // memory) above 48 KiB must be opted into, per kernel.
 void allow_shared_bytes(HistogramKernel kernel, std::size_t smem) {
@@ -511,8 +586,31 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
   if (counters == HistogramCounters::kGlobal) smem = 0;
   const HistogramKernel kernel = histogram_variant(counters, tuning, bin_stride);
   allow_shared_bytes(kernel, smem);
-  kernel<<<grid, histogram_block_threads(tuning), smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t,
-                                                         max_bins, hist);
+  const unsigned threads = static_cast<unsigned>(histogram_block_threads(tuning));
+  const unsigned cluster_blocks = static_cast<unsigned>(tuning.histogram_cluster_blocks);
+  if (cluster_blocks > 1 && clustered(counters, tuning) && grid % cluster_blocks == 0) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(grid);
+    config.blockDim = dim3(threads);
+    config.dynamicSmemBytes = smem;
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = cluster_blocks;
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    // A device that cannot run such clusters (before sm_90, or blocks too
+    // large for them) takes the plain launch: the blocks then flush one by one.
+    int max_clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&max_clusters, kernel, &config) == cudaSuccess && max_clusters > 0) {
+      CANOPY_CUDA_CHECK(
+          cudaLaunchKernelEx(&config, kernel, items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist));
+      return;
+    }
+    (void)cudaGetLastError();  // the occupancy query's error, if any, is not the launch's
+  }
+  kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 

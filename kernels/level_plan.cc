@@ -128,6 +128,11 @@ LevelPlan LevelPlanner::plan(std::vector<LevelSlot>& slots, std::size_t i0, std:
       plan.scratch_len += static_cast<int64_t>(nd.kf) * nd.pair_scratch;
     }
   }
+  if (shape_.cluster_blocks > 1 && !plan.items.empty()) {
+    HistItem empty = plan.items.back();
+    empty.e0 = empty.e1;
+    while (plan.items.size() % static_cast<std::size_t>(shape_.cluster_blocks) != 0) plan.items.push_back(empty);
+  }
   // Every-feature histograms read the identity list after the samples;
   // derived siblings, then the histograms kept for the next level.
   const int32_t n_pairs = static_cast<int32_t>(plan.pair_node.size());

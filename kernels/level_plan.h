@@ -83,6 +83,7 @@ struct LevelShape {
   std::vector<int32_t> kf;               // per job: features sampled a node
   std::vector<uint8_t> subtract;         // per job: histograms every feature, subtracts siblings
   int32_t max_kept = 0;                  // histograms a pool holds
+  int32_t cluster_blocks = 1;            // CudaTuning::histogram_cluster_blocks: items in whole clusters
 
   // Features a dense node of job j histograms: every feature for a job that
   // subtracts, else its sample.
@@ -95,6 +96,9 @@ struct LevelShape {
 // feature list is the nodes' samples (pair_node.size() of them, written on the
 // device) followed, when any_all_features, by the identity list of every
 // feature; combines: the n_derived derived siblings, then the kept histograms.
+// items: a node's chunks of one feature group are consecutive; with clusters
+// (LevelShape::cluster_blocks > 1) their count is a whole number of clusters,
+// the last item repeated with no entries (e0 == e1) to fill the last one.
 struct LevelPlan {
   std::vector<cuda_tree::NodeDesc> nodes;
   std::vector<int32_t> pair_node;

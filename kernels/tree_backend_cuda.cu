@@ -351,6 +351,7 @@ class CudaTreeBackend final : public TreeBackend {
                                                                walks_.shared_bytes(widest_launch, widest)),
                             1, HistogramPolicy::kBlocksPerSM);
     shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
+    shape.cluster_blocks = walks_.counters() == HistogramCounters::kGlobal ? 1 : tuning_.histogram_cluster_blocks;
     planner_ = LevelPlanner(std::move(shape));
     all_features_.resize(static_cast<std::size_t>(nf_));
     std::iota(all_features_.begin(), all_features_.end(), 0);

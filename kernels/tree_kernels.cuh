@@ -182,7 +182,10 @@ void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uin
 // (histogram_walk.h).
 
 // One block per work item; `smem` bytes of dynamic shared memory (opted into
-// above 48 KiB), the kernel variant chosen by `counters` and `tuning`.
+// above 48 KiB), the kernel variant chosen by `counters` and `tuning`; in
+// clusters of tuning.histogram_cluster_blocks where the items come in whole
+// clusters (level_plan.h) and the device runs them, else block by block
+// (same histograms either way).
 void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
                       const HistItem* items, const NodeDesc* nodes, const DevJob* jobs, const int32_t* feats,
                       const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,

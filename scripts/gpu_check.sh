@@ -2,7 +2,8 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
-#                                       rotated swizzled flush halves subtract columns sanitize
+#                                       rotated swizzled flush cluster halves subtract columns
+#                                       sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
 # them into one file at the end. Every step has its own
@@ -10,7 +11,8 @@
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
-#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
+#   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_CLUSTER_S=150
+#   GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
 # block, load batch, padded rows, block threads), Train10M with the CPU comparison,
@@ -38,6 +40,11 @@
 # --fixed-part into a time a row and the part that does not grow with the rows
 # (the blocks' zeroing and flush of their shared histograms), into
 # $OUT/flush.txt.
+# cluster: the default tuning in thread-block clusters of 1, 2, 4 and 8 blocks
+# (CudaTuning::histogram_cluster_blocks): HistogramPassCluster at 256 and 4
+# bins a feature, Train10MCluster and TrainAllFeatures1MCluster (1 and 4),
+# into $OUT/cluster.log; then compute-sanitizer's racecheck on the test that
+# runs clusters on small problems (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
 # halves: HistogramPass64 (a weighted batch's root pass) and TrainRegression1M
 # (with the CPU backend beside it), 64-bit shared counters by compare-and-swap
 # against 32-bit atomic halves (CudaTuning::histogram_atomics_in_halves), into
@@ -158,6 +165,14 @@ for s in "${steps[@]}"; do
       done
       python3 scripts/gpu_tunings.py --fixed-part "$OUT/flush-4000000.json" 4000000 "$OUT/flush-10000000.json" \
         10000000 2>&1 | tee "$OUT/flush.txt"
+      ;;
+    cluster)
+      gpu_bench 'Cluster' cluster cluster "${GPU_CHECK_CLUSTER_S:-150}"
+      rc=$?
+      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
+      timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool racecheck --error-exitcode 3 \
+        test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
+        tee -a "$OUT/cluster.log" || rc=1
       ;;
     halves)
       gpu_bench 'HistogramPass64|TrainRegression1M' halves halves "${GPU_CHECK_HALVES_S:-150}"

@@ -27,7 +27,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   EXPECT_EQ(
       defaults,
       "histogram_mapping=swizzled_rows,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-      "histogram_atomics_in_halves=1,pad_rows=0,histogram_subtraction=1,partition_columns=1,partition_two_pass=1,"
+      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,pad_rows=0,histogram_subtraction=1,partition_columns=1,"
+      "partition_two_pass=1,"
       "workspace_mib=0,"
       "split_mapping=thread,time_histograms=0");
 }
@@ -35,7 +36,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "histogram_atomics_in_halves=0,pad_rows=true,histogram_subtraction=0,partition_columns=false,partition_two_pass="
+      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,pad_rows=true,histogram_subtraction=0,partition_"
+      "columns=false,partition_two_pass="
       "0,workspace_mib=2,"
       "split_mapping=warp,time_histograms=1");
   EXPECT_EQ(t.histogram_mapping, CudaTuning::HistogramMapping::kRotatedRows);
@@ -43,6 +45,7 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
   EXPECT_EQ(t.histogram_load_batch, 4);
   EXPECT_EQ(t.histogram_block_threads, 256);
   EXPECT_FALSE(t.histogram_atomics_in_halves);
+  EXPECT_EQ(t.histogram_cluster_blocks, 4);
   EXPECT_TRUE(t.pad_rows);
   EXPECT_FALSE(t.histogram_subtraction);  // each the opposite of its default
   EXPECT_FALSE(t.partition_columns);
@@ -69,6 +72,7 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
             std::string::npos);
   EXPECT_NE(error_of("histogram_load_batch=2").find("expected 1|4"), std::string::npos);
   EXPECT_NE(error_of("histogram_block_threads=300").find("expected 256|512"), std::string::npos);
+  EXPECT_NE(error_of("histogram_cluster_blocks=3").find("expected 1|2|4|8"), std::string::npos);
   EXPECT_NE(error_of("histogram_shared_kib=0").find("for histogram_shared_kib"), std::string::npos);
   EXPECT_NE(error_of("workspace_mib=-1").find("\"-1\" for workspace_mib"), std::string::npos);
   EXPECT_NE(error_of("pad_rows=yes").find("expected 0|1"), std::string::npos);

@@ -415,6 +415,10 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             t.histogram_block_threads = threads;
             t.histogram_load_batch = batch;
             t.histogram_atomics_in_halves = pad != (threads == 256);  // 64-bit shared counters in 32-bit halves
+            // Clusters (swizzled walk): blocks of a node sum their histograms in
+            // distributed shared memory; at 48 KiB the walk falls back, the
+            // items still padded to whole clusters.
+            if (mapping == CudaTuning::HistogramMapping::kSwizzledRows) t.histogram_cluster_blocks = pad ? 8 : 4;
             tunings.push_back(t);
           }
   // Each problem's batches, with their CPU references grown once for every
@@ -451,7 +455,10 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     SCOPED_TRACE(std::string(mapping) + " mapping, " + std::to_string(tuning.histogram_shared_bytes >> 10) + " KiB" +
                  (tuning.pad_rows ? ", padded rows" : "") + ", " + std::to_string(tuning.histogram_block_threads) +
                  " threads, load batch " + std::to_string(tuning.histogram_load_batch) +
-                 (tuning.histogram_atomics_in_halves ? ", atomics in halves" : ""));
+                 (tuning.histogram_atomics_in_halves ? ", atomics in halves" : "") +
+                 (tuning.histogram_cluster_blocks > 1
+                      ? ", clusters of " + std::to_string(tuning.histogram_cluster_blocks)
+                      : std::string()));
     auto gpu = make_cuda_tree_backend(0, tuning);
     const bool dense_walk = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
                             tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows;
@@ -531,7 +538,8 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // no count channel), the count from the multiplicity.
 // And 20000 rows, so the first partitions cut a node into several work items.
 // Then the rotated- and swizzled-rows walks at 256 and 512 threads (the
-// rotated walk's bounded registers) on jobs that sample most features, with
+// rotated walk's bounded registers; the swizzled walk's clusters of 4 at
+// 512) on jobs that sample most features, with
 // the default partition, adding 20 and 12 features of 3 classes, 11 and 3
 // binary features (swizzled: rows padded to 32, 16 and 4 bytes, 32-bit
 // counters); the 40 features of 3 classes take the swizzled walk's 32-byte
@@ -581,6 +589,9 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
       tuning.histogram_mapping = mapping;
       tuning.histogram_block_threads = threads;
       tuning.workspace_bytes = std::size_t(1) << 20;
+      // The swizzled walk's clusters at 512 threads: the sanitizers see the
+      // reads of other blocks' shared histograms.
+      if (mapping == CudaTuning::HistogramMapping::kSwizzledRows && threads == 512) tuning.histogram_cluster_blocks = 4;
       auto gpu = make_cuda_tree_backend(0, tuning);
       for (const Problem& p : problems) {
         SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
@@ -805,7 +816,7 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 // 64-bit shared counters by compare-and-swap, subtraction in a small
 // workspace, the flag partition over the rows without subtraction (the
 // defaults before they were measured), the warp split scan (diabetes:
-// regression, 64-bit counters).
+// regression, 64-bit counters), the swizzled walk in clusters of 8.
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
@@ -813,7 +824,7 @@ TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   for (const char* spec :
        {"histogram_mapping=row_words,histogram_atomics_in_halves=0", "histogram_subtraction=1,workspace_mib=2",
         "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
-        "split_mapping=warp,histogram_block_threads=256"}) {
+        "split_mapping=warp,histogram_block_threads=256", "histogram_cluster_blocks=8"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);

@@ -98,6 +98,14 @@ void replay(LevelShape shape, std::size_t budget, int depth, Totals& totals) {
       // Histogram work items, then the combines.
       std::vector<int64_t> hist(static_cast<std::size_t>(plan.hist_len), 0);
       std::vector<int32_t> items_of(plan.nodes.size(), 0);
+      // A node's chunks of one group are consecutive (a cluster's blocks of
+      // one group sum their histograms), in whole clusters.
+      EXPECT_EQ(plan.items.size() % static_cast<std::size_t>(shape.cluster_blocks), 0u);
+      for (std::size_t a = 0; a < plan.items.size(); ++a)
+        for (std::size_t b = a + 2; b < plan.items.size(); ++b)
+          if (plan.items[a].node == plan.items[b].node && plan.items[a].j0 == plan.items[b].j0)
+            ASSERT_TRUE(plan.items[b - 1].node == plan.items[a].node && plan.items[b - 1].j0 == plan.items[a].j0)
+                << "the chunks of node " << plan.items[a].node << ", group " << plan.items[a].j0 << " are apart";
       for (const HistItem& it : plan.items) {
         const NodeDesc& nd = plan.nodes[it.node];
         ASSERT_TRUE(nd.dense);
@@ -201,6 +209,26 @@ TEST(LevelPlan, AFullPoolKeepsFewAndTheRestAreBuilt) {
   EXPECT_GT(t.derived, 0);
   EXPECT_LE(t.kept, 3 * t.levels);
   EXPECT_GT(t.histogrammed, t.derived);
+}
+
+// Clusters of 4 blocks: every chunk's items padded to whole clusters with
+// empty chunks (which add nothing), the histograms unchanged.
+TEST(LevelPlan, ClusterPlansComeInWholeClusters) {
+  LevelShape shape = shape_of({10, 7, 3, 5}, {1, 1, 0, 0}, 1000);
+  shape.cluster_blocks = 4;
+  Totals t;
+  replay(shape, 12 << 10, 8, t);
+  EXPECT_GT(t.derived, 20);
+  shape.resident_blocks = 1000;  // chunks of min_entries_per_block (97)
+  LevelPlanner planner(shape);
+  std::vector<LevelSlot> root{LevelSlot{0, 0, 0, 1000}};  // 1000 entries of 97 a chunk: 11 chunks
+  planner.start_level(root);
+  const LevelPlan plan = planner.plan(root, 0, 1);
+  ASSERT_EQ(plan.items.size(), 36u);  // 3 groups (4, 4, 2 features) x 11 chunks, then 3 empty ones
+  for (std::size_t i = 33; i < 36; ++i) {
+    EXPECT_EQ(plan.items[i].e0, plan.items[i].e1);
+    EXPECT_EQ(plan.items[i].j0, plan.items[32].j0);
+  }
 }
 
 TEST(LevelPlan, WithoutSubtractionEveryDenseNodeIsBuiltFromItsSample) {
