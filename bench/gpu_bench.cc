@@ -394,11 +394,15 @@ BENCHMARK(BM_Train10MPartition)
 // every group of this training is dense, so the rotated and swizzled walks
 // take every level); the
 // CPU backend, which always subtracts there, beside the default.
+ForestParams all_features_params(const TrainingData& td) {
+  return resolve_params({{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}},
+                        td.task);
+}
+
 void BM_TrainAllFeatures1M(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
-  const ForestParams p = resolve_params(
-      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
+  const ForestParams p = all_features_params(l.data);
   CudaTuning tuning;
   tuning.histogram_subtraction = state.range(0) != 0;
   tuning.histogram_mapping = static_cast<CudaTuning::HistogramMapping>(state.range(1));
@@ -464,28 +468,19 @@ void BM_Train10MCluster(benchmark::State& state) {
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
   time_gpu_training(state, l.data, reference_params(l.data), cluster_tuning(state));
 }
-BENCHMARK(BM_Train10MCluster)
-    ->ArgName("cluster")
-    ->Arg(1)
-    ->Arg(4)
-    ->UseManualTime()
-    ->Unit(benchmark::kSecond)
-    ->Iterations(3);
+// The trainings' cases: without clusters and in clusters of 4, 3 fits each.
+void training_clusters(benchmark::internal::Benchmark* b) {
+  b->ArgName("cluster")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kSecond)->Iterations(3);
+}
+BENCHMARK(BM_Train10MCluster)->Apply(training_clusters);
 
 void BM_TrainAllFeatures1MCluster(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const Loaded& l = load(env_int("CANOPY_GPU_BENCH_FULL_ROWS", 1000000), 28);
-  const ForestParams p = resolve_params(
-      {{"n_estimators", "100"}, {"max_depth", "10"}, {"max_features", "all"}, {"bootstrap", "true"}}, l.data.task);
+  const ForestParams p = all_features_params(l.data);
   time_gpu_training(state, l.data, p, cluster_tuning(state));
 }
-BENCHMARK(BM_TrainAllFeatures1MCluster)
-    ->ArgName("cluster")
-    ->Arg(1)
-    ->Arg(4)
-    ->UseManualTime()
-    ->Unit(benchmark::kSecond)
-    ->Iterations(3);
+BENCHMARK(BM_TrainAllFeatures1MCluster)->Apply(training_clusters);
 
 // Fully grown trees (max_depth none) on 1M x 28: must finish; time and peak device memory.
 void BM_FullyGrown1M(benchmark::State& state) {
