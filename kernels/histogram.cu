@@ -182,7 +182,8 @@ enum class Walk { kRows, kElements, kRowWords, kRotatedRows, kSwizzledRows };
 // slices): a thread takes whole entries, and lane l adds byte (l % nb) ^ p of
 // its row's slice (from slice_start(f[0]), nb = walk_bytes(bin_stride)) in
 // step p into column l ^ p (swizzled_walk). kThreads: the block size
-// (CudaTuning::histogram_block_threads).
+// (CudaTuning::histogram_block_threads). kCluster (the swizzled walk only):
+// the block sums its histogram with its cluster partners' (ClusterShare).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads, bool kCluster = false>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
@@ -191,6 +192,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
                      DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
   using Counter = typename Mode::Counter;
   constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
+  static_assert(!kCluster || kWalk == Walk::kSwizzledRows, "clusters sum the swizzled walk's histograms only");
   extern __shared__ unsigned long long smem_raw[];
   Counter* smem = reinterpret_cast<Counter*>(smem_raw);
   const HistItem it = items[blockIdx.x];
@@ -427,7 +429,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
                   "the position table exceeds the static shared memory set aside for it");
     __shared__ int32_t feature_of[rotated_rows::kLanes];  // position -> j; -1: not in the group
     const int32_t nb = kSwizzledWalk ? swizzled_rows::walk_bytes(bin_stride) : static_cast<int32_t>(bin_stride);
-    const int32_t first = kSwizzledWalk ? swizzled_rows::slice_start(f[0]) : 0;
+    const int32_t copies = rotated_rows::copies(nb), first = kSwizzledWalk ? swizzled_rows::slice_start(f[0]) : 0;
     for (int32_t q = threadIdx.x; q < nb; q += blockDim.x) feature_of[q] = -1;
     __syncthreads();
     for (int32_t j = threadIdx.x; j < it.nj; j += blockDim.x) feature_of[f[j] - first] = j;
@@ -435,27 +437,31 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     cluster_barrier(share);  // the partners' walks are done too
     // This block's share of the bin-channels, summed over the partners' copies
     // (nb x feat_stride < 2^31: the 32 columns fit shared memory).
-    const int32_t bc0 = static_cast<int32_t>(share_begin(share, feat_stride)),
-                  bc1 = static_cast<int32_t>(share_end(share, feat_stride));
+    int32_t bc0 = 0, bc1 = static_cast<int32_t>(feat_stride);
+    if constexpr (kCluster) {
+      bc0 = static_cast<int32_t>(share_begin(share, feat_stride));
+      bc1 = static_cast<int32_t>(share_end(share, feat_stride));
+    }
     rotated_rows::FlushCursor at(bc0 * nb + static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x), nb);
     for (int32_t i = bc0 * nb + threadIdx.x; i < bc1 * nb; i += blockDim.x, at.next(nb)) {
       const int32_t j = feature_of[at.q];
       if (j < 0) continue;
       unsigned long long v = 0;
-      for (uint32_t r = 0; r < share.count; ++r)
-        v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q);
+      if constexpr (kCluster) {
+        for (uint32_t r = 0; r < share.count; ++r)
+          v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q, copies);
+      } else {
+        v = rotated_rows::sum_copies(h, at.bc, nb, at.q, copies);
+      }
       if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
     }
     if (share.blocks > 1) cluster_barrier(share);  // the partners are done reading this block's histogram
   } else if constexpr (kShared) {
-    const ClusterShare share = kCluster ? cluster_share(items, it) : ClusterShare{1, 0, 1, 0};
-    cluster_barrier(share);
-    for (int64_t i = share_begin(share, len) + threadIdx.x; i < share_end(share, len); i += blockDim.x) {
-      unsigned long long v = 0;
-      for (uint32_t r = 0; r < share.count; ++r) v += partner_shared(share, smem, r)[i];
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+      const unsigned long long v = smem[i];
       if (v != 0ull) atomicAdd(gh + i, v);
     }
-    if (share.blocks > 1) cluster_barrier(share);
   }
 }
 

@@ -54,12 +54,13 @@ CANOPY_HD int32_t next_position(int32_t q, int32_t nb) { return q + 1 < nb ? q +
 // Column of feature position q in copy c.
 CANOPY_HD int32_t column(int32_t c, int32_t nb, int32_t q) { return c * nb + q; }
 
-// The sum of position q's copies at bin-channel bc: what the flush adds to
-// the position's feature.
+// The sum of position q's n_copies = copies(nb) copies at bin-channel bc:
+// what the flush adds to the position's feature (n_copies passed in, so a
+// loop divides once).
 template <typename Counter>
-CANOPY_HD unsigned long long sum_copies(const Counter* h, int64_t bc, int32_t nb, int32_t q) {
+CANOPY_HD unsigned long long sum_copies(const Counter* h, int64_t bc, int32_t nb, int32_t q, int32_t n_copies) {
   unsigned long long v = 0;
-  for (int32_t c = 0; c < copies(nb); ++c) v += h[column_counter(bc, column(c, nb, q))];
+  for (int32_t c = 0; c < n_copies; ++c) v += h[column_counter(bc, column(c, nb, q))];
   return v;
 }
 

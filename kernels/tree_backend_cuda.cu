@@ -351,7 +351,12 @@ class CudaTreeBackend final : public TreeBackend {
                                                                walks_.shared_bytes(widest_launch, widest)),
                             1, HistogramPolicy::kBlocksPerSM);
     shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
-    shape.cluster_blocks = walks_.counters() == HistogramCounters::kGlobal ? 1 : tuning_.histogram_cluster_blocks;
+    // Only the swizzled walk's launches run in clusters (histogram.cu's
+    // clustered): the other walks' items are not padded.
+    shape.cluster_blocks =
+        tuning_.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows && walks_.needs_dense_groups()
+            ? tuning_.histogram_cluster_blocks
+            : 1;
     planner_ = LevelPlanner(std::move(shape));
     all_features_.resize(static_cast<std::size_t>(nf_));
     std::iota(all_features_.begin(), all_features_.end(), 0);

@@ -416,8 +416,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             t.histogram_load_batch = batch;
             t.histogram_atomics_in_halves = pad != (threads == 256);  // 64-bit shared counters in 32-bit halves
             // Clusters (swizzled walk): blocks of a node sum their histograms in
-            // distributed shared memory; at 48 KiB the walk falls back, the
-            // items still padded to whole clusters.
+            // distributed shared memory (at 48 KiB the walk does not fit: no
+            // clusters).
             if (mapping == CudaTuning::HistogramMapping::kSwizzledRows) t.histogram_cluster_blocks = pad ? 8 : 4;
             tunings.push_back(t);
           }

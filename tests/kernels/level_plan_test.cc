@@ -227,6 +227,7 @@ TEST(LevelPlan, ClusterPlansComeInWholeClusters) {
   ASSERT_EQ(plan.items.size(), 36u);  // 3 groups (4, 4, 2 features) x 11 chunks, then 3 empty ones
   for (std::size_t i = 33; i < 36; ++i) {
     EXPECT_EQ(plan.items[i].e0, plan.items[i].e1);
+    EXPECT_EQ(plan.items[i].node, plan.items[32].node);
     EXPECT_EQ(plan.items[i].j0, plan.items[32].j0);
   }
 }

@@ -74,7 +74,8 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
   for (int64_t i = 0; i < nb * feat_stride; ++i) {
     const int64_t bc = i / nb;
     const int32_t q = static_cast<int32_t>(i - bc * nb), j = feature_of[q];
-    if (j >= 0) hist[j * feat_stride + bc] += static_cast<int64_t>(rr::sum_copies(columns.data(), bc, nb, q));
+    if (j >= 0)
+      hist[j * feat_stride + bc] += static_cast<int64_t>(rr::sum_copies(columns.data(), bc, nb, q, rr::copies(nb)));
   }
   return hist;
 }
@@ -132,22 +133,26 @@ TEST(RotatedRows, FlushCursorVisitsEveryPositionOnce) {
     for (int32_t threads : {256, 512}) {
       SCOPED_TRACE("nb " + std::to_string(nb) + ", " + std::to_string(threads) + " threads");
       const int32_t n = nb * 256 * 3 + 5;  // 256 bins x 3 channels, and a part of a round
-      std::vector<int32_t> visits(static_cast<std::size_t>(n), 0);
-      for (int32_t t = 0; t < threads; ++t) {
-        rr::FlushCursor at(t, threads, nb);
-        for (int32_t i = t; i < n; i += threads, at.next(nb)) {
-          ASSERT_EQ(at.bc, i / nb);
-          ASSERT_EQ(at.q, i % nb);
-          ++visits[i];
+      // The whole range, and a cluster partner's share of it: from bin-channel
+      // 301 (histogram.cu's bc0 * nb + thread) to the end.
+      for (int32_t start : {0, 301 * nb}) {
+        std::vector<int32_t> visits(static_cast<std::size_t>(n), 0);
+        for (int32_t t = 0; t < threads; ++t) {
+          rr::FlushCursor at(start + t, threads, nb);
+          for (int32_t i = start + t; i < n; i += threads, at.next(nb)) {
+            ASSERT_EQ(at.bc, i / nb);
+            ASSERT_EQ(at.q, i % nb);
+            ++visits[i];
+          }
         }
+        EXPECT_EQ(std::count(visits.begin(), visits.end(), 1), n - start);
       }
-      EXPECT_EQ(std::count(visits.begin(), visits.end(), 1), n);
     }
   // The copies of a position are summed: column c * nb + q at each bc.
   std::vector<uint32_t> h(static_cast<std::size_t>(rr::counters(2, 1)));
   for (std::size_t i = 0; i < h.size(); ++i) h[i] = static_cast<uint32_t>(i);
-  EXPECT_EQ(rr::sum_copies(h.data(), 1, 8, 3), 32u * 4 + 3 + 11 + 19 + 27);  // four copies at bc 1
-  EXPECT_EQ(rr::sum_copies(h.data(), 0, 28, 27), 27u);                       // one copy
+  EXPECT_EQ(rr::sum_copies(h.data(), 1, 8, 3, rr::copies(8)), 32u * 4 + 3 + 11 + 19 + 27);  // four copies at bc 1
+  EXPECT_EQ(rr::sum_copies(h.data(), 0, 28, 27, rr::copies(28)), 27u);                      // one copy
 }
 
 TEST(RotatedRows, ReplayedWalkGivesTheCpuHistogram) {
