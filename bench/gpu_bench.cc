@@ -244,6 +244,8 @@ void histogram_pass(benchmark::State& state, int32_t max_bins, CudaTuning tuning
     state.SetIterationTime(seconds_since(t0));
   }
   const double kernel_s = (cuda_histogram_seconds(*backend) - kernel_s0) / static_cast<double>(state.iterations());
+  if (tuning.histogram_cluster_blocks > 1)  // 0: the device ran the plain launch instead
+    state.counters["cluster_launches"] = static_cast<double>(cuda_cluster_launches(*backend));
   backend->end();
   // The time is find_splits' (uploads, histogram, split scan, copies back);
   // kernel_* count the histogram launches alone (CUDA events), the figure
@@ -354,6 +356,8 @@ void time_gpu_training(benchmark::State& state, const TrainingData& td, const Fo
   state.counters["train_gpu_s"] = gpu_s;
   state.counters["histogram_kernel_s"] =
       (cuda_histogram_seconds(*gpu) - kernel_s0) / static_cast<double>(state.iterations());
+  if (tuning.histogram_cluster_blocks > 1)
+    state.counters["cluster_launches"] = static_cast<double>(cuda_cluster_launches(*gpu));
 }
 
 // The reference case on the GPU alone under each tuning: 3 fits after a warm-up.

@@ -584,11 +584,11 @@ void allow_shared_bytes(HistogramKernel kernel, std::size_t smem) {
 
 }  // namespace
 
-void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
+bool build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
                       const HistItem* items, const NodeDesc* nodes, const DevJob* jobs, const int32_t* feats,
                       const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
                       int32_t max_bins, unsigned long long* hist) {
-  if (grid == 0) return;
+  if (grid == 0) return false;
   if (counters == HistogramCounters::kGlobal) smem = 0;
   const HistogramKernel kernel = histogram_variant(counters, tuning, bin_stride);
   allow_shared_bytes(kernel, smem);
@@ -612,12 +612,13 @@ void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
     if (cudaOccupancyMaxActiveClusters(&max_clusters, kernel, &config) == cudaSuccess && max_clusters > 0) {
       CANOPY_CUDA_CHECK(
           cudaLaunchKernelEx(&config, kernel, items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist));
-      return;
+      return true;
     }
     (void)cudaGetLastError();  // the occupancy query's error, if any, is not the launch's
   }
   kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist);
   CANOPY_CUDA_CHECK_LAUNCH();
+  return false;
 }
 
 int histogram_blocks_per_sm(HistogramCounters counters, const CudaTuning& tuning, int64_t bin_stride, std::size_t smem) {

@@ -130,4 +130,10 @@ std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const Cuda
 // in its histogram launches since it was made; 0 for any other backend.
 double cuda_histogram_seconds(const TreeBackend& backend);
 
+// Histogram launches a CUDA backend has run in thread-block clusters
+// (CudaTuning::histogram_cluster_blocks) since it was made; 0 for any other
+// backend. Tells a measurement or test that the clusters ran rather than the
+// plain launch a device without them takes.
+int64_t cuda_cluster_launches(const TreeBackend& backend);
+
 }  // namespace canopy

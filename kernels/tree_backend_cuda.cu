@@ -123,6 +123,7 @@ class CudaTreeBackend final : public TreeBackend {
 
   // CudaTuning::time_histograms: the histogram launches' device seconds so far.
   double histogram_seconds() const { return histogram_timer_ ? histogram_timer_->total_seconds() : 0.0; }
+  int64_t cluster_launches() const { return cluster_launches_; }
 
   const char* name() const override { return "cuda"; }
 
@@ -664,10 +665,10 @@ class CudaTreeBackend final : public TreeBackend {
       return walks_.dense(it.nj, plan.nodes[it.node].all_features != 0);
     });
     const CudaTuning launch = walks_.launch(dense);
-    cuda_tree::build_histograms(walks_.counters(), launch, static_cast<unsigned>(items.size()),
-                                walks_.shared_bytes(launch, plan.max_group), hist_items_.data(), nodes_.data(),
-                                jobs_.data(), feats_.data(), bins_.data(), bin_stride_, entries_.data(), targets_,
-                                max_bins_, reinterpret_cast<unsigned long long*>(hist_.data()));
+    cluster_launches_ += cuda_tree::build_histograms(
+        walks_.counters(), launch, static_cast<unsigned>(items.size()), walks_.shared_bytes(launch, plan.max_group),
+        hist_items_.data(), nodes_.data(), jobs_.data(), feats_.data(), bins_.data(), bin_stride_, entries_.data(),
+        targets_, max_bins_, reinterpret_cast<unsigned long long*>(hist_.data()));
     cuda_tree::combine_histograms(combines_.data(), static_cast<int32_t>(plan.n_derived), all_len, hist_.data(),
                                   parent_hists_.data(), hist_.data());
     cuda_tree::combine_histograms(combines_.data() + plan.n_derived,
@@ -729,6 +730,7 @@ class CudaTreeBackend final : public TreeBackend {
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
   std::unique_ptr<cuda_util::DeviceTimer> histogram_timer_;  // CudaTuning::time_histograms
+  int64_t cluster_launches_ = 0;                             // histogram launches run in clusters
   BatchData data_;
   int64_t nf_ = 0;
   int64_t bin_stride_ = 1;  // bytes from one row's bins to the next on the device
@@ -782,6 +784,11 @@ std::unique_ptr<TreeBackend> make_cuda_tree_backend(int device_index, const Cuda
 double cuda_histogram_seconds(const TreeBackend& backend) {
   const auto* cuda = dynamic_cast<const CudaTreeBackend*>(&backend);
   return cuda ? cuda->histogram_seconds() : 0.0;
+}
+
+int64_t cuda_cluster_launches(const TreeBackend& backend) {
+  const auto* cuda = dynamic_cast<const CudaTreeBackend*>(&backend);
+  return cuda ? cuda->cluster_launches() : 0;
 }
 
 }  // namespace canopy

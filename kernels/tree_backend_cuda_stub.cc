@@ -17,6 +17,7 @@ std::unique_ptr<TreeBackend> make_cuda_tree_backend(int /*device_index*/, const 
 }
 
 double cuda_histogram_seconds(const TreeBackend& /*backend*/) { return 0; }
+int64_t cuda_cluster_launches(const TreeBackend& /*backend*/) { return 0; }
 
 void assign_bins_cuda(const BinCuts&, const std::vector<std::vector<float>>&, BinnedMatrix&, int) {
   throw std::runtime_error("built without CUDA");

@@ -185,8 +185,8 @@ void exclusive_sum(const uint32_t* in, uint32_t* out, int64_t n, DeviceArray<uin
 // above 48 KiB), the kernel variant chosen by `counters` and `tuning`; in
 // clusters of tuning.histogram_cluster_blocks where the items come in whole
 // clusters (level_plan.h) and the device runs them, else block by block
-// (same histograms either way).
-void build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
+// (same histograms either way); returns whether it ran in clusters.
+bool build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsigned grid, std::size_t smem,
                       const HistItem* items, const NodeDesc* nodes, const DevJob* jobs, const int32_t* feats,
                       const uint8_t* bins, int64_t bin_stride, const RowEntry* entries, const DevTargets& t,
                       int32_t max_bins, unsigned long long* hist);

@@ -465,6 +465,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
     for (std::size_t i = 0; i < problems.size(); ++i)
       for (const Batch& b : dense_walk ? dense[i] : mixed[i])
         compare_with_cpu(b.cpu, problems[i], b.plans, b.seed, gpu.get());
+    if (tuning.histogram_cluster_blocks > 1 && tuning.histogram_shared_bytes >= (std::size_t(96) << 10))
+      EXPECT_GT(cuda_cluster_launches(*gpu), 0) << "no histogram launch ran in clusters (the plain launch took them)";
   }
 }
 
@@ -601,6 +603,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
         const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
         compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}}, 89, gpu.get());
       }
+      if (tuning.histogram_cluster_blocks > 1) EXPECT_GT(cuda_cluster_launches(*gpu), 0) << "no launch ran in clusters";
     }
 }
 
