@@ -26,6 +26,9 @@
 //   gpu_bench --benchmark_filter=TrainRegression 1M x 28 regression, 100 trees, depth 10, a third of the
 //                                                 features a node: 64-bit counters by compare-and-swap
 //                                                 (halves 0) or 32-bit atomic halves (halves 1), and the CPU
+//   gpu_bench --benchmark_filter=Cluster         the default tuning in thread-block clusters of 1, 2, 4 and 8
+//                                                 blocks (histogram_cluster_blocks): the root pass at 256 and 4
+//                                                 bins, the reference training and every feature a node
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),

@@ -49,6 +49,11 @@ struct JobSpec {
 struct NodeHistograms {
   std::vector<int32_t> features;
   std::vector<int64_t> values;
+  // Appends feature f's n_values statistics from `first`.
+  void add(int32_t f, const int64_t* first, std::size_t n_values) {
+    features.push_back(f);
+    values.insert(values.end(), first, first + n_values);
+  }
 };
 
 // A node the backend must search, identified for the feature-sampling RNG.

@@ -353,9 +353,7 @@ class CpuTreeBackend final : public TreeBackend {
     for (std::size_t j = 0; j < sc.feats.size(); ++j) {
       const int32_t f = sc.feats[j];
       const std::size_t p = all ? static_cast<std::size_t>(f) : j;
-      out.features.push_back(f);
-      const int64_t* first = h + static_cast<std::size_t>(fs.offsets[p]) * k;
-      out.values.insert(out.values.end(), first, first + static_cast<std::size_t>(data_.cuts->n_bins(f)) * k);
+      out.add(f, h + static_cast<std::size_t>(fs.offsets[p]) * k, static_cast<std::size_t>(data_.cuts->n_bins(f)) * k);
     }
   }
 

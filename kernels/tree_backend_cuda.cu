@@ -705,9 +705,8 @@ class CudaTreeBackend final : public TreeBackend {
       NodeHistograms& out = captured_[i0 + q];
       for (int32_t j = 0; j < nd.kf; ++j) {
         const int32_t f = feats[static_cast<std::size_t>(nd.feat_off + j)];
-        const int64_t* first = hist.data() + sample_histogram_offset(nd, feats.data(), j, max_bins_, k);
-        out.features.push_back(f);
-        out.values.insert(out.values.end(), first, first + static_cast<std::ptrdiff_t>(data_.cuts->n_bins(f)) * k);
+        out.add(f, hist.data() + sample_histogram_offset(nd, feats.data(), j, max_bins_, k),
+                static_cast<std::size_t>(data_.cuts->n_bins(f)) * k);
       }
     }
   }
