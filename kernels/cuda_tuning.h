@@ -90,6 +90,25 @@ struct CudaTuning {
   // (gpu_bench HistogramPassCluster); where a device cannot run the
   // clusters, the launch runs without them.
   int histogram_cluster_blocks = 1;
+  // Each block flushes its shared histogram from its own offset, so the
+  // blocks of a launch, which end together, add to different global
+  // counters at a time instead of all to the same ones (the root pass: 396
+  // blocks on each of 14,336 counters). Opt-in until measured (gpu_bench
+  // HistogramPassLean).
+  bool histogram_staggered_flush = false;
+  // Unweighted classification of at most 256 classes, no more than the bins
+  // of the widest feature: each device row's last byte, padding past its
+  // features, holds the row's class id (written at each batch's start), so the
+  // swizzled-rows and row-words walks take an entry's class from the row they
+  // load instead of loading it from the class ids (4 bytes a row, a 32-byte
+  // sector where the rows are scattered). Rows without padding load the class
+  // ids as before. Opt-in until measured (gpu_bench HistogramPassLean).
+  bool histogram_row_classes = false;
+  // A root whose entries are every row once (a job without bootstrap or row
+  // sampling) is histogrammed over rows 0 .. n - 1 with multiplicity 1,
+  // without reading its entries (8 bytes a row). Opt-in until measured
+  // (gpu_bench HistogramPassLean).
+  bool histogram_identity_root = false;
   // The partition reads the split feature's bins from a feature-major device
   // copy of the matrix (as the CPU backend's partition does): a node's rows
   // are in ascending order, so its entries read nearby bytes of one column

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "kernels/atomic_halves.h"
+#include "kernels/flush_order.h"
 #include "kernels/rotated_rows.h"
 #include "kernels/swizzled_rows.h"
 #include "kernels/tree_kernels.cuh"
@@ -109,6 +110,14 @@ __device__ __forceinline__ int64_t share_end(const ClusterShare& share, int64_t 
   return n * (share.index + 1) / share.count;
 }
 
+// Entry e of a node: read from the entries, or in a root of every row once
+// (NodeDesc::identity, CudaTuning::histogram_identity_root; identity_begin =
+// the node's first entry, else -1), row e - identity_begin of multiplicity 1.
+__device__ __forceinline__ RowEntry entry_at(const RowEntry* __restrict__ entries, int64_t e, int64_t identity_begin) {
+  if (identity_begin >= 0) return RowEntry{static_cast<uint32_t>(e - identity_begin), 1u};
+  return entries[e];
+}
+
 // The swizzled-rows walk (swizzled_rows.h) over entries [e0, e1) of a work
 // item, kRowBytes of each row from byte `slice` (rows of `bin_stride`):
 // lane l adds the slice's byte (l % kRowBytes) ^ p in step p into column
@@ -118,11 +127,15 @@ __device__ __forceinline__ int64_t share_end(const ClusterShare& share, int64_t 
 // the group holds it, so a step needs no test. kTwoChannels (k == 2): a
 // step's counter address is the shifted byte select and one logic op off the
 // histogram's start (swizzled_rows::two_channel_step_offset), not a
-// multiply-add and an XOR.
-template <int kRowBytes, int kThreads, bool kTwoChannels>
+// multiply-add and an XOR. kIdentity: the entries are rows e -
+// identity_begin of multiplicity 1 (entry_at). kRowClasses: a row's class is
+// its last byte (DevTargets::class_byte; rows of one slice), else
+// class_id[row]. (Compile-time, so each loop keeps the default's registers.)
+template <int kRowBytes, int kThreads, bool kTwoChannels, bool kIdentity, bool kRowClasses>
 __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
-                                              const uint8_t* __restrict__ bins, int64_t bin_stride, int32_t slice,
-                                              const int32_t* __restrict__ class_id, unsigned int* h, int32_t k) {
+                                              int64_t identity_begin, const uint8_t* __restrict__ bins,
+                                              int64_t bin_stride, int32_t slice, const int32_t* __restrict__ class_id,
+                                              unsigned int* h, int32_t k) {
   namespace sr = swizzled_rows;
   constexpr int kWords = kRowBytes / 4;
   const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes;
@@ -132,7 +145,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
   const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
 #pragma unroll 2  // two rows in flight a lane, the per-row work shared
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
-    const RowEntry en = entries[e];
+    const RowEntry en = entry_at(entries, e, kIdentity ? identity_begin : -1);
     const uint8_t* row = bins + static_cast<int64_t>(en.row) * bin_stride + slice;
     uint32_t w[kWords];
     if constexpr (kRowBytes == 32) {  // two halves, the lane's first half first
@@ -149,8 +162,8 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
     } else {
       w[0] = __ldg(reinterpret_cast<const uint32_t*>(row));
     }
+    const int32_t c = kRowClasses ? sr::class_of_last_word(sr::loaded_last_word(w, lane)) : class_id[en.row];
     sr::swizzle_words(w, lane);
-    const int32_t c = class_id[en.row];
     const uint32_t lane_base = kTwoChannels ? sr::lane_offset(c, lane) : sr::lane_counter(start, c, lane);
 #pragma unroll
     for (int p = 0; p < kRowBytes; ++p) {
@@ -184,12 +197,18 @@ enum class Walk { kRows, kElements, kRowWords, kRotatedRows, kSwizzledRows };
 // step p into column l ^ p (swizzled_walk). kThreads: the block size
 // (CudaTuning::histogram_block_threads). kCluster (the swizzled walk only):
 // the block sums its histogram with its cluster partners' (ClusterShare).
+// Every walk takes a root of every row once without its entries
+// (entry_at); the swizzled-rows and row-words walks take an unweighted
+// entry's class from its row where DevTargets::class_byte says so.
+// staggered_flush: the block flushes from its own offset (flush_order.h).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads, bool kCluster = false>
-__global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows, kThreads))
+__global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows ||
+                                                                            kWalk == Walk::kSwizzledRows,
+                                                                        kThreads))
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
-                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist) {
+                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist, bool staggered_flush) {
   using Counter = typename Mode::Counter;
   constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
   static_assert(!kCluster || kWalk == Walk::kSwizzledRows, "clusters sum the swizzled walk's histograms only");
@@ -197,6 +216,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   Counter* smem = reinterpret_cast<Counter*>(smem_raw);
   const HistItem it = items[blockIdx.x];
   const NodeDesc nd = nodes[it.node];
+  const int64_t identity_begin = nd.identity ? nd.begin : -1;
   const int32_t k = t.layout.n_channels;
   const int64_t* cq = jobs[nd.job].class_quantum;
   const int32_t* f = feats + nd.hist_feat_off + it.j0;
@@ -222,19 +242,23 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
   constexpr bool kPlainClasses = std::is_same<Counter, unsigned int>::value;
   const bool regression = !kPlainClasses && t.layout.regression();
   const int32_t cc = kPlainClasses ? -1 : t.layout.count_channel;
+  const bool row_classes = kPlainClasses && t.class_byte >= 0;
   // An entry's statistics, then their addition to feature j's histogram (j of
   // this group): histogram.h's add_row_statistics split in two, so that an
-  // entry's weight, class and target are read once for all its features.
+  // entry's weight, class and target are read once for all its features
+  // (class_in_row: its class from its row's class byte).
   struct EntryStats {
     uint32_t row, mult;
     int32_t c0;  // classification: the class channel; regression: 0
     int64_t w, wy;
   };
-  auto stats_of = [&](const RowEntry& en) {
+  auto stats_of = [&](const RowEntry& en, bool class_in_row = false) {
     EntryStats st{en.row, en.mult, 0,
                   kPlainClasses ? static_cast<int64_t>(en.mult) : row_weight(t, cq, en.row, en.mult), 0};
     if (regression)
       st.wy = st.w * t.y_fixed[en.row];
+    else if (class_in_row)
+      st.c0 = __ldg(bins + static_cast<int64_t>(en.row) * bin_stride + t.class_byte);
     else
       st.c0 = t.class_id[en.row];
     return st;
@@ -267,7 +291,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
 #pragma unroll
       for (int u = 0; u < kBatch; ++u) {
         if (q + u * blockDim.x < n_elements) {
-          st[u] = stats_of(entries[it.e0 + e]);
+          st[u] = stats_of(entry_at(entries, it.e0 + e, identity_begin));
           jb[u] = static_cast<int32_t>(j);
           b[u] = bin_of(st[u], jb[u]);
         }
@@ -306,7 +330,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     for (int32_t j = 0; j < it.nj; ++j) used |= 1u << (f[j] >> 2);
     __syncthreads();
     for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += blockDim.x) {
-      const EntryStats st = stats_of(entries[e]);
+      const EntryStats st = stats_of(entry_at(entries, e, identity_begin), row_classes);
       const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
       uint32_t w[kWords];
 #pragma unroll
@@ -337,7 +361,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     const int64_t rows_a_round = static_cast<int64_t>(kThreads / rr::kLanes) * active;
     for (int64_t e = it.e0 + static_cast<int64_t>(warp) * active + lane; lane < active && e < it.e1;
          e += rows_a_round) {
-      const EntryStats st = stats_of(entries[e]);
+      const EntryStats st = stats_of(entry_at(entries, e, identity_begin));
       const uint32_t* row = reinterpret_cast<const uint32_t*>(bins + static_cast<int64_t>(st.row) * bin_stride);
       // The words' indices and the steps' positions are stepped along the
       // ring from values the compiler cannot hoist out of the row loop: it
@@ -374,10 +398,26 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     const int32_t slice = swizzled_rows::slice_start(f[0]);
     auto walk = [&](auto row_bytes) {
       constexpr int kRowBytes = decltype(row_bytes)::value;
+      auto with = [&](auto two_channels, auto identity, auto classes) {
+        swizzled_walk<kRowBytes, kThreads, decltype(two_channels)::value, decltype(identity)::value,
+                      decltype(classes)::value>(it, entries, identity_begin, bins, bin_stride, slice, t.class_id, h, k);
+      };
+      auto with_classes = [&](auto two_channels, auto identity) {
+        if (row_classes)
+          with(two_channels, identity, std::true_type{});
+        else
+          with(two_channels, identity, std::false_type{});
+      };
+      auto with_identity = [&](auto two_channels) {
+        if (identity_begin >= 0)
+          with_classes(two_channels, std::true_type{});
+        else
+          with_classes(two_channels, std::false_type{});
+      };
       if (k == swizzled_rows::kTwoChannels)
-        swizzled_walk<kRowBytes, kThreads, true>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        with_identity(std::true_type{});
       else
-        swizzled_walk<kRowBytes, kThreads, false>(it, entries, bins, bin_stride, slice, t.class_id, h, k);
+        with_identity(std::false_type{});
     };
     switch (swizzled_rows::walk_bytes(bin_stride)) {
       case 32:
@@ -404,7 +444,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       for (int u = 0; u < kBatch; ++u) {
         in[u] = e + u * blockDim.x < it.e1;
         if (in[u]) {
-          st[u] = stats_of(entries[e + u * blockDim.x]);
+          st[u] = stats_of(entry_at(entries, e + u * blockDim.x, identity_begin));
           row[u] = bins + static_cast<int64_t>(st[u].row) * bin_stride;
         }
       }
@@ -442,26 +482,40 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       bc0 = static_cast<int32_t>(share_begin(share, feat_stride));
       bc1 = static_cast<int32_t>(share_end(share, feat_stride));
     }
-    rotated_rows::FlushCursor at(bc0 * nb + static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x), nb);
-    for (int32_t i = bc0 * nb + threadIdx.x; i < bc1 * nb; i += blockDim.x, at.next(nb)) {
-      const int32_t j = feature_of[at.q];
-      if (j < 0) continue;
-      unsigned long long v = 0;
-      if constexpr (kCluster) {
-        for (uint32_t r = 0; r < share.count; ++r)
-          v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q, copies);
-      } else {
-        v = rotated_rows::sum_copies(h, at.bc, nb, at.q, copies);
+    // Counters [i0, i1) of this block's share, the cursor stepping (bc, q).
+    auto flush = [&](int32_t i0, int32_t i1) {
+      const int32_t threads = static_cast<int32_t>(blockDim.x);
+      rotated_rows::FlushCursor at(i0 + static_cast<int32_t>(threadIdx.x), threads, nb);
+      for (int32_t i = i0 + static_cast<int32_t>(threadIdx.x); i < i1; i += threads, at.next(nb)) {
+        const int32_t j = feature_of[at.q];
+        if (j < 0) continue;
+        unsigned long long v = 0;
+        if constexpr (kCluster) {
+          for (uint32_t r = 0; r < share.count; ++r)
+            v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q, copies);
+        } else {
+          v = rotated_rows::sum_copies(h, at.bc, nb, at.q, copies);
+        }
+        if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
       }
-      if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
-    }
+    };
+    const int32_t from = flush_start(bc0 * nb, bc1 * nb, blockIdx.x, static_cast<int32_t>(blockDim.x), staggered_flush);
+    flush(from, bc1 * nb);
+    flush(bc0 * nb, from);
     if (share.blocks > 1) cluster_barrier(share);  // the partners are done reading this block's histogram
   } else if constexpr (kShared) {
     __syncthreads();
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-      const unsigned long long v = smem[i];
-      if (v != 0ull) atomicAdd(gh + i, v);
-    }
+    // len < 2^31: the group's histogram fits shared memory.
+    const int32_t n = static_cast<int32_t>(len), threads = static_cast<int32_t>(blockDim.x);
+    const int32_t from = flush_start(0, n, blockIdx.x, threads, staggered_flush);
+    auto flush = [&](int32_t i0, int32_t i1) {
+      for (int32_t i = i0 + static_cast<int32_t>(threadIdx.x); i < i1; i += threads) {
+        const unsigned long long v = smem[i];
+        if (v != 0ull) atomicAdd(gh + i, v);
+      }
+    };
+    flush(from, n);
+    flush(0, from);
   }
 }
 
@@ -508,7 +562,7 @@ __global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJ
 }
 
 using HistogramKernel = void (*)(const HistItem*, const NodeDesc*, const DevJob*, const int32_t*, const uint8_t*,
-                                 int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*);
+                                 int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*, bool);
 
 // The histogram_kernel variant for a tuning's mapping, load batch and block
 // size; the row-words walk only where the rows allow it (row_words_fit).
@@ -610,13 +664,14 @@ bool build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
     // large for them) takes the plain launch: the blocks then flush one by one.
     int max_clusters = 0;
     if (cudaOccupancyMaxActiveClusters(&max_clusters, kernel, &config) == cudaSuccess && max_clusters > 0) {
-      CANOPY_CUDA_CHECK(
-          cudaLaunchKernelEx(&config, kernel, items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist));
+      CANOPY_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, items, nodes, jobs, feats, bins, bin_stride, entries, t,
+                                           max_bins, hist, tuning.histogram_staggered_flush));
       return true;
     }
     (void)cudaGetLastError();  // the occupancy query's error, if any, is not the launch's
   }
-  kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist);
+  kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist,
+                                  tuning.histogram_staggered_flush);
   CANOPY_CUDA_CHECK_LAUNCH();
   return false;
 }

@@ -58,6 +58,16 @@ class HistogramWalks {
   // size for any group); 0 for the global-atomic fallback.
   std::size_t shared_bytes(const CudaTuning& launch, int32_t group) const;
 
+  // The byte of each device row that holds its class id
+  // (CudaTuning::histogram_row_classes), or -1: the last byte, where the
+  // tuning asks for it, the batch takes 32-bit counters (unweighted
+  // classification, one channel a class), the row is padded past its
+  // features within one 32-byte sector (the swizzled walk's single slice),
+  // and every class fits a byte and is below max_bins (the rotated- and
+  // swizzled-rows walks add the padding bytes as bins, into columns they
+  // never flush).
+  int32_t row_class_byte() const;
+
  private:
   std::size_t feature_bytes() const;  // one feature's privatised histogram
   std::size_t rotated_rows_bytes() const;

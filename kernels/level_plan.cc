@@ -98,6 +98,8 @@ LevelPlan LevelPlanner::plan(std::vector<LevelSlot>& slots, std::size_t i0, std:
     nd.node = s.node;
     nd.kf = std::max(0, shape_.kf[s.job]);
     nd.dense = dense(s) ? 1 : 0;
+    nd.identity = s.identity ? 1 : 0;
+    nd.pad = 0;
     nd.feat_off = static_cast<int32_t>(plan.pair_node.size());
     nd.hist_off = 0;
     nd.scratch_off = 0;

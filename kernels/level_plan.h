@@ -28,6 +28,9 @@ struct NodeDesc {
   // where in the feature list the histogram's features start (feat_off, or
   // the identity list of every feature after the samples).
   int32_t all_features, hist_feat_off;
+  // 1: the node's entries are every row once, entry begin + r = (row r,
+  // multiplicity 1) (LevelSlot::identity): the histograms need not read them.
+  int32_t identity, pad;
 };
 
 // Offset (int64 units) of the histogram of position j of node nd's feature
@@ -67,6 +70,10 @@ struct LevelSlot {
   int64_t begin = 0, end = 0;
   int32_t parent = -1;  // the parent's histogram in the parents' pool, -1 when none was kept
   int32_t kept = -1;    // this node's histogram in this level's pool, -1 when not kept
+  // The root of a job whose entries are every row once (no bootstrap or row
+  // sampling) under CudaTuning::histogram_identity_root: entry begin + r is
+  // (row r, multiplicity 1). Children are never identity.
+  bool identity = false;
   int64_t size() const { return end - begin; }
 };
 

@@ -127,6 +127,13 @@ __global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
   for (int64_t f = 0; f < stride; ++f) padded[r * stride + f] = f < n_features ? packed[r * n_features + f] : 0;
 }
 
+__global__ void __launch_bounds__(PartitionPolicy::kBlockThreads)
+    row_classes_kernel(const int32_t* __restrict__ class_id, int64_t n_rows, int64_t stride, int32_t class_byte,
+                       uint8_t* __restrict__ bins) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r < n_rows) bins[r * stride + class_byte] = static_cast<uint8_t>(class_id[r]);
+}
+
 // Stable scatter: left entries keep their order at the front of the segment,
 // right entries keep theirs after them. `scan` is the exclusive prefix sum of
 // `flags` (mod 2^32: differences inside a segment are exact).
@@ -179,6 +186,13 @@ void pad_bin_rows(const uint8_t* packed, int64_t n_rows, int64_t n_features, int
   if (n_rows == 0) return;
   pad_rows_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_rows), PartitionPolicy::kBlockThreads),
                     PartitionPolicy::kBlockThreads>>>(packed, n_rows, n_features, stride, padded);
+  CANOPY_CUDA_CHECK_LAUNCH();
+}
+
+void write_row_classes(const int32_t* class_id, int64_t n_rows, int64_t stride, int32_t class_byte, uint8_t* bins) {
+  if (n_rows == 0) return;
+  row_classes_kernel<<<cuda_util::blocks_for(static_cast<std::size_t>(n_rows), PartitionPolicy::kBlockThreads),
+                       PartitionPolicy::kBlockThreads>>>(class_id, n_rows, stride, class_byte, bins);
   CANOPY_CUDA_CHECK_LAUNCH();
 }
 

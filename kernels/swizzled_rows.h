@@ -99,6 +99,17 @@ CANOPY_HD void swizzle_words(uint32_t (&w)[kWords], int32_t lane) {
   }
 }
 
+// The row's last word among a lane's words as loaded, before swizzle_words:
+// a 32-byte row's second half is in slots 4-7 unless the lane took it first.
+// Its top byte is the row's last, which holds the row's class id under
+// CudaTuning::histogram_row_classes (rows of at most kSliceBytes).
+template <int kWords>
+CANOPY_HD uint32_t loaded_last_word(const uint32_t (&w)[kWords], int32_t lane) {
+  if constexpr (kWords == 8) return first_half(lane) ? w[3] : w[7];
+  return w[kWords - 1];
+}
+CANOPY_HD int32_t class_of_last_word(uint32_t word) { return static_cast<int32_t>(word >> 24); }
+
 // Byte i of a slot holds the row's byte i ^ (lane % 4) of its word: the bin
 // lane `lane` adds in step p is byte_of(slot p / 4, selector(lane, p % 4)),
 // one __byte_perm with one of four selectors a lane keeps. shifted_selector

@@ -193,6 +193,7 @@ class CudaTreeBackend final : public TreeBackend {
     std::vector<std::vector<RowEntry>> host_entries(n_jobs);
     std::vector<int64_t> reserve(n_jobs, 0);  // entries at most (exact for host jobs)
     std::vector<uint64_t> draws(n_jobs, 0);   // sum of multiplicities
+    std::vector<uint8_t> identity(n_jobs, 0);  // entries of every row once, ascending (LevelSlot::identity)
     const int32_t nc = lay.n_classes;
     parallel_for(n_jobs, std::thread::hardware_concurrency(), [&](std::size_t j) {
       JobSpec& spec = specs[j];
@@ -211,6 +212,7 @@ class CudaTreeBackend final : public TreeBackend {
           }
         std::vector<uint32_t>().swap(spec.multiplicity);
         reserve[j] = static_cast<int64_t>(e.size());
+        identity[j] = e.size() == nr && draws[j] == nr;  // every multiplicity >= 1, so each is 1
       }
       specs_[j] = std::move(spec);
     });
@@ -259,8 +261,11 @@ class CudaTreeBackend final : public TreeBackend {
       if (!host_entries[j].empty())
         CANOPY_CUDA_CHECK(cudaMemcpy(entries_.data() + offsets[j], host_entries[j].data(),
                                      host_entries[j].size() * sizeof(RowEntry), cudaMemcpyHostToDevice));
-      else if (!specs_[j].sample.empty())
+      else if (!specs_[j].sample.empty()) {
         n = sample_on_device(specs_[j], nr, entries_.data() + offsets[j]);
+        // Each row at most once (draws == 0: each listed row once), ascending.
+        identity[j] = specs_[j].sample.draws == 0 && n == static_cast<int64_t>(nr);
+      }
       offsets[j + 1] = offsets[j] + n;
     }
     total_entries_ = offsets[n_jobs];
@@ -302,6 +307,7 @@ class CudaTreeBackend final : public TreeBackend {
     targets_.class_id = data.class_id ? class_id_.data() : nullptr;
     targets_.y_fixed = data.y_fixed ? y_fixed_.data() : nullptr;
     targets_.row_quantum = data.row_quantum ? row_quantum_.data() : nullptr;
+    targets_.class_byte = -1;  // until the walks are chosen
 
     root_statistics(offsets, root_stats);
     keep_columns();
@@ -312,6 +318,7 @@ class CudaTreeBackend final : public TreeBackend {
       s.job = static_cast<int32_t>(j);
       s.begin = offsets[j];
       s.end = offsets[j + 1];
+      s.identity = tuning_.histogram_identity_root && identity[j];
       slots_.push_back(s);
     }
 
@@ -328,6 +335,12 @@ class CudaTreeBackend final : public TreeBackend {
     walks_ = HistogramWalks(
         tuning_, HistogramBatchShape{nf_, bin_stride_, max_bins_, lay.n_channels, hist32_, hist_shared_bytes_});
     shape.shared_group = walks_.shared_group();
+    if (data.class_id) {
+      targets_.class_byte = walks_.row_class_byte();
+      if (targets_.class_byte >= 0)  // rewritten each batch: the cached rows may have met other class ids
+        cuda_tree::write_row_classes(class_id_.data(), static_cast<int64_t>(nr), bin_stride_, targets_.class_byte,
+                                     bins_.data());
+    }
     shape.min_entries_per_block = HistogramPolicy::kEntriesPerBlock;
     shape.sparse_max_rows = SplitPolicy::kSparseMaxRows;
     shape.local_channels = SplitPolicy::kLocalChannels;

@@ -52,16 +52,18 @@ struct HistogramPolicy {
   // Shared memory a block may use without opting in (the root statistics'
   // channels; the histogram blocks' size is CudaTuning::histogram_shared_bytes).
   static constexpr std::size_t kSharedBytes = 48 * 1024;
-  // Blocks of 512 threads of the rotated-rows walk a multiprocessor must
-  // hold at once (the kernel's __launch_bounds__): its 64 KiB histogram (28
-  // binary features of 256 bins) leaves room for 3, and unbounded its
-  // unrolled steps take 64 registers a thread, room for 2 (with the bound:
-  // 40 registers and 32 bytes of spills; 256 threads stay unbounded, 63
-  // registers). Other walks: 0 (no bound; the row-words walk takes 40
-  // registers at 512 threads).
-  static constexpr int kRotatedBlocksPerSM = 3;
-  static constexpr int min_blocks(bool rotated, int threads) {
-    return rotated && threads == kWideBlockThreads ? kRotatedBlocksPerSM : 0;
+  // Blocks of 512 threads of the rotated- and swizzled-rows walks
+  // (lane_columns: one column a lane) a multiprocessor must hold at once (the
+  // kernel's __launch_bounds__): their 64 KiB histogram (28 binary features
+  // of 256 bins) leaves room for 3, and unbounded their unrolled steps may
+  // take up to 64 registers a thread, room for 2 (the rotated walk: 40
+  // registers and 32 bytes of spills with the bound; the swizzled walk's
+  // variants for identity roots and row classes would take 64 without it).
+  // 256 threads stay unbounded. Other walks: 0 (no bound; the row-words walk
+  // takes 40 registers at 512 threads).
+  static constexpr int kLaneColumnsBlocksPerSM = 3;
+  static constexpr int min_blocks(bool lane_columns, int threads) {
+    return lane_columns && threads == kWideBlockThreads ? kLaneColumnsBlocksPerSM : 0;
   }
 };
 
@@ -120,6 +122,10 @@ struct DevTargets {
   const int32_t* class_id;     // classification
   const int64_t* y_fixed;      // regression
   const int64_t* row_quantum;  // null = 1
+  // The byte of each device row that holds its class id
+  // (CudaTuning::histogram_row_classes, HistogramWalks::row_class_byte), or
+  // -1: the class ids are read from class_id.
+  int32_t class_byte;
 };
 
 struct DevJob {
@@ -234,6 +240,11 @@ void bins_to_columns(const uint8_t* bins, int64_t bin_stride, int64_t n_rows, in
 // (device_row_stride) from the packed matrix, uploaded as one block, since a
 // host-to-device copy of many short rows is slow.
 void pad_bin_rows(const uint8_t* packed, int64_t n_rows, int64_t n_features, int64_t stride, uint8_t* padded);
+
+// partition.cu: bins[r * stride + class_byte] = class_id[r] (< 256) for every
+// row: the class ids in the device rows' padding
+// (CudaTuning::histogram_row_classes).
+void write_row_classes(const int32_t* class_id, int64_t n_rows, int64_t stride, int32_t class_byte, uint8_t* bins);
 
 // Where the partition reads the split feature's bins: row r's bin of feature
 // f is base[r * row_step + f * feature_step], from the feature-major copy

@@ -2,8 +2,8 @@
 # The GPU checks of issue 3, as one script for a bare CUDA machine. Run it from
 # the repository root after scripts/gpu_bundle.sh (here) has filled gpu-bundle/:
 #   scripts/gpu_check.sh [STEP...]      steps: info tests bench full tune report ncu profile
-#                                       rotated swizzled flush cluster halves subtract columns
-#                                       sanitize
+#                                       rotated swizzled flush cluster lean halves subtract
+#                                       columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
 # them into one file at the end. Every step has its own
@@ -12,6 +12,7 @@
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
 #   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_CLUSTER_S=150
+#   GPU_CHECK_LEAN_S=150
 #   GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
@@ -45,6 +46,14 @@
 # bins a feature, Train10MCluster and TrainAllFeatures1MCluster (1 and 4),
 # into $OUT/cluster.log; then compute-sanitizer's racecheck on the test that
 # runs clusters on small problems (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
+# lean: the staggered flush, class ids in the rows' padding and identity roots
+# (CudaTuning::histogram_staggered_flush, histogram_row_classes,
+# histogram_identity_root), alone and together, with clusters of 1 and 4:
+# HistogramPassLean at 256 and 4 bins a feature and Train10MLean, into
+# $OUT/lean.log; HistogramPassLean again at 4M rows, each case's fixed part
+# (as the flush step) into $OUT/lean.txt; then compute-sanitizer's memcheck on
+# the test that runs the three on small problems
+# (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
 # halves: HistogramPass64 (a weighted batch's root pass) and TrainRegression1M
 # (with the CPU backend beside it), 64-bit shared counters by compare-and-swap
 # against 32-bit atomic halves (CudaTuning::histogram_atomics_in_halves), into
@@ -173,6 +182,18 @@ for s in "${steps[@]}"; do
       timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool racecheck --error-exitcode 3 \
         test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
         tee -a "$OUT/cluster.log" || rc=1
+      ;;
+    lean)
+      rc=0
+      gpu_bench 'Lean' lean lean "${GPU_CHECK_LEAN_S:-150}" || rc=1
+      CANOPY_GPU_BENCH_ROWS=4000000 gpu_bench 'HistogramPassLean/' lean-4000000 lean-4000000 \
+        "${GPU_CHECK_FLUSH_S:-90}" || rc=1
+      python3 scripts/gpu_tunings.py --fixed-part "$OUT/lean-4000000.json" 4000000 "$OUT/lean.json" 10000000 2>&1 |
+        tee "$OUT/lean.txt"
+      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
+      timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool memcheck --error-exitcode 3 \
+        test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
+        tee -a "$OUT/lean.log" || rc=1
       ;;
     halves)
       gpu_bench 'HistogramPass64|TrainRegression1M' halves halves "${GPU_CHECK_HALVES_S:-150}"

@@ -48,6 +48,8 @@ def parse(name):
 
 
 def label(args):
+    if "mapping" not in args:  # cases of the default tuning with their own arguments (Cluster, Lean)
+        return ", ".join(f"{k} {v}" for k, v in args.items())
     words = [LABELS["mapping"].get(args.get("mapping"), "?"), args.get("shared_KiB", "?") + " KiB",
              "" if args.get("batch") == "1" else "batch " + args.get("batch", "?"), LABELS["pad"].get(args.get("pad"), ""),
              args.get("threads", IMPLIED["threads"]) + " threads",

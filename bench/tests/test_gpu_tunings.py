@@ -163,6 +163,27 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("row-words", lines[1])
         self.assertIn("10.0 us a million rows, fixed part   150 us (60%)", lines[1])
 
+    def test_the_fixed_part_of_cases_without_a_mapping_names_their_arguments(self):
+        h = "BM_HistogramPassLean/stagger:{}/row_classes:1/identity:1/cluster:1/bins:256/iterations:20/manual_time"
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for rows, times in ((4, (120.0, 100.0)), (10, (240.0, 190.0))):
+                paths.append(os.path.join(d, f"{rows}.json"))
+                with open(paths[-1], "w") as f:
+                    json.dump({"benchmarks": [run(h.format(0), 1.0, kernel_us=times[0]),
+                                              run(h.format(1), 1.0, kernel_us=times[1])]}, f)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = gpu_tunings.fixed_part(paths[0], 4000000, paths[1], 10000000)
+        lines = out.getvalue().splitlines()
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(lines), 2)
+        # unstaggered: 20 us a million rows, 120 - 80 = 40 us fixed; staggered: 15 and 40.
+        self.assertIn("stagger 0, row_classes 1, identity 1, cluster 1, bins 256", lines[0])
+        self.assertIn("20.0 us a million rows, fixed part    40 us (17%)", lines[0])
+        self.assertIn("stagger 1", lines[1])
+        self.assertIn("15.0 us a million rows, fixed part    40 us (21%)", lines[1])
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)

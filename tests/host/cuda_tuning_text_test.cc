@@ -27,7 +27,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   EXPECT_EQ(
       defaults,
       "histogram_mapping=swizzled_rows,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,pad_rows=0,histogram_subtraction=1,partition_columns=1,"
+      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,histogram_staggered_flush=0,histogram_row_classes=0,"
+      "histogram_identity_root=0,pad_rows=0,histogram_subtraction=1,partition_columns=1,"
       "partition_two_pass=1,"
       "workspace_mib=0,"
       "split_mapping=thread,time_histograms=0");
@@ -36,7 +37,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,pad_rows=true,histogram_subtraction=0,partition_"
+      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,histogram_staggered_flush=1,histogram_row_classes=true,"
+      "histogram_identity_root=1,pad_rows=true,histogram_subtraction=0,partition_"
       "columns=false,partition_two_pass="
       "0,workspace_mib=2,"
       "split_mapping=warp,time_histograms=1");
@@ -46,6 +48,9 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
   EXPECT_EQ(t.histogram_block_threads, 256);
   EXPECT_FALSE(t.histogram_atomics_in_halves);
   EXPECT_EQ(t.histogram_cluster_blocks, 4);
+  EXPECT_TRUE(t.histogram_staggered_flush);
+  EXPECT_TRUE(t.histogram_row_classes);
+  EXPECT_TRUE(t.histogram_identity_root);
   EXPECT_TRUE(t.pad_rows);
   EXPECT_FALSE(t.histogram_subtraction);  // each the opposite of its default
   EXPECT_FALSE(t.partition_columns);

@@ -419,6 +419,10 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             // distributed shared memory (at 48 KiB the walk does not fit: no
             // clusters).
             if (mapping == CudaTuning::HistogramMapping::kSwizzledRows) t.histogram_cluster_blocks = pad ? 8 : 4;
+            // The opt-in staggered flush, class ids in the rows' padding and
+            // identity roots (the batches' jobs without bootstrap) at 512
+            // threads.
+            t.histogram_staggered_flush = t.histogram_row_classes = t.histogram_identity_root = threads == 512;
             tunings.push_back(t);
           }
   // Each problem's batches, with their CPU references grown once for every
@@ -458,7 +462,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
                  (tuning.histogram_atomics_in_halves ? ", atomics in halves" : "") +
                  (tuning.histogram_cluster_blocks > 1
                       ? ", clusters of " + std::to_string(tuning.histogram_cluster_blocks)
-                      : std::string()));
+                      : std::string()) +
+                 (tuning.histogram_row_classes ? ", staggered flush, row classes, identity roots" : ""));
     auto gpu = make_cuda_tree_backend(0, tuning);
     const bool dense_walk = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
                             tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows;
@@ -546,6 +551,10 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // binary features (swizzled: rows padded to 32, 16 and 4 bytes, 32-bit
 // counters); the 40 features of 3 classes take the swizzled walk's 32-byte
 // slices of 64-byte rows (the jobs subtract).
+// At 512 threads both parts also take the staggered flush, the class ids in
+// the rows' padding (the 6 binary features' row-words rows of 8 bytes, the
+// swizzled walk's rows of 32, 16 and 4 bytes) and identity roots (a job
+// without bootstrap).
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -563,6 +572,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
     tuning.partition_columns = true;
     tuning.partition_two_pass = threads == 512;
     tuning.time_histograms = true;
+    tuning.histogram_staggered_flush = tuning.histogram_row_classes = tuning.histogram_identity_root = threads == 512;
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (const Problem& p : problems) {
       SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
@@ -570,7 +580,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
       const int32_t nf = static_cast<int32_t>(p.bins.n_features);
       const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
       const double timed_s = cuda_histogram_seconds(*gpu);
-      compare_backends(p, {{nf, 1, c, true, 8}, {3, 1, c, true, 6}}, 83, gpu.get());
+      compare_backends(p, {{nf, 1, c, true, 8}, {3, 1, c, true, 6}, {nf, 1, c, false, 5}}, 83, gpu.get());
       EXPECT_GT(cuda_histogram_seconds(*gpu), timed_s);  // the histogram launches were timed
     }
   }
@@ -594,6 +604,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
       // The swizzled walk's clusters at 512 threads: the sanitizers see the
       // reads of other blocks' shared histograms.
       if (mapping == CudaTuning::HistogramMapping::kSwizzledRows && threads == 512) tuning.histogram_cluster_blocks = 4;
+      tuning.histogram_staggered_flush = tuning.histogram_row_classes = tuning.histogram_identity_root = threads == 512;
       auto gpu = make_cuda_tree_backend(0, tuning);
       for (const Problem& p : problems) {
         SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
@@ -601,7 +612,8 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
                      " rows, " + std::to_string(threads) + " threads");
         const int32_t nf = static_cast<int32_t>(p.bins.n_features);
         const Criterion c = p.layout.regression() ? Criterion::kSquaredError : Criterion::kGini;
-        compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}}, 89, gpu.get());
+        compare_backends(p, {{nf, 1, c, true, 8}, {std::max(1, nf - 1), 1, c, true, 6}, {nf, 1, c, false, 5}}, 89,
+                         gpu.get());
       }
       if (tuning.histogram_cluster_blocks > 1) EXPECT_GT(cuda_cluster_launches(*gpu), 0) << "no launch ran in clusters";
     }
@@ -819,7 +831,9 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 // 64-bit shared counters by compare-and-swap, subtraction in a small
 // workspace, the flag partition over the rows without subtraction (the
 // defaults before they were measured), the warp split scan (diabetes:
-// regression, 64-bit counters), the swizzled walk in clusters of 8.
+// regression, 64-bit counters), the swizzled walk in clusters of 8, the
+// staggered flush with class ids in the rows' padding (breast_cancer's 30
+// features in rows of 32 bytes) and identity roots (without bootstrap).
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
@@ -827,11 +841,13 @@ TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   for (const char* spec :
        {"histogram_mapping=row_words,histogram_atomics_in_halves=0", "histogram_subtraction=1,workspace_mib=2",
         "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
-        "split_mapping=warp,histogram_block_threads=256", "histogram_cluster_blocks=8"}) {
+        "split_mapping=warp,histogram_block_threads=256", "histogram_cluster_blocks=8",
+        "histogram_staggered_flush=1,histogram_row_classes=1,histogram_identity_root=1"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);
     expect_identical_models("bc-most-features", bc + " --max-features 0.8");  // the subtraction trick's case
+    expect_identical_models("bc-no-bootstrap", bc + " --bootstrap false");    // roots of every row once
     expect_identical_models("db", db + " --max-features 0.8");
     unsetenv("CANOPY_CUDA_TUNING");
   }

@@ -97,6 +97,29 @@ TEST(HistogramWalk, SwizzledRowsTakeDense32BitLaunchesOnly) {
   EXPECT_FALSE(wide.dense(32, false));
 }
 
+// CudaTuning::histogram_row_classes: the class id in the last byte of rows
+// padded within one sector, for 32-bit counters and classes below max_bins.
+TEST(HistogramWalk, RowClassesTakeTheLastPaddingByte) {
+  CudaTuning t = tuning_of(Mapping::kSwizzledRows);
+  EXPECT_EQ(walks_of(t, 28, 256, 2, true).row_class_byte(), -1);  // opt-in
+  t.histogram_row_classes = true;
+  EXPECT_EQ(walks_of(t, 28, 256, 2, true).row_class_byte(), 31);  // rows of 32 bytes
+  EXPECT_EQ(walks_of(t, 12, 256, 5, true).row_class_byte(), 15);
+  EXPECT_EQ(walks_of(t, 3, 4, 4, true).row_class_byte(), 3);         // 4 classes, 4 bins
+  EXPECT_EQ(walks_of(t, 3, 4, 5, true).row_class_byte(), -1);        // a class past max_bins
+  EXPECT_EQ(walks_of(t, 28, 256, 2, false).row_class_byte(), -1);    // 64-bit counters (weights, a count channel)
+  EXPECT_EQ(walks_of(t, 32, 256, 2, true).row_class_byte(), -1);     // no padding
+  EXPECT_EQ(walks_of(t, 40, 256, 2, true).row_class_byte(), -1);     // rows of two slices
+  EXPECT_EQ(walks_of(t, 16, 1024, 300, true).row_class_byte(), -1);  // classes past a byte
+  // Row-words rows: padded only with pad_rows (28 -> 32) or to whole words (7 -> 8).
+  CudaTuning words = tuning_of(Mapping::kRowWords);
+  words.histogram_row_classes = true;
+  EXPECT_EQ(walks_of(words, 28, 256, 2, true).row_class_byte(), -1);
+  EXPECT_EQ(walks_of(words, 7, 256, 3, true).row_class_byte(), 7);
+  words.pad_rows = true;
+  EXPECT_EQ(walks_of(words, 28, 256, 2, true).row_class_byte(), 31);
+}
+
 TEST(HistogramWalk, EveryLaunchFitsItsBlockAndItsKernel) {
   int checked = 0;
   for (Mapping mapping : {Mapping::kRowPerThread, Mapping::kElementPerThread, Mapping::kRowWords, Mapping::kRotatedRows,

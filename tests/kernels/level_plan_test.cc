@@ -232,6 +232,21 @@ TEST(LevelPlan, ClusterPlansComeInWholeClusters) {
   }
 }
 
+// A root of every row once (LevelSlot::identity) is planned as an identity
+// node, its items and histograms as any root's; other nodes are not.
+TEST(LevelPlan, IdentityRootsAreMarkedInTheirNodes) {
+  LevelPlanner planner(shape_of({10, 7}, {1, 0}, 1000));
+  std::vector<LevelSlot> roots{LevelSlot{0, 0, 0, 1000}, LevelSlot{1, 0, 1000, 1800}};
+  roots[0].identity = true;
+  planner.start_level(roots);
+  const LevelPlan plan = planner.plan(roots, 0, 2);
+  ASSERT_EQ(plan.nodes.size(), 2u);
+  EXPECT_EQ(plan.nodes[0].identity, 1);
+  EXPECT_EQ(plan.nodes[0].begin, 0);
+  EXPECT_EQ(plan.nodes[1].identity, 0);
+  EXPECT_FALSE(plan.items.empty());
+}
+
 TEST(LevelPlan, WithoutSubtractionEveryDenseNodeIsBuiltFromItsSample) {
   Totals t;
   replay(shape_of({10, 3, 6}, {0, 0, 0}, 0), 1 << 20, 6, t);

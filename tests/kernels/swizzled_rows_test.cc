@@ -22,9 +22,11 @@ namespace {
 namespace sr = swizzled_rows;
 
 // The lane's slots of a row of nb bytes, as histogram.cu's swizzled_walk
-// fills them: 32-byte rows in two halves, the lane's first half first.
+// fills them: 32-byte rows in two halves, the lane's first half first; and
+// the class the walk takes from the loaded words' last byte under
+// CudaTuning::histogram_row_classes (before the words are swizzled).
 template <int kWords>
-void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[kWords]) {
+void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[kWords], int32_t& row_class) {
   if (kWords == 8) {
     const int32_t first = sr::first_half(lane);
     std::memcpy(w, row + 16 * first, 16);
@@ -32,33 +34,39 @@ void load_slots(const uint8_t* row, int32_t lane, uint32_t (&w)[kWords]) {
   } else {
     std::memcpy(w, row, 4 * kWords);
   }
+  row_class = sr::class_of_last_word(sr::loaded_last_word(w, lane));
   sr::swizzle_words(w, lane);
 }
 
-std::vector<uint32_t> slots_of(const uint8_t* row, int32_t lane, int32_t nb) {
+std::vector<uint32_t> slots_of(const uint8_t* row, int32_t lane, int32_t nb, int32_t& row_class) {
   uint32_t w8[8], w4[4], w2[2], w1[1];
   switch (nb) {
     case 32:
-      load_slots(row, lane, w8);
+      load_slots(row, lane, w8, row_class);
       return {w8, w8 + 8};
     case 16:
-      load_slots(row, lane, w4);
+      load_slots(row, lane, w4, row_class);
       return {w4, w4 + 4};
     case 8:
-      load_slots(row, lane, w2);
+      load_slots(row, lane, w2, row_class);
       return {w2, w2 + 2};
     default:
-      load_slots(row, lane, w1);
+      load_slots(row, lane, w1, row_class);
       return {w1, w1 + 1};
   }
+}
+std::vector<uint32_t> slots_of(const uint8_t* row, int32_t lane, int32_t nb) {
+  int32_t row_class = 0;
+  return slots_of(row, lane, nb, row_class);
 }
 
 // The kernel's walk over entries for the group f with `warps` warps a block
 // and the histogram at shared byte address `start`: returns the flushed
-// histogram, (j * max_bins + bin) * k + class.
+// histogram, (j * max_bins + bin) * k + class. row_classes: each entry's
+// class is read from its row's last byte (which must hold it), not cls.
 std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32_t>& cls, int32_t k,
                             const std::vector<RowEntry>& entries, const std::vector<int32_t>& f, int32_t warps,
-                            uint32_t start) {
+                            uint32_t start, bool row_classes = false) {
   const int32_t nb = sr::walk_bytes(static_cast<int64_t>(m.stride)), slice = sr::slice_start(f[0]);
   std::vector<int64_t> columns(static_cast<std::size_t>(sr::counters(m.max_bins, k)), 0);
   const int64_t n = static_cast<int64_t>(entries.size()), threads = static_cast<int64_t>(warps) * sr::kLanes;
@@ -66,11 +74,14 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
     for (int32_t warp = 0; warp < warps; ++warp) {
       std::vector<std::vector<uint32_t>> slots(sr::kLanes);
       std::vector<uint32_t> counter(sr::kLanes);
+      std::vector<int32_t> lane_class(sr::kLanes);
       for (int32_t lane = 0; lane < sr::kLanes; ++lane) {
         const int64_t e = round + static_cast<int64_t>(warp) * sr::kLanes + lane;
         if (e >= n) continue;
-        slots[lane] = slots_of(m.bins.data() + entries[e].row * m.stride + slice, lane, nb);
-        counter[lane] = sr::lane_counter(start, cls[entries[e].row], lane);
+        int32_t row_class = 0;
+        slots[lane] = slots_of(m.bins.data() + entries[e].row * m.stride + slice, lane, nb, row_class);
+        lane_class[lane] = row_classes ? row_class : cls[entries[e].row];
+        counter[lane] = sr::lane_counter(start, lane_class[lane], lane);
       }
       for (int32_t p = 0; p < nb; ++p) {
         std::set<uint32_t> banks;
@@ -85,11 +96,11 @@ std::vector<int64_t> replay(const test::ReplayMatrix& m, const std::vector<int32
           const uint32_t address = k == sr::kTwoChannels
                                        ? start + sr::two_channel_step_offset(
                                                      sr::byte_of(slots[lane][p / 4], sr::shifted_selector(lane, p % 4)),
-                                                     sr::lane_offset(cls[en.row], lane), p)
+                                                     sr::lane_offset(lane_class[lane], lane), p)
                                        : sr::step_counter(counter[lane], p, b, k);
           EXPECT_EQ(address % 4, 0u);
           const uint32_t c = (address - start) / 4;
-          EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + cls[en.row], lane ^ p));
+          EXPECT_EQ(c, sr::column_counter(static_cast<int64_t>(b) * k + lane_class[lane], lane ^ p));
           EXPECT_EQ(lane ^ p, lane / nb * nb + sr::position(lane, nb, p));  // the lane's copy
           columns.at(c) += en.mult;
           banks.insert(c % sr::kLanes);
@@ -209,6 +220,18 @@ TEST(SwizzledRows, ReplayedWalkGivesTheCpuHistogram) {
     const auto expected = test::cpu_histogram(m, cls, c.classes, entries, group);
     EXPECT_EQ(replay(m, cls, c.classes, entries, group, c.warps, c.start), expected);
     EXPECT_GT(std::accumulate(expected.begin(), expected.end(), int64_t{0}), 0);
+    // CudaTuning::histogram_row_classes (HistogramWalks::row_class_byte): in
+    // rows of one slice with padding, and classes below max_bins, each row's
+    // last byte holds its class; the walk reads it from the row (a wrong
+    // byte gives another histogram) and adds it as a bin of a column the
+    // flush skips (replay's columns.at throws past the histogram).
+    if (m.stride <= static_cast<std::size_t>(sr::kSliceBytes) && m.stride > c.features && c.classes <= c.max_bins) {
+      test::ReplayMatrix with_classes = m;
+      for (std::size_t r = 0; r < n_rows; ++r)
+        with_classes.bins[r * m.stride + m.stride - 1] = static_cast<uint8_t>(cls[r]);
+      EXPECT_EQ(replay(with_classes, cls, c.classes, entries, group, c.warps, c.start, true), expected)
+          << "classes read from the rows";
+    }
   }
 }
 
