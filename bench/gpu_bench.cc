@@ -29,10 +29,10 @@
 //   gpu_bench --benchmark_filter=Cluster         the default tuning in thread-block clusters of 1, 2, 4 and 8
 //                                                 blocks (histogram_cluster_blocks): the root pass at 256 and 4
 //                                                 bins, the reference training and every feature a node
-//   gpu_bench --benchmark_filter=Lean            the staggered flush, class ids in the rows' padding and
-//                                                 identity roots (stagger, row_classes, identity), with
-//                                                 clusters of 1 and 4: the root pass at 256 and 4 bins and
-//                                                 the reference training
+//   gpu_bench --benchmark_filter=Lean            the staggered flush, the flush by sectors, class ids in the
+//                                                 rows' padding and identity roots (stagger, sectors,
+//                                                 row_classes, identity), with clusters of 1 and 4: the root
+//                                                 pass at 256 and 4 bins and the reference training
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -493,28 +493,30 @@ void BM_TrainAllFeatures1MCluster(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainAllFeatures1MCluster)->Apply(training_clusters);
 
-// The opt-ins that cut the root pass's bytes and its flush's contention,
-// each alone and together, without and with clusters of 4:
-// CudaTuning::histogram_staggered_flush, histogram_row_classes (the class
-// ids in the 28 features' 32-byte rows) and histogram_identity_root (the
-// pass's root is every row once). The root pass at 256 and 4 bins a
-// feature; the reference training (bootstrap: no identity roots; the row
-// classes serve every level).
+// The opt-ins that cut the root pass's bytes and its flush's cost, each
+// alone and together, without and with clusters of 4:
+// CudaTuning::histogram_staggered_flush, histogram_sector_flush,
+// histogram_row_classes (the class ids in the 28 features' 32-byte rows)
+// and histogram_identity_root (the pass's root is every row once). The root
+// pass at 256 and 4 bins a feature; the reference training (bootstrap: no
+// identity roots; the row classes serve every level) with none, each and all
+// of the other three, and all of them in clusters of 4.
 CudaTuning lean_tuning(const benchmark::State& state) {
   CudaTuning tuning;
   tuning.histogram_staggered_flush = state.range(0) != 0;
-  tuning.histogram_row_classes = state.range(1) != 0;
-  tuning.histogram_identity_root = state.range(2) != 0;
-  tuning.histogram_cluster_blocks = static_cast<int>(state.range(3));
+  tuning.histogram_sector_flush = state.range(1) != 0;
+  tuning.histogram_row_classes = state.range(2) != 0;
+  tuning.histogram_identity_root = state.range(3) != 0;
+  tuning.histogram_cluster_blocks = static_cast<int>(state.range(4));
   return tuning;
 }
 
 void BM_HistogramPassLean(benchmark::State& state) {
-  histogram_pass(state, static_cast<int32_t>(state.range(4)), lean_tuning(state), false);
+  histogram_pass(state, static_cast<int32_t>(state.range(5)), lean_tuning(state), false);
 }
 BENCHMARK(BM_HistogramPassLean)
-    ->ArgNames({"stagger", "row_classes", "identity", "cluster", "bins"})
-    ->ArgsProduct({{0, 1}, {0, 1}, {0, 1}, {1, 4}, {256, 4}})
+    ->ArgNames({"stagger", "sectors", "row_classes", "identity", "cluster", "bins"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {0, 1}, {0, 1}, {1, 4}, {256, 4}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -525,8 +527,13 @@ void BM_Train10MLean(benchmark::State& state) {
   time_gpu_training(state, l.data, reference_params(l.data), lean_tuning(state));
 }
 BENCHMARK(BM_Train10MLean)
-    ->ArgNames({"stagger", "row_classes", "identity", "cluster"})
-    ->ArgsProduct({{0, 1}, {0, 1}, {0}, {1, 4}})
+    ->ArgNames({"stagger", "sectors", "row_classes", "identity", "cluster"})
+    ->Args({0, 0, 0, 0, 1})
+    ->Args({1, 0, 0, 0, 1})
+    ->Args({0, 1, 0, 0, 1})
+    ->Args({0, 0, 1, 0, 1})
+    ->Args({1, 1, 1, 0, 1})
+    ->Args({1, 1, 1, 0, 4})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

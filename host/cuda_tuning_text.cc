@@ -106,6 +106,11 @@ const std::vector<TuningKey>& tuning_keys() {
        "each histogram block adds its shared histogram to the global one from its own offset",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_staggered_flush); },
        [](const CudaTuning& t) { return flag_text(t.histogram_staggered_flush); }},
+      {"histogram_sector_flush", "0|1",
+       "the rotated- and swizzled-rows walks flush four consecutive counters of a feature from four threads (one "
+       "sector)",
+       [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_sector_flush); },
+       [](const CudaTuning& t) { return flag_text(t.histogram_sector_flush); }},
       {"histogram_row_classes", "0|1",
        "unweighted classification: the class id in each padded device row's last byte, read with the row",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_row_classes); },

@@ -96,6 +96,17 @@ struct CudaTuning {
   // blocks on each of 14,336 counters). Opt-in until measured (gpu_bench
   // HistogramPassLean).
   bool histogram_staggered_flush = false;
+  // The rotated- and swizzled-rows walks' flush takes each position's
+  // bin-channels four at a time from four consecutive threads, so a warp's
+  // 32 global atomics fall in 8 sectors (4 counters a sector) instead of 32
+  // (one feature a thread), at the cost of 4-way bank conflicts on its shared
+  // reads (kernels/flush_order.h). From 64 to 256 bins a feature the root
+  // pass's kernel grew 18 us under the row-words walk, whose flush's global
+  // atomics are consecutive, against 74 us under the swizzled walk on an
+  // H200 (23 against 73 us on an H100; gpu_bench HistogramPass and
+  // HistogramPassFewBins). Opt-in until measured (gpu_bench
+  // HistogramPassLean).
+  bool histogram_sector_flush = false;
   // Unweighted classification of at most 256 classes, no more than the bins
   // of the widest feature: each device row's last byte, padding past its
   // features, holds the row's class id (written at each batch's start), so the

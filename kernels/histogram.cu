@@ -200,7 +200,7 @@ enum class Walk { kRows, kElements, kRowWords, kRotatedRows, kSwizzledRows };
 // Every walk takes a root of every row once without its entries
 // (entry_at); the swizzled-rows and row-words walks take an unweighted
 // entry's class from its row where DevTargets::class_byte says so.
-// staggered_flush: the block flushes from its own offset (flush_order.h).
+// flush: the order of the block's flush (flush_order.h).
 template <typename Mode, Walk kWalk, int kBatch, int kThreads, bool kCluster = false>
 __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk == Walk::kRotatedRows ||
                                                                             kWalk == Walk::kSwizzledRows,
@@ -208,7 +208,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     histogram_kernel(const HistItem* __restrict__ items, const NodeDesc* __restrict__ nodes,
                      const DevJob* __restrict__ jobs, const int32_t* __restrict__ feats,
                      const uint8_t* __restrict__ bins, int64_t bin_stride, const RowEntry* __restrict__ entries,
-                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist, bool staggered_flush) {
+                     DevTargets t, int32_t max_bins, unsigned long long* __restrict__ hist, FlushOrder flush) {
   using Counter = typename Mode::Counter;
   constexpr bool kShared = !std::is_same<Mode, GlobalHistogram>::value;
   static_assert(!kCluster || kWalk == Walk::kSwizzledRows, "clusters sum the swizzled walk's histograms only");
@@ -461,8 +461,9 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     }
   }
   if constexpr (kRotatedWalk || kSwizzledWalk) {
-    // (position q, bin-channel bc) at i = bc * nb + q: consecutive threads
-    // read consecutive columns. Sums the copies of q into its group feature.
+    // (position q, bin-channel bc) in flush_order.h's steps: consecutive
+    // threads (or thread groups) read consecutive columns. Sums the copies of
+    // q into its group feature.
     // (The swizzled-rows walk's columns are the rotated walk's, over the
     // group's slice of the row: copy c's position q in column c * nb + q.)
     static_assert(sizeof(int32_t) * rotated_rows::kLanes <= HistogramPolicy::kStaticSharedBytes,
@@ -482,40 +483,43 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
       bc0 = static_cast<int32_t>(share_begin(share, feat_stride));
       bc1 = static_cast<int32_t>(share_end(share, feat_stride));
     }
-    // Counters [i0, i1) of this block's share, the cursor stepping (bc, q).
-    auto flush = [&](int32_t i0, int32_t i1) {
-      const int32_t threads = static_cast<int32_t>(blockDim.x);
-      rotated_rows::FlushCursor at(i0 + static_cast<int32_t>(threadIdx.x), threads, nb);
-      for (int32_t i = i0 + static_cast<int32_t>(threadIdx.x); i < i1; i += threads, at.next(nb)) {
-        const int32_t j = feature_of[at.q];
-        if (j < 0) continue;
+    // Steps [r0, r1) of this block's share, the cursor stepping (run, q).
+    const int32_t group = flush_group(flush.sectors), threads = static_cast<int32_t>(blockDim.x);
+    const int32_t sub = static_cast<int32_t>(threadIdx.x) % group, stride = threads / group;
+    auto flush_steps_from = [&](int32_t r0, int32_t r1) {
+      const int32_t first = r0 + static_cast<int32_t>(threadIdx.x) / group;
+      rotated_rows::FlushCursor at(first, stride, nb);
+      for (int32_t r = first; r < r1; r += stride, at.next(nb)) {
+        const int32_t j = feature_of[at.q], bc = bc0 + group * at.bc + sub;
+        if (j < 0 || bc >= bc1) continue;
         unsigned long long v = 0;
         if constexpr (kCluster) {
-          for (uint32_t r = 0; r < share.count; ++r)
-            v += rotated_rows::sum_copies(partner_shared(share, h, r), at.bc, nb, at.q, copies);
+          for (uint32_t p = 0; p < share.count; ++p)
+            v += rotated_rows::sum_copies(partner_shared(share, h, p), bc, nb, at.q, copies);
         } else {
-          v = rotated_rows::sum_copies(h, at.bc, nb, at.q, copies);
+          v = rotated_rows::sum_copies(h, bc, nb, at.q, copies);
         }
-        if (v != 0ull) atomicAdd(gh + j * feat_stride + at.bc, v);
+        if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
       }
     };
-    const int32_t from = flush_start(bc0 * nb, bc1 * nb, blockIdx.x, static_cast<int32_t>(blockDim.x), staggered_flush);
-    flush(from, bc1 * nb);
-    flush(bc0 * nb, from);
+    const int32_t steps = flush_steps(bc1 - bc0, nb, group);
+    const int32_t from = flush_start(0, steps, blockIdx.x, stride, flush.staggered);
+    flush_steps_from(from, steps);
+    flush_steps_from(0, from);
     if (share.blocks > 1) cluster_barrier(share);  // the partners are done reading this block's histogram
   } else if constexpr (kShared) {
     __syncthreads();
     // len < 2^31: the group's histogram fits shared memory.
     const int32_t n = static_cast<int32_t>(len), threads = static_cast<int32_t>(blockDim.x);
-    const int32_t from = flush_start(0, n, blockIdx.x, threads, staggered_flush);
-    auto flush = [&](int32_t i0, int32_t i1) {
+    const int32_t from = flush_start(0, n, blockIdx.x, threads, flush.staggered);
+    auto flush_from = [&](int32_t i0, int32_t i1) {
       for (int32_t i = i0 + static_cast<int32_t>(threadIdx.x); i < i1; i += threads) {
         const unsigned long long v = smem[i];
         if (v != 0ull) atomicAdd(gh + i, v);
       }
     };
-    flush(from, n);
-    flush(0, from);
+    flush_from(from, n);
+    flush_from(0, from);
   }
 }
 
@@ -562,7 +566,7 @@ __global__ void root_stats_kernel(const PartItem* __restrict__ items, const DevJ
 }
 
 using HistogramKernel = void (*)(const HistItem*, const NodeDesc*, const DevJob*, const int32_t*, const uint8_t*,
-                                 int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*, bool);
+                                 int64_t, const RowEntry*, DevTargets, int32_t, unsigned long long*, FlushOrder);
 
 // The histogram_kernel variant for a tuning's mapping, load batch and block
 // size; the row-words walk only where the rows allow it (row_words_fit).
@@ -644,6 +648,9 @@ bool build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
                       int32_t max_bins, unsigned long long* hist) {
   if (grid == 0) return false;
   if (counters == HistogramCounters::kGlobal) smem = 0;
+  FlushOrder flush;
+  flush.staggered = tuning.histogram_staggered_flush;
+  flush.sectors = tuning.histogram_sector_flush;
   const HistogramKernel kernel = histogram_variant(counters, tuning, bin_stride);
   allow_shared_bytes(kernel, smem);
   const unsigned threads = static_cast<unsigned>(histogram_block_threads(tuning));
@@ -665,13 +672,12 @@ bool build_histograms(HistogramCounters counters, const CudaTuning& tuning, unsi
     int max_clusters = 0;
     if (cudaOccupancyMaxActiveClusters(&max_clusters, kernel, &config) == cudaSuccess && max_clusters > 0) {
       CANOPY_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, items, nodes, jobs, feats, bins, bin_stride, entries, t,
-                                           max_bins, hist, tuning.histogram_staggered_flush));
+                                           max_bins, hist, flush));
       return true;
     }
     (void)cudaGetLastError();  // the occupancy query's error, if any, is not the launch's
   }
-  kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist,
-                                  tuning.histogram_staggered_flush);
+  kernel<<<grid, threads, smem>>>(items, nodes, jobs, feats, bins, bin_stride, entries, t, max_bins, hist, flush);
   CANOPY_CUDA_CHECK_LAUNCH();
   return false;
 }

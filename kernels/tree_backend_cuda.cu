@@ -497,7 +497,9 @@ class CudaTreeBackend final : public TreeBackend {
   // Row r's bins go to bins_ + r * bin_stride_, bin_stride_ =
   // device_row_stride (cudaMalloc's start is sector-aligned, so padded rows
   // touch the fewest 32-byte sectors). The padding is zeroed (defined for
-  // whole-word reads); no result depends on it.
+  // whole-word reads); no result depends on it but the class ids that
+  // CudaTuning::histogram_row_classes writes into its last byte at each
+  // batch's start (HistogramWalks::row_class_byte).
   void upload_bins(const BinnedMatrix& m) {
     const BinnedMatrixKey key = BinnedMatrixKey::of(m);
     if (bins_key_ == key && !bins_.empty()) return;

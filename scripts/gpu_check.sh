@@ -46,9 +46,10 @@
 # bins a feature, Train10MCluster and TrainAllFeatures1MCluster (1 and 4),
 # into $OUT/cluster.log; then compute-sanitizer's racecheck on the test that
 # runs clusters on small problems (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
-# lean: the staggered flush, class ids in the rows' padding and identity roots
-# (CudaTuning::histogram_staggered_flush, histogram_row_classes,
-# histogram_identity_root), alone and together, with clusters of 1 and 4:
+# lean: the staggered flush, the flush by sectors, class ids in the rows'
+# padding and identity roots (CudaTuning::histogram_staggered_flush,
+# histogram_sector_flush, histogram_row_classes, histogram_identity_root),
+# alone and together, with clusters of 1 and 4:
 # HistogramPassLean at 256 and 4 bins a feature and Train10MLean, into
 # $OUT/lean.log; HistogramPassLean again at 4M rows, each case's fixed part
 # (as the flush step) into $OUT/lean.txt; then compute-sanitizer's memcheck on

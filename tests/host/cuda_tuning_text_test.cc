@@ -27,7 +27,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   EXPECT_EQ(
       defaults,
       "histogram_mapping=swizzled_rows,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,histogram_staggered_flush=0,histogram_row_classes=0,"
+      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,histogram_staggered_flush=0,histogram_sector_flush=0,"
+      "histogram_row_classes=0,"
       "histogram_identity_root=0,pad_rows=0,histogram_subtraction=1,partition_columns=1,"
       "partition_two_pass=1,"
       "workspace_mib=0,"
@@ -37,7 +38,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,histogram_staggered_flush=1,histogram_row_classes=true,"
+      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,histogram_staggered_flush=1,histogram_sector_flush=1,"
+      "histogram_row_classes=true,"
       "histogram_identity_root=1,pad_rows=true,histogram_subtraction=0,partition_"
       "columns=false,partition_two_pass="
       "0,workspace_mib=2,"
@@ -49,6 +51,7 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
   EXPECT_FALSE(t.histogram_atomics_in_halves);
   EXPECT_EQ(t.histogram_cluster_blocks, 4);
   EXPECT_TRUE(t.histogram_staggered_flush);
+  EXPECT_TRUE(t.histogram_sector_flush);
   EXPECT_TRUE(t.histogram_row_classes);
   EXPECT_TRUE(t.histogram_identity_root);
   EXPECT_TRUE(t.pad_rows);

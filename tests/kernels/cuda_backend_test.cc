@@ -421,8 +421,9 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
             if (mapping == CudaTuning::HistogramMapping::kSwizzledRows) t.histogram_cluster_blocks = pad ? 8 : 4;
             // The opt-in staggered flush, class ids in the rows' padding and
             // identity roots (the batches' jobs without bootstrap) at 512
-            // threads.
+            // threads; the flush by sectors with padded rows.
             t.histogram_staggered_flush = t.histogram_row_classes = t.histogram_identity_root = threads == 512;
+            t.histogram_sector_flush = pad;  // the lane-columns walks' flush by sectors
             tunings.push_back(t);
           }
   // Each problem's batches, with their CPU references grown once for every
@@ -463,7 +464,8 @@ TEST(CudaBackend, HistogramTuningsMatchCpu) {
                  (tuning.histogram_cluster_blocks > 1
                       ? ", clusters of " + std::to_string(tuning.histogram_cluster_blocks)
                       : std::string()) +
-                 (tuning.histogram_row_classes ? ", staggered flush, row classes, identity roots" : ""));
+                 (tuning.histogram_row_classes ? ", staggered flush, row classes, identity roots" : "") +
+                 (tuning.histogram_sector_flush ? ", flush by sectors" : ""));
     auto gpu = make_cuda_tree_backend(0, tuning);
     const bool dense_walk = tuning.histogram_mapping == CudaTuning::HistogramMapping::kRotatedRows ||
                             tuning.histogram_mapping == CudaTuning::HistogramMapping::kSwizzledRows;
@@ -554,7 +556,7 @@ TEST(CudaBackend, SubtractionTrickMatchesCpu) {
 // At 512 threads both parts also take the staggered flush, the class ids in
 // the rows' padding (the 6 binary features' row-words rows of 8 bytes, the
 // swizzled walk's rows of 32, 16 and 4 bytes) and identity roots (a job
-// without bootstrap).
+// without bootstrap); the rotated and swizzled walks flush by sectors.
 TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
   CANOPY_REQUIRE_GPU();
   std::vector<Problem> problems = {few_cuts_problem(1500, 28, 2, 254), few_cuts_problem(1200, 9, 4, 31, true),
@@ -605,6 +607,7 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
       // reads of other blocks' shared histograms.
       if (mapping == CudaTuning::HistogramMapping::kSwizzledRows && threads == 512) tuning.histogram_cluster_blocks = 4;
       tuning.histogram_staggered_flush = tuning.histogram_row_classes = tuning.histogram_identity_root = threads == 512;
+      tuning.histogram_sector_flush = true;  // with the clusters' shares at 512 threads
       auto gpu = make_cuda_tree_backend(0, tuning);
       for (const Problem& p : problems) {
         SCOPED_TRACE(std::to_string(p.bins.n_features) + " features, " + std::to_string(p.layout.n_classes) +
@@ -617,6 +620,38 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
       }
       if (tuning.histogram_cluster_blocks > 1) EXPECT_GT(cuda_cluster_launches(*gpu), 0) << "no launch ran in clusters";
     }
+}
+
+// CudaTuning::histogram_row_classes writes the class ids into the device
+// rows' padding at every batch, the cached rows too: a second batch over the
+// same bins with other class ids (each class relabelled) grows the CPU's
+// trees as well. Under the swizzled walk (its row classes at the root, 28
+// and 12 features in rows of 32 and 16 bytes) and the row-words walk over
+// padded rows (the class byte loaded beside the row's words, at every level);
+// jobs that bootstrap, sample 3 features, and take every row once (an
+// identity root, with histogram_identity_root).
+TEST(CudaBackend, RowClassesFollowEachBatchsClassIds) {
+  CANOPY_REQUIRE_GPU();
+  for (auto mapping : {CudaTuning::HistogramMapping::kSwizzledRows, CudaTuning::HistogramMapping::kRowWords}) {
+    CudaTuning tuning;
+    tuning.histogram_mapping = mapping;
+    tuning.pad_rows = true;
+    tuning.histogram_row_classes = tuning.histogram_identity_root = true;
+    auto gpu = make_cuda_tree_backend(0, tuning);
+    for (std::size_t nf : {28, 12}) {
+      Problem p = few_cuts_problem(1500, nf, 3, 63);
+      const int32_t f = static_cast<int32_t>(nf);
+      for (int relabelled = 0; relabelled < 2; ++relabelled) {
+        SCOPED_TRACE(std::string(mapping == CudaTuning::HistogramMapping::kRowWords ? "row-words" : "swizzled") +
+                     " rows, " + std::to_string(nf) + " features" + (relabelled ? ", relabelled" : ""));
+        compare_backends(
+            p,
+            {{f, 1, Criterion::kGini, true, 8}, {3, 1, Criterion::kGini, true, 6}, {f, 1, Criterion::kGini, false, 5}},
+            97, gpu.get());
+        for (int32_t& c : p.class_id) c = (c + 1) % 3;
+      }
+    }
+  }
 }
 
 // Both partitions (CudaTuning::partition_two_pass: go-left bits in two
@@ -832,7 +867,7 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 // workspace, the flag partition over the rows without subtraction (the
 // defaults before they were measured), the warp split scan (diabetes:
 // regression, 64-bit counters), the swizzled walk in clusters of 8, the
-// staggered flush with class ids in the rows' padding (breast_cancer's 30
+// staggered flush by sectors with class ids in the rows' padding (breast_cancer's 30
 // features in rows of 32 bytes) and identity roots (without bootstrap).
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
@@ -842,7 +877,7 @@ TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
        {"histogram_mapping=row_words,histogram_atomics_in_halves=0", "histogram_subtraction=1,workspace_mib=2",
         "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
         "split_mapping=warp,histogram_block_threads=256", "histogram_cluster_blocks=8",
-        "histogram_staggered_flush=1,histogram_row_classes=1,histogram_identity_root=1"}) {
+        "histogram_staggered_flush=1,histogram_sector_flush=1,histogram_row_classes=1,histogram_identity_root=1"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);
