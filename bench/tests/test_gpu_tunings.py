@@ -141,20 +141,24 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("swizzled-rows, 96 KiB, 512 threads, 64 bins", lines[4])
         self.assertIn("0.50x the default", lines[5])
 
-    def test_the_fixed_part_is_what_does_not_grow_with_the_rows(self):
-        h = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
+    def fixed_part(self, cases):
+        """fixed_part over two files, at 4M and 10M rows, of `cases`: (name,
+        kernel_us at 4M, kernel_us at 10M) each; returns its status and lines."""
         with tempfile.TemporaryDirectory() as d:
             paths = []
-            for rows, times in ((4, (140.0, 190.0)), (10, (260.0, 250.0))):
+            for i, rows in enumerate((4, 10)):
                 paths.append(os.path.join(d, f"{rows}.json"))
                 with open(paths[-1], "w") as f:
-                    json.dump({"benchmarks": [run(h.format(4), 1.0, kernel_us=times[0]),
-                                              run(h.format(2), 1.0, kernel_us=times[1]),
-                                              run("BM_Train10M/iterations:1/manual_time", 0.7)]}, f)
+                    json.dump({"benchmarks": [run(name, 1.0, kernel_us=times[i]) for name, *times in cases] +
+                               [run("BM_Train10M/iterations:1/manual_time", 0.7)]}, f)
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 rc = gpu_tunings.fixed_part(paths[0], 4000000, paths[1], 10000000)
-        lines = out.getvalue().splitlines()
+        return rc, out.getvalue().splitlines()
+
+    def test_the_fixed_part_is_what_does_not_grow_with_the_rows(self):
+        h = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
+        rc, lines = self.fixed_part([(h.format(4), 140.0, 260.0), (h.format(2), 190.0, 250.0)])
         self.assertEqual(rc, 0)
         self.assertEqual(len(lines), 2)
         # swizzled: 20 us a million rows, 140 - 80 = 60 us fixed; row-words: 10 and 150.
@@ -165,17 +169,7 @@ class GpuTunings(unittest.TestCase):
 
     def test_the_fixed_part_of_cases_without_a_mapping_names_their_arguments(self):
         h = "BM_HistogramPassLean/stagger:{}/row_classes:1/identity:1/cluster:1/bins:256/iterations:20/manual_time"
-        with tempfile.TemporaryDirectory() as d:
-            paths = []
-            for rows, times in ((4, (120.0, 100.0)), (10, (240.0, 190.0))):
-                paths.append(os.path.join(d, f"{rows}.json"))
-                with open(paths[-1], "w") as f:
-                    json.dump({"benchmarks": [run(h.format(0), 1.0, kernel_us=times[0]),
-                                              run(h.format(1), 1.0, kernel_us=times[1])]}, f)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = gpu_tunings.fixed_part(paths[0], 4000000, paths[1], 10000000)
-        lines = out.getvalue().splitlines()
+        rc, lines = self.fixed_part([(h.format(0), 120.0, 240.0), (h.format(1), 100.0, 190.0)])
         self.assertEqual(rc, 0)
         self.assertEqual(len(lines), 2)
         # unstaggered: 20 us a million rows, 120 - 80 = 40 us fixed; staggered: 15 and 40.
