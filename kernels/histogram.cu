@@ -127,15 +127,20 @@ __device__ __forceinline__ RowEntry entry_at(const RowEntry* __restrict__ entrie
 // the group holds it, so a step needs no test. kTwoChannels (k == 2): a
 // step's counter address is the shifted byte select and one logic op off the
 // histogram's start (swizzled_rows::two_channel_step_offset), not a
-// multiply-add and an XOR. kIdentity: the entries are rows e -
-// identity_begin of multiplicity 1 (entry_at). kRowClasses: a row's class is
-// its last byte (DevTargets::class_byte; rows of one slice), else
-// class_id[row]. (Compile-time, so each loop keeps the default's registers.)
-template <int kRowBytes, int kThreads, bool kTwoChannels, bool kIdentity, bool kRowClasses>
+// multiply-add and an XOR. Where identity_begin >= 0
+// (CudaTuning::histogram_identity_root), the entries are rows e -
+// identity_begin of multiplicity 1 (entry_at); where row_classes
+// (histogram_row_classes), a row's class is its last byte
+// (DevTargets::class_byte; rows of one slice), else class_id[row]. (Both
+// are run-time selects: 7% more instructions in the loop's sm_90 code than
+// without them, the registers the same. As compile-time variants they took
+// 4 times the code, spilled in the cluster kernels, and took the GPU bundle
+// within 4 MiB of its limit.)
+template <int kRowBytes, int kThreads, bool kTwoChannels>
 __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
-                                              int64_t identity_begin, const uint8_t* __restrict__ bins,
-                                              int64_t bin_stride, int32_t slice, const int32_t* __restrict__ class_id,
-                                              unsigned int* h, int32_t k) {
+                                              int64_t identity_begin, bool row_classes,
+                                              const uint8_t* __restrict__ bins, int64_t bin_stride, int32_t slice,
+                                              const int32_t* __restrict__ class_id, unsigned int* h, int32_t k) {
   namespace sr = swizzled_rows;
   constexpr int kWords = kRowBytes / 4;
   const int32_t lane = static_cast<int32_t>(threadIdx.x) % sr::kLanes;
@@ -145,7 +150,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
   const uint32_t start = static_cast<uint32_t>(__cvta_generic_to_shared(h));
 #pragma unroll 2  // two rows in flight a lane, the per-row work shared
   for (int64_t e = it.e0 + threadIdx.x; e < it.e1; e += kThreads) {
-    const RowEntry en = entry_at(entries, e, kIdentity ? identity_begin : -1);
+    const RowEntry en = entry_at(entries, e, identity_begin);
     const uint8_t* row = bins + static_cast<int64_t>(en.row) * bin_stride + slice;
     uint32_t w[kWords];
     if constexpr (kRowBytes == 32) {  // two halves, the lane's first half first
@@ -162,7 +167,7 @@ __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry
     } else {
       w[0] = __ldg(reinterpret_cast<const uint32_t*>(row));
     }
-    const int32_t c = kRowClasses ? sr::class_of_last_word(sr::loaded_last_word(w, lane)) : class_id[en.row];
+    const int32_t c = row_classes ? sr::class_of_last_word(sr::loaded_last_word(w, lane)) : class_id[en.row];
     sr::swizzle_words(w, lane);
     const uint32_t lane_base = kTwoChannels ? sr::lane_offset(c, lane) : sr::lane_counter(start, c, lane);
 #pragma unroll
@@ -398,26 +403,12 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     const int32_t slice = swizzled_rows::slice_start(f[0]);
     auto walk = [&](auto row_bytes) {
       constexpr int kRowBytes = decltype(row_bytes)::value;
-      auto with = [&](auto two_channels, auto identity, auto classes) {
-        swizzled_walk<kRowBytes, kThreads, decltype(two_channels)::value, decltype(identity)::value,
-                      decltype(classes)::value>(it, entries, identity_begin, bins, bin_stride, slice, t.class_id, h, k);
-      };
-      auto with_classes = [&](auto two_channels, auto identity) {
-        if (row_classes)
-          with(two_channels, identity, std::true_type{});
-        else
-          with(two_channels, identity, std::false_type{});
-      };
-      auto with_identity = [&](auto two_channels) {
-        if (identity_begin >= 0)
-          with_classes(two_channels, std::true_type{});
-        else
-          with_classes(two_channels, std::false_type{});
-      };
       if (k == swizzled_rows::kTwoChannels)
-        with_identity(std::true_type{});
+        swizzled_walk<kRowBytes, kThreads, true>(it, entries, identity_begin, row_classes, bins, bin_stride, slice,
+                                                 t.class_id, h, k);
       else
-        with_identity(std::false_type{});
+        swizzled_walk<kRowBytes, kThreads, false>(it, entries, identity_begin, row_classes, bins, bin_stride, slice,
+                                                  t.class_id, h, k);
     };
     switch (swizzled_rows::walk_bytes(bin_stride)) {
       case 32:
