@@ -56,9 +56,10 @@ struct HistogramPolicy {
   // (lane_columns: one column a lane) a multiprocessor must hold at once (the
   // kernel's __launch_bounds__): their 64 KiB histogram (28 binary features
   // of 256 bins) leaves room for 3, and unbounded their unrolled steps may
-  // take up to 64 registers a thread, room for 2 (the rotated walk: 40
-  // registers and 32 bytes of spills with the bound; the swizzled walk's
-  // variants for identity roots and row classes would take 64 without it).
+  // take up to 64 registers a thread, room for 2 (with the bound, 40: the
+  // rotated walk with 32 bytes of spills, the swizzled walk, with its selects
+  // for identity roots and row classes, with 4 bytes spilled outside its
+  // loops).
   // 256 threads stay unbounded. Other walks: 0 (no bound; the row-words walk
   // takes 40 registers at 512 threads).
   static constexpr int kLaneColumnsBlocksPerSM = 3;
