@@ -44,14 +44,15 @@
 # cluster: the default tuning in thread-block clusters of 1, 2, 4 and 8 blocks
 # (CudaTuning::histogram_cluster_blocks): HistogramPassCluster at 256 and 4
 # bins a feature, Train10MCluster and TrainAllFeatures1MCluster (1 and 4),
-# into $OUT/cluster.log; then compute-sanitizer's racecheck on the test that
+# into $OUT/cluster.log (ranked into $OUT/cluster-ranked.txt); then compute-sanitizer's racecheck on the test that
 # runs clusters on small problems (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
 # lean: the staggered flush, the flush by sectors, class ids in the rows'
 # padding and identity roots (CudaTuning::histogram_staggered_flush,
 # histogram_sector_flush, histogram_row_classes, histogram_identity_root),
 # alone and together, with clusters of 1 and 4:
 # HistogramPassLean at 256 and 4 bins a feature and Train10MLean, into
-# $OUT/lean.log; HistogramPassLean again at 4M rows, each case's fixed part
+# $OUT/lean.log, ranked against all of them off into $OUT/lean-ranked.txt
+# (scripts/gpu_tunings.py --opt-ins); HistogramPassLean again at 4M rows, each case's fixed part
 # (as the flush step) into $OUT/lean.txt; then compute-sanitizer's memcheck on
 # the test that runs the three on small problems
 # (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
@@ -179,6 +180,7 @@ for s in "${steps[@]}"; do
     cluster)
       gpu_bench 'Cluster' cluster cluster "${GPU_CHECK_CLUSTER_S:-150}"
       rc=$?
+      python3 scripts/gpu_tunings.py --opt-ins "$OUT/cluster.json" 2>&1 | tee "$OUT/cluster-ranked.txt"
       san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
       timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool racecheck --error-exitcode 3 \
         test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
@@ -187,6 +189,7 @@ for s in "${steps[@]}"; do
     lean)
       rc=0
       gpu_bench 'Lean' lean lean "${GPU_CHECK_LEAN_S:-150}" || rc=1
+      python3 scripts/gpu_tunings.py --opt-ins "$OUT/lean.json" 2>&1 | tee "$OUT/lean-ranked.txt"
       CANOPY_GPU_BENCH_ROWS=4000000 gpu_bench 'HistogramPassLean/' lean-4000000 lean-4000000 \
         "${GPU_CHECK_FLUSH_S:-90}" || rc=1
       python3 scripts/gpu_tunings.py --fixed-part "$OUT/lean-4000000.json" 4000000 "$OUT/lean.json" 10000000 2>&1 |

@@ -19,6 +19,13 @@ the GPU machine has python3 but no packages.
 
 splits each case's histogram kernel time, measured at two row counts that launch
 as many blocks (scripts/gpu_check.sh flush), into a time a row and a fixed part.
+
+    python3 scripts/gpu_tunings.py --opt-ins gpu-check-out/lean.json
+
+ranks the cases of the default tuning with opt-in arguments (Lean, Cluster:
+flags 0/1, "cluster" the blocks of a cluster), each bin count apart, by the
+histogram kernel's time where it was timed (else the case's), against the case
+with every flag 0 and no clusters.
 """
 import json
 import sys
@@ -103,6 +110,42 @@ def main(path):
     return 0
 
 
+def opt_ins(path):
+    """The opt-in cases (no "mapping" argument), ranked within each case and
+    bin count against the one with every opt-in off."""
+    groups = {}
+    for r in load_runs(path):
+        case, args = parse(r["name"])
+        if "mapping" in args or not args:
+            continue
+        key = case + (f" ({args['bins']} bins)" if "bins" in args else "")
+        groups.setdefault(key, []).append((args, r))
+    if not groups:
+        print("no opt-in cases in", path)
+        return 1
+
+    def off(args):
+        return all(v == ("1" if k == "cluster" else "0") for k, v in args.items() if k != "bins")
+
+    def measure(r):
+        return (r["kernel_us"], "us kernel") if "kernel_us" in r else (r["real_time"], r["time_unit"])
+
+    for key, rows in groups.items():
+        print(f"== {key}")
+        ok = [(a, r) for a, r in rows if not r.get("error_occurred")]
+        for a, r in rows:
+            if r.get("error_occurred"):
+                print(f"  {label(a):52s} error: {r.get('error_message', '')}")
+        base = next((measure(r)[0] for a, r in ok if off(a)), None)
+        for a, r in sorted(ok, key=lambda x: measure(x[1])[0]):
+            t, unit = measure(r)
+            ratio = f"{base / t:.2f}x all off" if base else "no run with all off"
+            frac = (f", {r['kernel_fraction_of_3.35TB/s']:.1%} of 3.35 TB/s"
+                    if "kernel_fraction_of_3.35TB/s" in r else "")
+            print(f"  {label(a):52s} {t:10.3f} {unit}  {ratio}{frac}")
+    return 0
+
+
 def fixed_part(small_path, small_rows, large_path, large_rows):
     """The histogram kernel's time (kernel_us) of each tuned case run at two
     row counts that launch as many blocks, split in two: a time a row, and a
@@ -131,6 +174,8 @@ def fixed_part(small_path, small_rows, large_path, large_rows):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--opt-ins":
+        sys.exit(opt_ins(sys.argv[2]))
     if len(sys.argv) == 6 and sys.argv[1] == "--fixed-part":
         sys.exit(fixed_part(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])))
     if len(sys.argv) != 2:

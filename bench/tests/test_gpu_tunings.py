@@ -178,6 +178,36 @@ class GpuTunings(unittest.TestCase):
         self.assertIn("stagger 1", lines[1])
         self.assertIn("15.0 us a million rows, fixed part    40 us (21%)", lines[1])
 
+    def test_opt_ins_are_ranked_against_all_off_within_each_bin_count(self):
+        h = "BM_HistogramPassLean/stagger:0/sectors:{}/row_classes:0/identity:{}/cluster:{}/bins:{}/iterations:20/manual_time"
+        runs = [run(h.format(0, 0, 1, 256), 1.0, kernel_us=240.0, **{"kernel_fraction_of_3.35TB/s": 0.348}),
+                run(h.format(1, 1, 1, 256), 1.0, kernel_us=160.0, **{"kernel_fraction_of_3.35TB/s": 0.522}),
+                run(h.format(1, 0, 4, 256), 1.0, kernel_us=200.0),
+                run(h.format(0, 0, 1, 4), 1.0, kernel_us=170.0),
+                run("BM_Train10MLean/stagger:0/sectors:0/row_classes:0/identity:0/cluster:1/iterations:3/manual_time",
+                    0.5, time_unit="s"),
+                run("BM_HistogramPass/mapping:4/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time",
+                    1.0)]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "lean.json")
+            with open(path, "w") as f:
+                json.dump({"benchmarks": runs}, f)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = gpu_tunings.opt_ins(path)
+        lines = out.getvalue().splitlines()
+        self.assertEqual(rc, 0)
+        self.assertEqual(lines[0], "== BM_HistogramPassLean (256 bins)")
+        self.assertIn("sectors 1, row_classes 0, identity 1, cluster 1", lines[1])
+        self.assertIn("1.50x all off, 52.2% of 3.35 TB/s", lines[1])
+        self.assertIn("cluster 4", lines[2])
+        self.assertIn("1.20x all off", lines[2])
+        self.assertIn("1.00x all off", lines[3])
+        self.assertEqual(lines[4], "== BM_HistogramPassLean (4 bins)")
+        self.assertEqual(lines[6], "== BM_Train10MLean")
+        self.assertIn("0.500 s  1.00x all off", lines[7])
+        self.assertEqual(len(lines), 8)  # the mapped case is not an opt-in case
+
     def test_a_file_without_tuned_cases_fails(self):
         rc, lines = self.rank([run("BM_FullyGrown1M/iterations:1/manual_time", 1.0)])
         self.assertEqual(rc, 1)
