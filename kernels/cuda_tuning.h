@@ -98,8 +98,9 @@ struct CudaTuning {
   bool histogram_staggered_flush = false;
   // The rotated- and swizzled-rows walks' flush takes each position's
   // bin-channels four at a time from four consecutive threads, so a warp's
-  // 32 global atomics fall in 8 sectors (4 counters a sector) instead of 32
-  // (one feature a thread), at the cost of 4-way bank conflicts on its shared
+  // 32 global atomics fall in 8 sectors (4 counters a sector, where a
+  // feature's histogram is a multiple of 4 counters, as at 256 bins) instead
+  // of 32 (one feature a thread), at the cost of 4-way bank conflicts on its shared
   // reads (kernels/flush_order.h). From 64 to 256 bins a feature the root
   // pass's kernel grew 18 us under the row-words walk, whose flush's global
   // atomics are consecutive, against 74 us under the swizzled walk on an

@@ -14,9 +14,11 @@
 // consecutive threads take consecutive positions of one bin-channel, so a
 // warp's 32 global atomics fall on 32 features' histograms, 32 sectors. In
 // groups of kSectorCounters threads, a group takes one position and the
-// group's threads consecutive bin-channels of it: a warp's atomics fall in 8
-// sectors, 4 to a sector, while kSectorCounters threads read one shared
-// column (bank) at a time.
+// group's threads consecutive bin-channels of it, from a multiple of
+// kSectorCounters: a warp's atomics fall in 8 sectors, 4 to a sector, where
+// a feature's histogram starts at a multiple of 4 counters (max_bins x
+// channels a multiple of 4, as 256 bins; else up to 16), while
+// kSectorCounters threads read one shared column (bank) at a time.
 #include <cstdint>
 
 #include "kernels/host_device.h"
@@ -41,13 +43,15 @@ CANOPY_HD int32_t flush_start(int32_t lo, int32_t hi, uint32_t block, int32_t th
   return lo + static_cast<int32_t>(block % static_cast<uint32_t>(windows)) * threads;
 }
 
-// The lane-columns flush of bin-channels [bc0, bc0 + n_bc) at nb positions:
-// threads in groups of group(sectors) (a divisor of the block size), group g
-// of thread t = t / group taking steps g, g + threads / group, ... below
-// steps(); step r is (run r / nb, position r % nb), of which the group's
-// thread t % group adds bin-channel bc0 + group * run + t % group (where
-// below bc0 + n_bc).
+// The lane-columns flush of bin-channels [bc0, bc1) at nb positions:
+// threads in groups of flush_group(sectors) (a divisor of the block size),
+// group g of thread t = t / group taking steps g, g + threads / group, ...
+// below flush_steps(bc1 - base, nb, group), base = flush_base(bc0, group);
+// step r is (run r / nb, position r % nb), of which the group's thread
+// t % group adds bin-channel base + group * run + t % group where it lies in
+// [bc0, bc1).
 CANOPY_HD int32_t flush_group(bool sectors) { return sectors ? kSectorCounters : 1; }
+CANOPY_HD int32_t flush_base(int32_t bc0, int32_t group) { return bc0 - bc0 % group; }
 CANOPY_HD int32_t flush_steps(int32_t n_bc, int32_t nb, int32_t group) { return (n_bc + group - 1) / group * nb; }
 
 }  // namespace canopy

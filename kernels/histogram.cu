@@ -476,12 +476,13 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     // Steps [r0, r1) of this block's share, the cursor stepping (run, q).
     const int32_t group = flush_group(flush.sectors), threads = static_cast<int32_t>(blockDim.x);
     const int32_t sub = static_cast<int32_t>(threadIdx.x) % group, stride = threads / group;
+    const int32_t base = flush_base(bc0, group);
     auto flush_steps_from = [&](int32_t r0, int32_t r1) {
       const int32_t first = r0 + static_cast<int32_t>(threadIdx.x) / group;
       rotated_rows::FlushCursor at(first, stride, nb);
       for (int32_t r = first; r < r1; r += stride, at.next(nb)) {
-        const int32_t j = feature_of[at.q], bc = bc0 + group * at.bc + sub;
-        if (j < 0 || bc >= bc1) continue;
+        const int32_t j = feature_of[at.q], bc = base + group * at.bc + sub;
+        if (j < 0 || bc < bc0 || bc >= bc1) continue;
         unsigned long long v = 0;
         if constexpr (kCluster) {
           for (uint32_t p = 0; p < share.count; ++p)
@@ -492,7 +493,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
         if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
       }
     };
-    const int32_t steps = flush_steps(bc1 - bc0, nb, group);
+    const int32_t steps = flush_steps(bc1 - base, nb, group);
     const int32_t from = flush_start(0, steps, blockIdx.x, stride, flush.staggered);
     flush_steps_from(from, steps);
     flush_steps_from(0, from);

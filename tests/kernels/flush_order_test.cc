@@ -63,8 +63,8 @@ struct FlushVisit {
 };
 std::vector<FlushVisit> replay_lane_columns_flush(int32_t bc0, int32_t bc1, int32_t nb, int32_t threads, uint32_t block,
                                                   FlushOrder order) {
-  const int32_t group = flush_group(order.sectors), stride = threads / group;
-  const int32_t steps = flush_steps(bc1 - bc0, nb, group);
+  const int32_t group = flush_group(order.sectors), stride = threads / group, base = flush_base(bc0, group);
+  const int32_t steps = flush_steps(bc1 - base, nb, group);
   const int32_t from = flush_start(0, steps, block, stride, order.staggered);
   std::vector<FlushVisit> visits;
   for (int32_t t = 0; t < threads; ++t)
@@ -74,8 +74,8 @@ std::vector<FlushVisit> replay_lane_columns_flush(int32_t bc0, int32_t bc1, int3
       rotated_rows::FlushCursor at(first, stride, nb);
       int32_t round = 0;
       for (int32_t r = first; r < r1; r += stride, at.next(nb), ++round) {
-        const int32_t bc = bc0 + group * at.bc + t % group;
-        if (bc < bc1) visits.push_back({t, loop, round, bc, at.q});
+        const int32_t bc = base + group * at.bc + t % group;
+        if (bc >= bc0 && bc < bc1) visits.push_back({t, loop, round, bc, at.q});
       }
     }
   return visits;
@@ -88,7 +88,7 @@ TEST(FlushOrder, LaneColumnsFlushAddsEveryCounterOnce) {
   // 256 bins x 2 channels, a cluster share of it (not a multiple of 4 from
   // its start), 3 bins x 2 channels, one bin-channel.
   for (const Share s : {Share{0, 512}, Share{129, 258}, Share{0, 6}, Share{5, 6}})
-    for (int32_t nb : {4, 8, 16, 32})
+    for (int32_t nb : {4, 8, 12, 16, 20, 28, 32})  // the rotated walk's widths too: steps of 64 and 128 carry
       for (int32_t threads : {256, 512})
         for (bool sectors : {false, true})
           for (bool staggered : {false, true}) {
@@ -109,25 +109,28 @@ TEST(FlushOrder, LaneColumnsFlushAddsEveryCounterOnce) {
 
 TEST(FlushOrder, BySectorsAWarpsAtomicsFallInEightSectors) {
   // The root pass: 28 features' positions of 32-byte rows, 256 bins x 2
-  // channels. A warp's atomics in one round: a sector is (position, bc / 4)
-  // (a feature's histogram starts at a multiple of 4 counters); its shared
-  // reads: bank = the column (position), 32-bit counters.
-  for (bool sectors : {false, true}) {
-    std::map<std::tuple<int32_t, int32_t, int32_t>, std::set<std::pair<int32_t, int32_t>>> sectors_of;
-    std::map<std::tuple<int32_t, int32_t, int32_t>, std::map<int32_t, int32_t>> bank_reads;
-    for (const FlushVisit& v : replay_lane_columns_flush(0, 512, 32, 512, 3, {true, sectors})) {
-      const auto instruction = std::make_tuple(v.thread / 32, v.loop, v.round);
-      sectors_of[instruction].insert({v.q, v.bc / kSectorCounters});
-      ++bank_reads[instruction][v.q];
+  // channels, and a cluster partner's share from bin-channel 127 (its runs
+  // start at 124). A warp's atomics in one round: a sector is (position,
+  // bc / 4) (a feature's histogram starts at a multiple of 4 counters); its
+  // shared reads: bank = the column (position), 32-bit counters.
+  for (const auto& [bc0, bc1] : {std::pair<int32_t, int32_t>{0, 512}, {127, 255}})
+    for (bool sectors : {false, true}) {
+      SCOPED_TRACE("[" + std::to_string(bc0) + ", " + std::to_string(bc1) + ")" + (sectors ? ", sectors" : ""));
+      std::map<std::tuple<int32_t, int32_t, int32_t>, std::set<std::pair<int32_t, int32_t>>> sectors_of;
+      std::map<std::tuple<int32_t, int32_t, int32_t>, std::map<int32_t, int32_t>> bank_reads;
+      for (const FlushVisit& v : replay_lane_columns_flush(bc0, bc1, 32, 512, 3, {true, sectors})) {
+        const auto instruction = std::make_tuple(v.thread / 32, v.loop, v.round);
+        sectors_of[instruction].insert({v.q, v.bc / kSectorCounters});
+        ++bank_reads[instruction][v.q];
+      }
+      std::size_t most_sectors = 0;
+      int32_t most_per_bank = 0;
+      for (const auto& [instruction, s] : sectors_of) most_sectors = std::max(most_sectors, s.size());
+      for (const auto& [instruction, banks] : bank_reads)
+        for (const auto& [bank, n] : banks) most_per_bank = std::max(most_per_bank, n);
+      EXPECT_EQ(most_sectors, sectors ? 8u : 32u);
+      EXPECT_EQ(most_per_bank, sectors ? 4 : 1);  // the price: 4 threads read one column
     }
-    std::size_t most_sectors = 0;
-    int32_t most_per_bank = 0;
-    for (const auto& [instruction, s] : sectors_of) most_sectors = std::max(most_sectors, s.size());
-    for (const auto& [instruction, banks] : bank_reads)
-      for (const auto& [bank, n] : banks) most_per_bank = std::max(most_per_bank, n);
-    EXPECT_EQ(most_sectors, sectors ? 8u : 32u);
-    EXPECT_EQ(most_per_bank, sectors ? 4 : 1);  // the price: 4 threads read one column
-  }
 }
 
 }  // namespace
