@@ -94,20 +94,33 @@ def main(path):
     if not cases:
         print("no tuned cases in", path)
         return 1
-    for case, rows in cases.items():
-        print(f"== {case}")
+
+    def extra(r):
+        gbs = f"  {r['bin_GB/s']:.0f} GB/s" if "bin_GB/s" in r else ""
+        if "kernel_GB/s" in r:
+            gbs += f", kernel {r['kernel_us']:.0f} us {r['kernel_GB/s']:.0f} GB/s"
+        return gbs
+
+    print_ranked(cases, is_default, lambda r: (r["real_time"], r["time_unit"]), "the default", "no default run",
+                 extra, 44)
+    return 0
+
+
+def print_ranked(groups, is_base, measure, base_words, no_base, extra, width):
+    """Each group's runs fastest first (measure(run): time and unit), with the
+    ratio to its run whose arguments is_base takes and extra(run); runs that
+    reported an error first, as such."""
+    for key, rows in groups.items():
+        print(f"== {key}")
         ok = [(a, r) for a, r in rows if not r.get("error_occurred")]
         for a, r in rows:
             if r.get("error_occurred"):
-                print(f"  {label(a):44s} error: {r.get('error_message', '')}")
-        base = next((r["real_time"] for a, r in ok if is_default(a)), None)
-        for a, r in sorted(ok, key=lambda x: x[1]["real_time"]):
-            ratio = f"{base / r['real_time']:.2f}x the default" if base else "no default run"
-            gbs = f"  {r['bin_GB/s']:.0f} GB/s" if "bin_GB/s" in r else ""
-            if "kernel_GB/s" in r:
-                gbs += f", kernel {r['kernel_us']:.0f} us {r['kernel_GB/s']:.0f} GB/s"
-            print(f"  {label(a):44s} {r['real_time']:10.3f} {r['time_unit']}  {ratio}{gbs}")
-    return 0
+                print(f"  {label(a):{width}s} error: {r.get('error_message', '')}")
+        base = next((measure(r)[0] for a, r in ok if is_base(a)), None)
+        for a, r in sorted(ok, key=lambda x: measure(x[1])[0]):
+            t, unit = measure(r)
+            ratio = f"{base / t:.2f}x {base_words}" if base else no_base
+            print(f"  {label(a):{width}s} {t:10.3f} {unit}  {ratio}{extra(r)}")
 
 
 def opt_ins(path):
@@ -130,19 +143,10 @@ def opt_ins(path):
     def measure(r):
         return (r["kernel_us"], "us kernel") if "kernel_us" in r else (r["real_time"], r["time_unit"])
 
-    for key, rows in groups.items():
-        print(f"== {key}")
-        ok = [(a, r) for a, r in rows if not r.get("error_occurred")]
-        for a, r in rows:
-            if r.get("error_occurred"):
-                print(f"  {label(a):52s} error: {r.get('error_message', '')}")
-        base = next((measure(r)[0] for a, r in ok if off(a)), None)
-        for a, r in sorted(ok, key=lambda x: measure(x[1])[0]):
-            t, unit = measure(r)
-            ratio = f"{base / t:.2f}x all off" if base else "no run with all off"
-            frac = (f", {r['kernel_fraction_of_3.35TB/s']:.1%} of 3.35 TB/s"
-                    if "kernel_fraction_of_3.35TB/s" in r else "")
-            print(f"  {label(a):52s} {t:10.3f} {unit}  {ratio}{frac}")
+    def frac(r):
+        return f", {r['kernel_fraction_of_3.35TB/s']:.1%} of 3.35 TB/s" if "kernel_fraction_of_3.35TB/s" in r else ""
+
+    print_ranked(groups, off, measure, "all off", "no run with all off", frac, 52)
     return 0
 
 
