@@ -15,10 +15,11 @@
 // warp's 32 global atomics fall on 32 features' histograms, 32 sectors. In
 // groups of kSectorCounters threads, a group takes one position and the
 // group's threads consecutive bin-channels of it, from a multiple of
-// kSectorCounters: a warp's atomics fall in 8 sectors, 4 to a sector, where
-// a feature's histogram starts at a multiple of 4 counters (max_bins x
-// channels a multiple of 4, as 256 bins; else up to 16), while
-// kSectorCounters threads read one shared column (bank) at a time.
+// kSectorCounters (a cluster's shares start at one): a warp's atomics fall
+// in 8 sectors, 4 to a sector, where a feature's histogram starts at a
+// multiple of 4 counters (max_bins x channels a multiple of 4, as 256 bins;
+// else up to 16), while kSectorCounters threads read one shared column
+// (bank) at a time.
 #include <cstdint>
 
 #include "kernels/host_device.h"
@@ -46,12 +47,19 @@ CANOPY_HD int32_t flush_start(int32_t lo, int32_t hi, uint32_t block, int32_t th
 // The lane-columns flush of bin-channels [bc0, bc1) at nb positions:
 // threads in groups of flush_group(sectors) (a divisor of the block size),
 // group g of thread t = t / group taking steps g, g + threads / group, ...
-// below flush_steps(bc1 - base, nb, group), base = flush_base(bc0, group);
-// step r is (run r / nb, position r % nb), of which the group's thread
-// t % group adds bin-channel base + group * run + t % group where it lies in
-// [bc0, bc1).
+// below flush_steps(bc1 - bc0, nb, group); step r is (run r / nb, position
+// r % nb), of which the group's thread t % group adds bin-channel
+// bc0 + group * run + t % group where below bc1.
 CANOPY_HD int32_t flush_group(bool sectors) { return sectors ? kSectorCounters : 1; }
-CANOPY_HD int32_t flush_base(int32_t bc0, int32_t group) { return bc0 - bc0 % group; }
 CANOPY_HD int32_t flush_steps(int32_t n_bc, int32_t nb, int32_t group) { return (n_bc + group - 1) / group * nb; }
+
+// The first of n bin-channels that share `index` of `count` flushes (the
+// blocks of a cluster, each the next share; share count ends at n): about
+// n / count each, from a multiple of kSectorCounters.
+CANOPY_HD int32_t flush_share_begin(int32_t n, uint32_t index, uint32_t count) {
+  if (index >= count) return n;
+  const int32_t even = static_cast<int32_t>(static_cast<int64_t>(n) * index / count);
+  return even - even % kSectorCounters;
+}
 
 }  // namespace canopy

@@ -102,14 +102,6 @@ __device__ __forceinline__ T* partner_shared(const ClusterShare& share, T* h, ui
   return h;
 }
 
-// [begin, end) of n values: the index-th of count shares.
-__device__ __forceinline__ int64_t share_begin(const ClusterShare& share, int64_t n) {
-  return n * share.index / share.count;
-}
-__device__ __forceinline__ int64_t share_end(const ClusterShare& share, int64_t n) {
-  return n * (share.index + 1) / share.count;
-}
-
 // Entry e of a node: read from the entries, or in a root of every row once
 // (NodeDesc::identity, CudaTuning::histogram_identity_root; identity_begin =
 // the node's first entry, else -1), row e - identity_begin of multiplicity 1.
@@ -470,19 +462,18 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
     // (nb x feat_stride < 2^31: the 32 columns fit shared memory).
     int32_t bc0 = 0, bc1 = static_cast<int32_t>(feat_stride);
     if constexpr (kCluster) {
-      bc0 = static_cast<int32_t>(share_begin(share, feat_stride));
-      bc1 = static_cast<int32_t>(share_end(share, feat_stride));
+      bc0 = flush_share_begin(static_cast<int32_t>(feat_stride), share.index, share.count);
+      bc1 = flush_share_begin(static_cast<int32_t>(feat_stride), share.index + 1, share.count);
     }
     // Steps [r0, r1) of this block's share, the cursor stepping (run, q).
     const int32_t group = flush_group(flush.sectors), threads = static_cast<int32_t>(blockDim.x);
     const int32_t sub = static_cast<int32_t>(threadIdx.x) % group, stride = threads / group;
-    const int32_t base = flush_base(bc0, group);
     auto flush_steps_from = [&](int32_t r0, int32_t r1) {
       const int32_t first = r0 + static_cast<int32_t>(threadIdx.x) / group;
       rotated_rows::FlushCursor at(first, stride, nb);
       for (int32_t r = first; r < r1; r += stride, at.next(nb)) {
-        const int32_t j = feature_of[at.q], bc = base + group * at.bc + sub;
-        if (j < 0 || bc < bc0 || bc >= bc1) continue;
+        const int32_t j = feature_of[at.q], bc = bc0 + group * at.bc + sub;
+        if (j < 0 || bc >= bc1) continue;
         unsigned long long v = 0;
         if constexpr (kCluster) {
           for (uint32_t p = 0; p < share.count; ++p)
@@ -493,7 +484,7 @@ __global__ void __launch_bounds__(kThreads, HistogramPolicy::min_blocks(kWalk ==
         if (v != 0ull) atomicAdd(gh + j * feat_stride + bc, v);
       }
     };
-    const int32_t steps = flush_steps(bc1 - base, nb, group);
+    const int32_t steps = flush_steps(bc1 - bc0, nb, group);
     const int32_t from = flush_start(0, steps, blockIdx.x, stride, flush.staggered);
     flush_steps_from(from, steps);
     flush_steps_from(0, from);

@@ -63,8 +63,8 @@ struct FlushVisit {
 };
 std::vector<FlushVisit> replay_lane_columns_flush(int32_t bc0, int32_t bc1, int32_t nb, int32_t threads, uint32_t block,
                                                   FlushOrder order) {
-  const int32_t group = flush_group(order.sectors), stride = threads / group, base = flush_base(bc0, group);
-  const int32_t steps = flush_steps(bc1 - base, nb, group);
+  const int32_t group = flush_group(order.sectors), stride = threads / group;
+  const int32_t steps = flush_steps(bc1 - bc0, nb, group);
   const int32_t from = flush_start(0, steps, block, stride, order.staggered);
   std::vector<FlushVisit> visits;
   for (int32_t t = 0; t < threads; ++t)
@@ -74,8 +74,8 @@ std::vector<FlushVisit> replay_lane_columns_flush(int32_t bc0, int32_t bc1, int3
       rotated_rows::FlushCursor at(first, stride, nb);
       int32_t round = 0;
       for (int32_t r = first; r < r1; r += stride, at.next(nb), ++round) {
-        const int32_t bc = base + group * at.bc + t % group;
-        if (bc >= bc0 && bc < bc1) visits.push_back({t, loop, round, bc, at.q});
+        const int32_t bc = bc0 + group * at.bc + t % group;
+        if (bc < bc1) visits.push_back({t, loop, round, bc, at.q});
       }
     }
   return visits;
@@ -107,13 +107,28 @@ TEST(FlushOrder, LaneColumnsFlushAddsEveryCounterOnce) {
           }
 }
 
+TEST(FlushOrder, ClusterSharesCoverTheBinChannelsFromMultiplesOfFour) {
+  for (int32_t n : {3, 6, 510, 512, 1026})
+    for (uint32_t count = 1; count <= 8; ++count) {
+      SCOPED_TRACE(std::to_string(n) + " bin-channels, " + std::to_string(count) + " shares");
+      EXPECT_EQ(flush_share_begin(n, 0, count), 0);
+      EXPECT_EQ(flush_share_begin(n, count, count), n);
+      for (uint32_t i = 0; i < count; ++i) {
+        const int32_t b = flush_share_begin(n, i, count), e = flush_share_begin(n, i + 1, count);
+        EXPECT_LE(b, e);  // shares in order, none overlapping: together [0, n)
+        EXPECT_EQ(b % kSectorCounters, 0);
+        EXPECT_LE(e - b, n / static_cast<int32_t>(count) + kSectorCounters);
+      }
+    }
+}
+
 TEST(FlushOrder, BySectorsAWarpsAtomicsFallInEightSectors) {
   // The root pass: 28 features' positions of 32-byte rows, 256 bins x 2
-  // channels, and a cluster partner's share from bin-channel 127 (its runs
-  // start at 124). A warp's atomics in one round: a sector is (position,
+  // channels, and a cluster partner's share from bin-channel 124 (a multiple
+  // of 4: flush_share_begin). A warp's atomics in one round: a sector is (position,
   // bc / 4) (a feature's histogram starts at a multiple of 4 counters); its
   // shared reads: bank = the column (position), 32-bit counters.
-  for (const auto& [bc0, bc1] : {std::pair<int32_t, int32_t>{0, 512}, {127, 255}})
+  for (const auto& [bc0, bc1] : {std::pair<int32_t, int32_t>{0, 512}, {124, 255}})
     for (bool sectors : {false, true}) {
       SCOPED_TRACE("[" + std::to_string(bc0) + ", " + std::to_string(bc1) + ")" + (sectors ? ", sectors" : ""));
       std::map<std::tuple<int32_t, int32_t, int32_t>, std::set<std::pair<int32_t, int32_t>>> sectors_of;
