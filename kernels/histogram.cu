@@ -125,8 +125,9 @@ __device__ __forceinline__ RowEntry entry_at(const RowEntry* __restrict__ entrie
 // (histogram_row_classes), a row's class is its last byte
 // (DevTargets::class_byte; rows of one slice), else class_id[row]. (Both
 // are run-time selects, uniform across the block: 9% more instructions in
-// the loop's sm_90 code (301 against 276 for two 32-byte rows), no more registers; compile-time variants would
-// take four times the code of every binary that links the kernels.)
+// the loop's sm_90 code, 301 against 276 for two 32-byte rows, and no more
+// registers; compile-time variants would take four times the code of every
+// binary that links the kernels.)
 template <int kRowBytes, int kThreads, bool kTwoChannels>
 __device__ __forceinline__ void swizzled_walk(const HistItem& it, const RowEntry* __restrict__ entries,
                                               int64_t identity_begin, bool row_classes,
