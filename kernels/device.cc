@@ -170,6 +170,11 @@ DeviceChoice select_device(const std::string& spec) {
   return choice;
 }
 
+double peak_memory_bandwidth(int memory_clock_khz, int bus_width_bits) {
+  if (memory_clock_khz <= 0 || bus_width_bits <= 0) return 0;
+  return 2.0 * memory_clock_khz * 1e3 * bus_width_bits / 8.0;
+}
+
 std::string describe_devices(const std::vector<DeviceInfo>& devices) {
   if (devices.empty()) {
     const std::string reason = cuda_unavailable_reason();
@@ -178,7 +183,13 @@ std::string describe_devices(const std::vector<DeviceInfo>& devices) {
   std::string out;
   for (const DeviceInfo& d : devices) {
     out += "cuda:" + std::to_string(d.index) + ": " + (d.name.empty() ? "unknown" : d.name);
-    out += ", " + gib(d.total_memory) + " (" + gib(d.free_memory) + " free)";
+    out += ", " + gib(d.total_memory) + " (" + gib(d.free_memory) + " free";
+    if (d.memory_bandwidth > 0) {
+      char bw[48];
+      std::snprintf(bw, sizeof bw, ", %.2f TB/s peak", d.memory_bandwidth / 1e12);
+      out += bw;
+    }
+    out += ")";
     out += ", compute capability " + std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor);
     out += ", " + std::to_string(d.multiprocessors) + " SMs";
     out += ", driver " + (d.driver_version.empty() ? std::string("unknown") : d.driver_version);
@@ -199,9 +210,9 @@ std::string describe_devices_json(const std::vector<DeviceInfo>& devices) {
         {"name", d.name},
         {"total_memory_bytes", d.total_memory},
         {"free_memory_bytes", d.free_memory},
-        {"compute_capability",
-         std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+        {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
         {"multiprocessors", d.multiprocessors},
+        {"memory_bandwidth_bytes_per_s", d.memory_bandwidth},
         {"driver_version", d.driver_version},
         {"runtime_version", d.runtime_version},
     });

@@ -141,6 +141,9 @@ std::vector<DeviceInfo> cuda_list_devices() {
       info.cc_major = prop.major;
       info.cc_minor = prop.minor;
       info.multiprocessors = prop.multiProcessorCount;
+      int clock_khz = 0;
+      if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, i) != cudaSuccess) cudaGetLastError();
+      info.memory_bandwidth = peak_memory_bandwidth(clock_khz, prop.memoryBusWidth);
     } else {
       cudaGetLastError();
       info.name = "unknown CUDA device";

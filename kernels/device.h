@@ -52,9 +52,16 @@ struct DeviceInfo {
   int cc_major = 0;              // compute capability
   int cc_minor = 0;
   int multiprocessors = 0;
+  double memory_bandwidth = 0;   // bytes/s at the memory's peak clock (peak_memory_bandwidth); 0: unknown
   std::string driver_version;    // "13.0"; "" when no driver
   std::string runtime_version;   // "13.0": the CUDA runtime linked into canopy
 };
+
+// The peak bandwidth, bytes/s, of device memory clocked at memory_clock_khz
+// (the runtime's peak memory clock) over a bus of bus_width_bits, two
+// transfers a clock: 3.35e12 for an H100 SXM's HBM3 (2,619 MHz, 5,120 bits).
+// 0 when either is unknown (<= 0).
+double peak_memory_bandwidth(int memory_clock_khz, int bus_width_bits);
 
 // Every visible CUDA device. Empty when built without CUDA, when no driver or no
 // GPU is present, or on any CUDA error while counting devices; never throws on

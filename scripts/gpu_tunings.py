@@ -144,7 +144,10 @@ def opt_ins(path):
         return (r["kernel_us"], "us kernel") if "kernel_us" in r else (r["real_time"], r["time_unit"])
 
     def frac(r):
-        return f", {r['kernel_fraction_of_3.35TB/s']:.1%} of 3.35 TB/s" if "kernel_fraction_of_3.35TB/s" in r else ""
+        text = f", {r['kernel_fraction_of_3.35TB/s']:.1%} of 3.35 TB/s" if "kernel_fraction_of_3.35TB/s" in r else ""
+        if "kernel_fraction_of_device" in r:
+            text += f", {r['kernel_fraction_of_device']:.1%} of the device's {r['device_TB/s']:.2f} TB/s"
+        return text
 
     print_ranked(groups, off, measure, "all off", "no run with all off", frac, 52)
     return 0

@@ -181,7 +181,8 @@ class GpuTunings(unittest.TestCase):
     def test_opt_ins_are_ranked_against_all_off_within_each_bin_count(self):
         h = "BM_HistogramPassLean/stagger:0/sectors:{}/row_classes:0/identity:{}/cluster:{}/bins:{}/iterations:20/manual_time"
         runs = [run(h.format(0, 0, 1, 256), 1.0, kernel_us=240.0, **{"kernel_fraction_of_3.35TB/s": 0.348}),
-                run(h.format(1, 1, 1, 256), 1.0, kernel_us=160.0, **{"kernel_fraction_of_3.35TB/s": 0.522}),
+                run(h.format(1, 1, 1, 256), 1.0, kernel_us=160.0,
+                    **{"kernel_fraction_of_3.35TB/s": 0.522, "kernel_fraction_of_device": 0.356, "device_TB/s": 4.915}),
                 run(h.format(1, 0, 4, 256), 1.0, kernel_us=200.0),
                 run(h.format(0, 0, 1, 4), 1.0, kernel_us=170.0),
                 run("BM_Train10MLean/stagger:0/sectors:0/row_classes:0/identity:0/cluster:1/iterations:3/manual_time",
@@ -199,7 +200,7 @@ class GpuTunings(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertEqual(lines[0], "== BM_HistogramPassLean (256 bins)")
         self.assertIn("sectors 1, row_classes 0, identity 1, cluster 1", lines[1])
-        self.assertIn("1.50x all off, 52.2% of 3.35 TB/s", lines[1])
+        self.assertIn("1.50x all off, 52.2% of 3.35 TB/s, 35.6% of the device's 4.92 TB/s", lines[1])
         self.assertIn("cluster 4", lines[2])
         self.assertIn("1.20x all off", lines[2])
         self.assertIn("1.00x all off", lines[3])

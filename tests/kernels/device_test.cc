@@ -130,6 +130,7 @@ TEST(ListDevices, FieldsAreSaneOnAGpu) {
     EXPECT_GE(d.cc_major, 5);
     EXPECT_GE(d.cc_minor, 0);
     EXPECT_GT(d.multiprocessors, 0);
+    EXPECT_GT(d.memory_bandwidth, 1e11);  // any CUDA card's memory moves over 100 GB/s
     EXPECT_TRUE(contains(d.driver_version, ".")) << d.driver_version;
     EXPECT_TRUE(contains(d.runtime_version, ".")) << d.runtime_version;
   }
@@ -164,10 +165,13 @@ TEST(DescribeDevices, FormatsEveryField) {
   d.cc_major = 9;
   d.cc_minor = 0;
   d.multiprocessors = 132;
+  d.memory_bandwidth = peak_memory_bandwidth(2619000, 5120);  // an H100 SXM's HBM3
+  EXPECT_EQ(peak_memory_bandwidth(0, 5120), 0);               // the runtime did not say
+  EXPECT_EQ(peak_memory_bandwidth(2619000, 0), 0);
   d.driver_version = "13.0";
   d.runtime_version = "13.0";
   EXPECT_EQ(describe_devices({d}),
-            "cuda:1: NVIDIA H100 80GB HBM3, 80.0 GiB (79.0 GiB free), compute capability 9.0, "
+            "cuda:1: NVIDIA H100 80GB HBM3, 80.0 GiB (79.0 GiB free, 3.35 TB/s peak), compute capability 9.0, "
             "132 SMs, driver 13.0, runtime 13.0\n");
   const nlohmann::json j = nlohmann::json::parse(describe_devices_json({d}));
   EXPECT_TRUE(j["cuda_available"].get<bool>());
@@ -180,6 +184,11 @@ TEST(DescribeDevices, FormatsEveryField) {
   EXPECT_EQ(jd["free_memory_bytes"].get<std::uint64_t>(), d.free_memory);
   EXPECT_EQ(jd["compute_capability"].get<std::string>(), "9.0");
   EXPECT_EQ(jd["multiprocessors"].get<int>(), 132);
+  EXPECT_DOUBLE_EQ(jd["memory_bandwidth_bytes_per_s"].get<double>(), 3.352320e12);
+  d.memory_bandwidth = 0;  // unknown: not printed
+  EXPECT_EQ(describe_devices({d}),
+            "cuda:1: NVIDIA H100 80GB HBM3, 80.0 GiB (79.0 GiB free), compute capability 9.0, "
+            "132 SMs, driver 13.0, runtime 13.0\n");
   EXPECT_EQ(jd["driver_version"].get<std::string>(), "13.0");
   EXPECT_EQ(jd["runtime_version"].get<std::string>(), "13.0");
 }
