@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <string>
 #include <tuple>
@@ -628,8 +629,9 @@ TEST(CudaBackend, OptInPathsOnSmallProblemsMatchCpu) {
 // trees as well. Under the swizzled walk (its row classes at the root, 28
 // and 12 features in rows of 32 and 16 bytes) and the row-words walk over
 // padded rows (the class byte loaded beside the row's words, at every level);
-// jobs that bootstrap, sample 3 features, and take every row once (an
-// identity root, with histogram_identity_root).
+// jobs that bootstrap, sample 3 features, and take every row once (identity
+// roots, with histogram_identity_root: from host multiplicities and from a
+// device sample of every row).
 TEST(CudaBackend, RowClassesFollowEachBatchsClassIds) {
   CANOPY_REQUIRE_GPU();
   for (auto mapping : {CudaTuning::HistogramMapping::kSwizzledRows, CudaTuning::HistogramMapping::kRowWords}) {
@@ -640,14 +642,20 @@ TEST(CudaBackend, RowClassesFollowEachBatchsClassIds) {
     auto gpu = make_cuda_tree_backend(0, tuning);
     for (std::size_t nf : {28, 12}) {
       Problem p = few_cuts_problem(1500, nf, 3, 63);
+      p.train_rows.resize(p.bins.n_rows);  // every row: a device sample without bootstrap is an identity root
+      std::iota(p.train_rows.begin(), p.train_rows.end(), 0u);
       const int32_t f = static_cast<int32_t>(nf);
+      JobPlan sampled_once{f, 1, Criterion::kGini, false, 5};
+      sampled_once.sampled = true;
       for (int relabelled = 0; relabelled < 2; ++relabelled) {
         SCOPED_TRACE(std::string(mapping == CudaTuning::HistogramMapping::kRowWords ? "row-words" : "swizzled") +
                      " rows, " + std::to_string(nf) + " features" + (relabelled ? ", relabelled" : ""));
-        compare_backends(
-            p,
-            {{f, 1, Criterion::kGini, true, 8}, {3, 1, Criterion::kGini, true, 6}, {f, 1, Criterion::kGini, false, 5}},
-            97, gpu.get());
+        compare_backends(p,
+                         {{f, 1, Criterion::kGini, true, 8},
+                          {3, 1, Criterion::kGini, true, 6},
+                          {f, 1, Criterion::kGini, false, 5},
+                          sampled_once},
+                         97, gpu.get());
         for (int32_t& c : p.class_id) c = (c + 1) % 3;
       }
     }
