@@ -83,10 +83,9 @@ CudaTuning HistogramWalks::launch(bool dense) const {
 }
 
 int32_t HistogramWalks::row_class_byte() const {
-  constexpr int64_t kSectorBytes = 32;
   const bool fits = tuning_.histogram_row_classes && shape_.counters32 && shape_.bin_stride > shape_.n_features &&
-                    shape_.bin_stride <= kSectorBytes && shape_.n_channels >= 1 && shape_.n_channels <= 256 &&
-                    shape_.n_channels <= shape_.max_bins;
+                    shape_.bin_stride <= swizzled_rows::kSliceBytes && shape_.n_channels >= 1 &&
+                    shape_.n_channels <= 256 && shape_.n_channels <= shape_.max_bins;
   return fits ? static_cast<int32_t>(shape_.bin_stride - 1) : -1;
 }
 

@@ -99,6 +99,17 @@ ncu_bench() {
     tee "$OUT/$5" | grep -v '^==PROF==' | tail -60
   return "${PIPESTATUS[0]}"
 }
+# compute-sanitizer's tool $1 on the test that runs the opt-in paths on small
+# problems (CudaBackend.OptInPathsOnSmallProblemsMatchCpu), appended to
+# $OUT/$2; its status is the sanitizer's.
+sanitize_opt_ins() {
+  local san
+  san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
+  timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$1" --error-exitcode 3 \
+    test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
+    tee -a "$OUT/$2"
+  return "${PIPESTATUS[0]}"
+}
 # gpu_bench's name for CudaTuning{} (the default tuning) and its histogram pass.
 DEFAULT_TUNING='mapping:4/shared_KiB:96/batch:1/pad:0/threads:512'
 DEFAULT_HISTOGRAM_PASS="HistogramPass/$DEFAULT_TUNING/"
@@ -181,10 +192,7 @@ for s in "${steps[@]}"; do
       gpu_bench 'Cluster' cluster cluster "${GPU_CHECK_CLUSTER_S:-150}"
       rc=$?
       python3 scripts/gpu_tunings.py --opt-ins "$OUT/cluster.json" 2>&1 | tee "$OUT/cluster-ranked.txt"
-      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
-      timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool racecheck --error-exitcode 3 \
-        test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
-        tee -a "$OUT/cluster.log" || rc=1
+      sanitize_opt_ins racecheck cluster.log || rc=1
       ;;
     lean)
       rc=0
@@ -194,10 +202,7 @@ for s in "${steps[@]}"; do
         "${GPU_CHECK_FLUSH_S:-90}" || rc=1
       python3 scripts/gpu_tunings.py --fixed-part "$OUT/lean-4000000.json" 4000000 "$OUT/lean.json" 10000000 2>&1 |
         tee "$OUT/lean.txt"
-      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
-      timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool memcheck --error-exitcode 3 \
-        test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
-        tee -a "$OUT/lean.log" || rc=1
+      sanitize_opt_ins memcheck lean.log || rc=1
       ;;
     halves)
       gpu_bench 'HistogramPass64|TrainRegression1M' halves halves "${GPU_CHECK_HALVES_S:-150}"
@@ -212,13 +217,10 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     sanitize)
-      san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
       rc=0
       for tool in memcheck racecheck synccheck; do
-        timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$tool" --error-exitcode 3 \
-          test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
-          tee -a "$OUT/sanitize.log"
-        r=${PIPESTATUS[0]}
+        sanitize_opt_ins "$tool" sanitize.log
+        r=$?
         (( r > rc )) && rc=$r
       done
       ;;
