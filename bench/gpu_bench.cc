@@ -33,6 +33,11 @@
 //                                                 rows' padding and identity roots (stagger, sectors,
 //                                                 row_classes, identity), with clusters of 1 and 4: the root
 //                                                 pass at 256 and 4 bins and the reference training
+//   gpu_bench --benchmark_filter=Blocks          at most 1 or 2 histogram blocks a multiprocessor
+//                                                 (histogram_blocks_per_sm; blocks 0: as many as fit) with
+//                                                 and without the flush by sectors and the lean rows (class
+//                                                 ids in the rows, identity roots): the root pass at 256
+//                                                 and 4 bins and the reference training
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -549,6 +554,48 @@ BENCHMARK(BM_Train10MLean)
     ->Args({0, 0, 1, 0, 1})
     ->Args({1, 1, 1, 0, 1})
     ->Args({1, 1, 1, 0, 4})
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond)
+    ->Iterations(3);
+
+// Fewer histogram blocks a multiprocessor (CudaTuning::histogram_blocks_per_sm,
+// 0: as many as fit, 3 on the root pass): each flushes its whole shared
+// histogram at the end of the one wave, so 1 a multiprocessor flushes a third
+// as many counters, from fewer warps. With and without the flush by sectors
+// and the lean rows (histogram_row_classes and histogram_identity_root, which
+// take the root pass's rows to 32 bytes a row): the root pass at 256 and 4
+// bins a feature; the reference training (bootstrap: the lean rows are the
+// class ids alone).
+CudaTuning blocks_tuning(const benchmark::State& state) {
+  CudaTuning tuning;
+  tuning.histogram_blocks_per_sm = static_cast<int>(state.range(0));
+  tuning.histogram_sector_flush = state.range(1) != 0;
+  tuning.histogram_row_classes = tuning.histogram_identity_root = state.range(2) != 0;
+  return tuning;
+}
+
+void BM_HistogramPassBlocks(benchmark::State& state) {
+  histogram_pass(state, static_cast<int32_t>(state.range(3)), blocks_tuning(state), false);
+}
+BENCHMARK(BM_HistogramPassBlocks)
+    ->ArgNames({"blocks", "sectors", "lean", "bins"})
+    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 1}, {256, 4}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(20);
+
+void BM_Train10MBlocks(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const Loaded& l = load(env_int("CANOPY_GPU_BENCH_ROWS", 10000000), 28);
+  time_gpu_training(state, l.data, reference_params(l.data), blocks_tuning(state));
+}
+BENCHMARK(BM_Train10MBlocks)
+    ->ArgNames({"blocks", "sectors", "lean"})
+    ->Args({0, 0, 0})
+    ->Args({1, 0, 0})
+    ->Args({2, 0, 0})
+    ->Args({1, 1, 1})
+    ->Args({2, 1, 1})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

@@ -102,6 +102,16 @@ const std::vector<TuningKey>& tuning_keys() {
          return parse_one_of(v, {1, 2, 4, 8}, t.histogram_cluster_blocks);
        },
        [](const CudaTuning& t) { return std::to_string(t.histogram_cluster_blocks); }},
+      {"histogram_blocks_per_sm", "0..4",
+       "at most this many histogram blocks a multiprocessor when a level's entries are cut into chunks (0: as "
+       "many as run at once)",
+       [](CudaTuning& t, const std::string& v) {
+         int64_t x = 0;
+         if (!parse_count(v, 0, 4, x)) return false;
+         t.histogram_blocks_per_sm = static_cast<int>(x);
+         return true;
+       },
+       [](const CudaTuning& t) { return std::to_string(t.histogram_blocks_per_sm); }},
       {"histogram_staggered_flush", "0|1",
        "each histogram block adds its shared histogram to the global one from its own offset",
        [](CudaTuning& t, const std::string& v) { return parse_flag(v, t.histogram_staggered_flush); },

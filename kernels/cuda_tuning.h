@@ -90,6 +90,19 @@ struct CudaTuning {
   // (gpu_bench HistogramPassCluster); where a device cannot run the
   // clusters, the launch runs without them.
   int histogram_cluster_blocks = 1;
+  // At most this many histogram blocks a multiprocessor when a level's
+  // entries are cut into blocks' chunks (0: as many as the kernel's
+  // registers and shared memory let run at once, at most
+  // HistogramPolicy::kBlocksPerSM). A launch of one wave ends with every
+  // block flushing its whole shared histogram: the root pass over 10M x 28
+  // of 256 bins runs 396 blocks (3 a multiprocessor), each flushing 14,336
+  // counters, and its kernel grew 105 us from 4 to 256 bins a feature on
+  // both an H100 and an H200, the rows' part unchanged. One block a
+  // multiprocessor flushes a third as many counters, from 16 warps instead of
+  // 48 a multiprocessor (each thread of the swizzled walk keeps two 32-byte
+  // rows in flight). Opt-in until measured (gpu_bench HistogramPassBlocks,
+  // Train10MBlocks).
+  int histogram_blocks_per_sm = 0;
   // Each block flushes its shared histogram from its own offset, so the
   // blocks of a launch, which end together, add to different global
   // counters at a time instead of all to the same ones (the root pass: 396

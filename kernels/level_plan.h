@@ -56,6 +56,17 @@ struct HistCombine {
   int64_t out, from, minus;
 };
 
+// Histogram blocks a batch's plans count on running at once
+// (LevelShape::resident_blocks): on each of sm_count multiprocessors, the
+// blocks the kernel fits (fit_per_sm, its occupancy), at least 1, at most
+// max_per_sm (HistogramPolicy::kBlocksPerSM) and, when cap_per_sm > 0
+// (CudaTuning::histogram_blocks_per_sm), at most cap_per_sm.
+constexpr int64_t resident_histogram_blocks(int64_t sm_count, int64_t fit_per_sm, int64_t max_per_sm,
+                                            int64_t cap_per_sm) {
+  const int64_t most = cap_per_sm > 0 && cap_per_sm < max_per_sm ? cap_per_sm : max_per_sm;
+  return sm_count * (fit_per_sm < 1 ? 1 : fit_per_sm > most ? most : fit_per_sm);
+}
+
 // int64 groups of scan scratch per (sparse node of n rows, feature): missing +
 // one group per row + the scan's left (split_scan.cu's sparse path).
 constexpr int64_t sparse_scratch_groups(int64_t n) { return 1 + n + 1; }

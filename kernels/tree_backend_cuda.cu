@@ -353,18 +353,19 @@ class CudaTreeBackend final : public TreeBackend {
     reserve_kept_histograms(shape, offsets);  // may turn the subtraction off
     // Histogram blocks resident per multiprocessor for the widest group of
     // the batch, under the walk its launches take (the kernel variant's
-    // registers and shared memory decide), at most kBlocksPerSM; the
-    // subtraction trick's jobs histogram every feature.
+    // registers and shared memory decide), at most kBlocksPerSM and
+    // CudaTuning::histogram_blocks_per_sm; the subtraction trick's jobs
+    // histogram every feature.
     int32_t widest = 1;
     for (std::size_t j = 0; j < n_jobs; ++j) widest = std::max(widest, shape.hist_features(static_cast<int32_t>(j)));
     widest = std::min(walks_.shared_group(), widest);
     const bool any_subtract = std::any_of(shape.subtract.begin(), shape.subtract.end(), [](uint8_t s) { return s; });
     const CudaTuning widest_launch = walks_.launch(walks_.dense(widest, any_subtract));
-    hist_blocks_per_sm_ =
-        std::clamp<int64_t>(cuda_tree::histogram_blocks_per_sm(walks_.counters(), widest_launch, bin_stride_,
-                                                               walks_.shared_bytes(widest_launch, widest)),
-                            1, HistogramPolicy::kBlocksPerSM);
-    shape.resident_blocks = sm_count_ * hist_blocks_per_sm_;
+    shape.resident_blocks = cuda_tree::resident_histogram_blocks(
+        sm_count_,
+        cuda_tree::histogram_blocks_per_sm(walks_.counters(), widest_launch, bin_stride_,
+                                           walks_.shared_bytes(widest_launch, widest)),
+        HistogramPolicy::kBlocksPerSM, tuning_.histogram_blocks_per_sm);
     // Only the swizzled walk's launches run in clusters (histogram.cu's
     // clustered): the other walks' items are not padded.
     shape.cluster_blocks =
@@ -740,7 +741,6 @@ class CudaTreeBackend final : public TreeBackend {
   std::vector<NodeHistograms> captured_;  // this level's, per frontier node
   std::size_t hist_shared_bytes_ = 0;  // tuning_'s, within the device's limit
   HistogramWalks walks_;               // this batch's histogram walks (begin)
-  int64_t hist_blocks_per_sm_ = 1;  // this batch's histogram blocks per multiprocessor
   int sm_count_ = 1;
   PhaseProfile profile_{"cuda backend"};
   std::unique_ptr<cuda_util::DeviceTimer> histogram_timer_;  // CudaTuning::time_histograms

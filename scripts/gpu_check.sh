@@ -12,7 +12,7 @@
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
 #   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_CLUSTER_S=150
-#   GPU_CHECK_LEAN_S=150
+#   GPU_CHECK_LEAN_S=200
 #   GPU_CHECK_HALVES_S=150 GPU_CHECK_SUBTRACT_S=180 GPU_CHECK_COLUMNS_S=120 GPU_CHECK_SANITIZE_S=240 (each of memcheck,
 #   racecheck and synccheck)
 # bench: HistogramPass under every CudaTuning (histogram mapping, shared memory per
@@ -50,9 +50,12 @@
 # padding and identity roots (CudaTuning::histogram_staggered_flush,
 # histogram_sector_flush, histogram_row_classes, histogram_identity_root),
 # alone and together, with clusters of 1 and 4:
-# HistogramPassLean at 256 and 4 bins a feature and Train10MLean, into
+# HistogramPassLean at 256 and 4 bins a feature and Train10MLean; and at most
+# 1 or 2 histogram blocks a multiprocessor (CudaTuning::histogram_blocks_per_sm)
+# with and without the flush by sectors and the lean rows: HistogramPassBlocks
+# and Train10MBlocks; into
 # $OUT/lean.log, ranked against all of them off into $OUT/lean-ranked.txt
-# (scripts/gpu_tunings.py --opt-ins); HistogramPassLean again at 4M rows, each case's fixed part
+# (scripts/gpu_tunings.py --opt-ins); both root passes again at 4M rows, each case's fixed part
 # (as the flush step) into $OUT/lean.txt; then compute-sanitizer's memcheck on
 # the test that runs the three on small problems
 # (CudaBackend.OptInPathsOnSmallProblemsMatchCpu).
@@ -196,9 +199,9 @@ for s in "${steps[@]}"; do
       ;;
     lean)
       rc=0
-      gpu_bench 'Lean' lean lean "${GPU_CHECK_LEAN_S:-150}" || rc=1
+      gpu_bench 'Lean|Blocks' lean lean "${GPU_CHECK_LEAN_S:-200}" || rc=1
       python3 scripts/gpu_tunings.py --opt-ins "$OUT/lean.json" 2>&1 | tee "$OUT/lean-ranked.txt"
-      CANOPY_GPU_BENCH_ROWS=4000000 gpu_bench 'HistogramPassLean/' lean-4000000 lean-4000000 \
+      CANOPY_GPU_BENCH_ROWS=4000000 gpu_bench 'HistogramPass(Lean|Blocks)/' lean-4000000 lean-4000000 \
         "${GPU_CHECK_FLUSH_S:-90}" || rc=1
       python3 scripts/gpu_tunings.py --fixed-part "$OUT/lean-4000000.json" 4000000 "$OUT/lean.json" 10000000 2>&1 |
         tee "$OUT/lean.txt"

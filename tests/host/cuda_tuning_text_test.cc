@@ -27,7 +27,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
   EXPECT_EQ(
       defaults,
       "histogram_mapping=swizzled_rows,histogram_shared_kib=96,histogram_load_batch=1,histogram_block_threads=512,"
-      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,histogram_staggered_flush=0,histogram_sector_flush=0,"
+      "histogram_atomics_in_halves=1,histogram_cluster_blocks=1,histogram_blocks_per_sm=0,histogram_staggered_flush=0,"
+      "histogram_sector_flush=0,"
       "histogram_row_classes=0,"
       "histogram_identity_root=0,pad_rows=0,histogram_subtraction=1,partition_columns=1,"
       "partition_two_pass=1,"
@@ -38,7 +39,8 @@ TEST(CudaTuningText, EmptyIsTheDefaults) {
 TEST(CudaTuningText, EveryKeySetsItsField) {
   const CudaTuning t = parse_cuda_tuning(
       "histogram_mapping=rotated_rows, histogram_shared_kib=48,histogram_load_batch=4,histogram_block_threads=256,"
-      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,histogram_staggered_flush=1,histogram_sector_flush=1,"
+      "histogram_atomics_in_halves=0,histogram_cluster_blocks=4,histogram_blocks_per_sm=1,histogram_staggered_flush=1,"
+      "histogram_sector_flush=1,"
       "histogram_row_classes=true,"
       "histogram_identity_root=1,pad_rows=true,histogram_subtraction=0,partition_"
       "columns=false,partition_two_pass="
@@ -50,6 +52,7 @@ TEST(CudaTuningText, EveryKeySetsItsField) {
   EXPECT_EQ(t.histogram_block_threads, 256);
   EXPECT_FALSE(t.histogram_atomics_in_halves);
   EXPECT_EQ(t.histogram_cluster_blocks, 4);
+  EXPECT_EQ(t.histogram_blocks_per_sm, 1);
   EXPECT_TRUE(t.histogram_staggered_flush);
   EXPECT_TRUE(t.histogram_sector_flush);
   EXPECT_TRUE(t.histogram_row_classes);
@@ -81,6 +84,8 @@ TEST(CudaTuningText, ErrorsNameTheKeyOrValueAndWhatWasExpected) {
   EXPECT_NE(error_of("histogram_load_batch=2").find("expected 1|4"), std::string::npos);
   EXPECT_NE(error_of("histogram_block_threads=300").find("expected 256|512"), std::string::npos);
   EXPECT_NE(error_of("histogram_cluster_blocks=3").find("expected 1|2|4|8"), std::string::npos);
+  EXPECT_NE(error_of("histogram_blocks_per_sm=5").find("\"5\" for histogram_blocks_per_sm: expected 0..4"),
+            std::string::npos);
   EXPECT_NE(error_of("histogram_shared_kib=0").find("for histogram_shared_kib"), std::string::npos);
   EXPECT_NE(error_of("workspace_mib=-1").find("\"-1\" for workspace_mib"), std::string::npos);
   EXPECT_NE(error_of("pad_rows=yes").find("expected 0|1"), std::string::npos);

@@ -876,7 +876,8 @@ TEST(CudaEndToEnd, OneVsRestModelsAreIdentical) {
 // defaults before they were measured), the warp split scan (diabetes:
 // regression, 64-bit counters), the swizzled walk in clusters of 8, the
 // staggered flush by sectors with class ids in the rows' padding (breast_cancer's 30
-// features in rows of 32 bytes) and identity roots (without bootstrap).
+// features in rows of 32 bytes) and identity roots (without bootstrap), and
+// one histogram block a multiprocessor.
 TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
   CANOPY_REQUIRE_GPU();
   const std::string bc = "--data " + test::data_file("breast_cancer.csv") + " --label diagnosis --n-estimators 10 --seed 7";
@@ -885,7 +886,8 @@ TEST(CudaEndToEnd, TuningsFromTheEnvironmentGiveTheSameModels) {
        {"histogram_mapping=row_words,histogram_atomics_in_halves=0", "histogram_subtraction=1,workspace_mib=2",
         "partition_columns=0,partition_two_pass=0,histogram_subtraction=0",
         "split_mapping=warp,histogram_block_threads=256", "histogram_cluster_blocks=8",
-        "histogram_staggered_flush=1,histogram_sector_flush=1,histogram_row_classes=1,histogram_identity_root=1"}) {
+        "histogram_staggered_flush=1,histogram_sector_flush=1,histogram_row_classes=1,histogram_identity_root=1",
+        "histogram_blocks_per_sm=1"}) {
     SCOPED_TRACE(spec);
     setenv("CANOPY_CUDA_TUNING", spec, 1);
     expect_identical_models("bc-sqrt", bc);

@@ -232,6 +232,43 @@ TEST(LevelPlan, ClusterPlansComeInWholeClusters) {
   }
 }
 
+TEST(LevelPlan, ResidentBlocksAreTheFitClampedByThePolicyAndTheCap) {
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 3, 4, 0), 396);  // as many as fit
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 6, 4, 0), 528);  // at most the policy's
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 0, 4, 0), 132);  // at least one
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 3, 4, 1), 132);  // the tuning's cap
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 3, 4, 2), 264);
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 2, 4, 3), 264);  // a cap above the fit changes nothing
+  EXPECT_EQ(cuda_tree::resident_histogram_blocks(132, 6, 4, 8), 528);
+}
+
+// Fewer resident blocks (CudaTuning::histogram_blocks_per_sm) cut a large
+// root into fewer, longer chunks, each group's chunks still covering its
+// entries once.
+TEST(LevelPlan, FewerResidentBlocksGiveLongerChunks) {
+  auto items_of = [](int64_t cap) {
+    LevelShape shape = shape_of({10}, {1}, 1000);  // every feature: groups of 4, 4 and 2
+    shape.resident_blocks = cuda_tree::resident_histogram_blocks(5, 3, 4, cap);
+    LevelPlanner planner(shape);
+    std::vector<LevelSlot> root{LevelSlot{0, 0, 0, 1000}};
+    planner.start_level(root);
+    return planner.plan(root, 0, 1).items;
+  };
+  const auto fit = items_of(0), capped = items_of(1);
+  EXPECT_EQ(fit.size(), 15u);    // 3000 entries x groups over 15 blocks: 201 a chunk, 5 a group
+  EXPECT_EQ(capped.size(), 6u);  // over 5 blocks: 601 a chunk, 2 a group
+  for (const auto* items : {&fit, &capped})
+    for (int32_t j0 : {0, 4, 8}) {
+      int64_t next = 0;
+      for (const auto& it : *items)
+        if (it.j0 == j0) {
+          EXPECT_EQ(it.e0, next);
+          next = it.e1;
+        }
+      EXPECT_EQ(next, 1000);
+    }
+}
+
 // A root of every row once (LevelSlot::identity) is planned as an identity
 // node, its items and histograms as any root's; other nodes are not.
 TEST(LevelPlan, IdentityRootsAreMarkedInTheirNodes) {
