@@ -99,8 +99,9 @@ struct CudaTuning {
   // counters, and its kernel grew 105 us from 4 to 256 bins a feature on
   // both an H100 and an H200, the rows' part unchanged. One block a
   // multiprocessor flushes a third as many counters, from 16 warps instead of
-  // 48 a multiprocessor (each thread of the swizzled walk keeps two 32-byte
-  // rows in flight). Opt-in until measured (gpu_bench HistogramPassBlocks,
+  // 48 a multiprocessor; a swizzled-walk lane has one 32-byte row in flight,
+  // so 16 KiB of loads a multiprocessor at 1, 32 KiB at 2, 48 KiB as many as
+  // fit. Opt-in until measured (gpu_bench HistogramPassBlocks,
   // Train10MBlocks).
   int histogram_blocks_per_sm = 0;
   // Each block flushes its shared histogram from its own offset, so the
