@@ -106,10 +106,7 @@ const std::vector<TuningKey>& tuning_keys() {
        "at most this many histogram blocks a multiprocessor when a level's entries are cut into chunks (0: as "
        "many as run at once)",
        [](CudaTuning& t, const std::string& v) {
-         int64_t x = 0;
-         if (!parse_count(v, 0, 4, x)) return false;
-         t.histogram_blocks_per_sm = static_cast<int>(x);
-         return true;
+         return parse_one_of(v, {0, 1, 2, 3, 4}, t.histogram_blocks_per_sm);
        },
        [](const CudaTuning& t) { return std::to_string(t.histogram_blocks_per_sm); }},
       {"histogram_staggered_flush", "0|1",
