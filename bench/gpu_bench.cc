@@ -35,9 +35,9 @@
 //                                                 pass at 256 and 4 bins and the reference training
 //   gpu_bench --benchmark_filter=Blocks          at most 1 or 2 histogram blocks a multiprocessor
 //                                                 (histogram_blocks_per_sm; blocks 0: as many as fit) with
-//                                                 and without the flush by sectors and the lean rows (class
-//                                                 ids in the rows, identity roots): the root pass at 256
-//                                                 and 4 bins and the reference training
+//                                                 and without the flush by sectors, the lean rows (class
+//                                                 ids in the rows, identity roots) and clusters of 4: the
+//                                                 root pass at 256 and 4 bins and the reference training
 //   gpu_bench --benchmark_filter=FullyGrown      1M x 28, 100 fully grown trees: time and peak device memory
 // Environment: CANOPY_GPU_BENCH_ROWS (default 10000000), CANOPY_GPU_BENCH_FULL_ROWS
 // (default 1000000), CANOPY_GPU_BENCH_DIR (synth files; default /tmp),
@@ -563,23 +563,26 @@ BENCHMARK(BM_Train10MLean)
 // histogram at the end of the one wave, so 1 a multiprocessor flushes a third
 // as many counters, from fewer warps. With and without the flush by sectors
 // and the lean rows (histogram_row_classes and histogram_identity_root, which
-// take the root pass's rows to 32 bytes a row): the root pass at 256 and 4
-// bins a feature; the reference training (bootstrap: the lean rows are the
-// class ids alone).
+// take the root pass's rows to 32 bytes a row), without and with clusters of
+// 4 (whose blocks sum in distributed shared memory first: a twelfth of the
+// default's flushed counters at 1 block a multiprocessor): the root pass at
+// 256 and 4 bins a feature; the reference training (bootstrap: the lean rows
+// are the class ids alone).
 CudaTuning blocks_tuning(const benchmark::State& state) {
   CudaTuning tuning;
   tuning.histogram_blocks_per_sm = static_cast<int>(state.range(0));
   tuning.histogram_sector_flush = state.range(1) != 0;
   tuning.histogram_row_classes = tuning.histogram_identity_root = state.range(2) != 0;
+  tuning.histogram_cluster_blocks = static_cast<int>(state.range(3));
   return tuning;
 }
 
 void BM_HistogramPassBlocks(benchmark::State& state) {
-  histogram_pass(state, static_cast<int32_t>(state.range(3)), blocks_tuning(state), false);
+  histogram_pass(state, static_cast<int32_t>(state.range(4)), blocks_tuning(state), false);
 }
 BENCHMARK(BM_HistogramPassBlocks)
-    ->ArgNames({"blocks", "sectors", "lean", "bins"})
-    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 1}, {256, 4}})
+    ->ArgNames({"blocks", "sectors", "lean", "cluster", "bins"})
+    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 1}, {1, 4}, {256, 4}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(20);
@@ -590,12 +593,14 @@ void BM_Train10MBlocks(benchmark::State& state) {
   time_gpu_training(state, l.data, reference_params(l.data), blocks_tuning(state));
 }
 BENCHMARK(BM_Train10MBlocks)
-    ->ArgNames({"blocks", "sectors", "lean"})
-    ->Args({0, 0, 0})
-    ->Args({1, 0, 0})
-    ->Args({2, 0, 0})
-    ->Args({1, 1, 1})
-    ->Args({2, 1, 1})
+    ->ArgNames({"blocks", "sectors", "lean", "cluster"})
+    ->Args({0, 0, 0, 1})
+    ->Args({1, 0, 0, 1})
+    ->Args({2, 0, 0, 1})
+    ->Args({1, 1, 1, 1})
+    ->Args({2, 1, 1, 1})
+    ->Args({1, 1, 1, 4})
+    ->Args({2, 1, 1, 4})
     ->UseManualTime()
     ->Unit(benchmark::kSecond)
     ->Iterations(3);

@@ -6,7 +6,10 @@
 #                                       columns sanitize
 #                                       (default: info tests bench full tune report)
 # Logs and JSON results go to $OUT (or ./gpu-check-out); GPU_CHECK_TAR=FILE packs
-# them into one file at the end. Every step has its own
+# them into one file, again after every step, so a run stopped from outside
+# still leaves the steps it finished. GPU_CHECK_DEADLINE_S=N: the whole run's
+# seconds; each step's limit is cut to what is left, and a step that would
+# start with under 20 s left is skipped (said in the summary). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
 #   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
@@ -52,8 +55,8 @@
 # alone and together, with clusters of 1 and 4:
 # HistogramPassLean at 256 and 4 bins a feature and Train10MLean; and at most
 # 1 or 2 histogram blocks a multiprocessor (CudaTuning::histogram_blocks_per_sm)
-# with and without the flush by sectors and the lean rows: HistogramPassBlocks
-# and Train10MBlocks; into
+# with and without the flush by sectors, the lean rows and clusters of 4:
+# HistogramPassBlocks and Train10MBlocks; into
 # $OUT/lean.log, ranked against all of them off into $OUT/lean-ranked.txt
 # (scripts/gpu_tunings.py --opt-ins); both root passes again at 4M rows, each case's fixed part
 # (as the flush step) into $OUT/lean.txt; then compute-sanitizer's memcheck on
@@ -83,10 +86,34 @@ OUT="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$OUT"
 B=gpu-bundle
 [ -x "$B/run.sh" ] || { echo "gpu_check: $B/run.sh missing; run scripts/gpu_bundle.sh first" >&2; exit 2; }
+START_S=$(date +%s)
+# Seconds left before GPU_CHECK_DEADLINE_S (a large number without one).
+seconds_left() {
+  if [ -n "${GPU_CHECK_DEADLINE_S:-}" ]; then
+    echo $(( START_S + GPU_CHECK_DEADLINE_S - $(date +%s) ))
+  else
+    echo 1000000
+  fi
+}
+# `timeout` with its limit $1 cut to the seconds left (at least 1).
+bounded() {
+  local limit=$1 left
+  shift
+  left=$(seconds_left)
+  (( left < limit )) && limit=$left
+  (( limit < 1 )) && limit=1
+  timeout "$limit" "$@"
+}
+# $OUT packed into GPU_CHECK_TAR, when set (the device tool brings back at
+# most 8 files).
+pack() {
+  [ -n "${GPU_CHECK_TAR:-}" ] && tar czf "$GPU_CHECK_TAR" -C "$(dirname "$OUT")" "$(basename "$OUT")"
+  return 0
+}
 # gpu_bench with a filter, its JSON to $OUT/$2.json and its output to $OUT/$3.log,
 # within $4 seconds.
 gpu_bench() {
-  timeout "$4" "$B/run.sh" gpu_bench --benchmark_filter="$1" --benchmark_out="$OUT/$2.json" \
+  bounded "$4" "$B/run.sh" gpu_bench --benchmark_filter="$1" --benchmark_out="$OUT/$2.json" \
     --benchmark_out_format=json 2>&1 | tee "$OUT/$3.log"
 }
 # Nsight Compute on gpu_bench's launches of kernels matching $1 (a regex), in
@@ -95,7 +122,7 @@ gpu_bench() {
 ncu_bench() {
   local ncu_bin
   ncu_bin="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
-  CANOPY_GPU_BENCH_CPU=0 timeout "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
+  CANOPY_GPU_BENCH_CPU=0 bounded "${GPU_CHECK_NCU_S:-90}" "$B/run.sh" "${ncu_bin:-ncu}" --clock-control none \
     --kernel-name "regex:$1" --launch-skip "$3" --launch-count "$4" --section SpeedOfLight \
     --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats \
     --section SchedulerStats --section Occupancy --section LaunchStats gpu_bench --benchmark_filter="$2" 2>&1 |
@@ -108,7 +135,7 @@ ncu_bench() {
 sanitize_opt_ins() {
   local san
   san="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)"
-  timeout "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$1" --error-exitcode 3 \
+  bounded "${GPU_CHECK_SANITIZE_S:-240}" "$B/run.sh" "${san:-compute-sanitizer}" --tool "$1" --error-exitcode 3 \
     test_kernels --gtest_brief=1 --gtest_filter='CudaBackend.OptInPathsOnSmallProblemsMatchCpu' 2>&1 |
     tee -a "$OUT/$2"
   return "${PIPESTATUS[0]}"
@@ -129,10 +156,20 @@ SWIZZLED_TUNING="mapping:$SWIZZLED_MAPPING/shared_KiB:96/batch:1/pad:0/threads:(
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(info tests bench full tune report)
 summary=()
-note() { summary+=("$1"); echo "== $1"; }
+# A step's outcome, added to $OUT/summary.txt, and $OUT packed again.
+note() {
+  summary+=("$1")
+  echo "== $1"
+  printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
+  pack
+}
 
 for s in "${steps[@]}"; do
   t0=$(date +%s)
+  if (( $(seconds_left) < 20 )); then
+    note "$s: skipped, under 20 s left of GPU_CHECK_DEADLINE_S=$GPU_CHECK_DEADLINE_S"
+    continue
+  fi
   case "$s" in
     info)
       nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 | tee "$OUT/info.txt"
@@ -142,11 +179,11 @@ for s in "${steps[@]}"; do
     tests)
       # All of test_kernels (the GPU tests and their CPU neighbours, which are
       # quick); every tuning's test (the slowest) last, under its own limit.
-      timeout "${GPU_CHECK_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
+      bounded "${GPU_CHECK_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
         --gtest_filter='-CudaBackend.HistogramTuningsMatchCpu' 2>&1 |
         tee "$OUT/tests.log"
       rc=$?
-      timeout "${GPU_CHECK_TUNING_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
+      bounded "${GPU_CHECK_TUNING_TESTS_S:-180}" "$B/run.sh" test_kernels --gtest_brief=1 \
         --gtest_filter='CudaBackend.HistogramTuningsMatchCpu' 2>&1 | tee -a "$OUT/tests.log"
       rc_tunings=$?
       (( rc_tunings > rc )) && rc=$rc_tunings
@@ -163,7 +200,7 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     profile)
-      CANOPY_PROFILE=1 timeout "${GPU_CHECK_PROFILE_S:-60}" "$B/run.sh" gpu_bench \
+      CANOPY_PROFILE=1 bounded "${GPU_CHECK_PROFILE_S:-60}" "$B/run.sh" gpu_bench \
         --benchmark_filter="$DEFAULT_HISTOGRAM_PASS|Train10MTuned/$DEFAULT_TUNING/split:0/" 2>&1 | tee "$OUT/profile.log"
       rc=$?
       ;;
@@ -232,7 +269,7 @@ for s in "${steps[@]}"; do
       rc=$?
       ;;
     tune)
-      timeout "${GPU_CHECK_TUNE_S:-120}" "$B/run.sh" python3 bench/tune_bench.py --canopy "$B/canopy" \
+      bounded "${GPU_CHECK_TUNE_S:-120}" "$B/run.sh" python3 bench/tune_bench.py --canopy "$B/canopy" \
         --device cuda --skip-sklearn --rows "${GPU_CHECK_TUNE_ROWS:-1000000}" \
         --trees "${GPU_CHECK_TUNE_TREES:-20}" 2>&1 | tee "$OUT/tune.log"
       rc=$?
@@ -242,7 +279,7 @@ for s in "${steps[@]}"; do
       mkdir -p "$venv/bin" && printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" >"$venv/bin/python" &&
         chmod +x "$venv/bin/python"
       rm -rf /tmp/canopy-gpu-check-report
-      CANOPY_BENCH_VENV="$venv" timeout "${GPU_CHECK_REPORT_S:-180}" "$B/run.sh" canopy bench --quick --no-setup \
+      CANOPY_BENCH_VENV="$venv" bounded "${GPU_CHECK_REPORT_S:-180}" "$B/run.sh" canopy bench --quick --no-setup \
         --no-tracking --systems canopy-cpu,canopy-gpu,sklearn --out /tmp/canopy-gpu-check-report 2>&1 |
         tee "$OUT/report.log"
       rc=$?
@@ -252,9 +289,4 @@ for s in "${steps[@]}"; do
   esac
   note "$s: exit $rc in $(( $(date +%s) - t0 )) s"
 done
-printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
-# GPU_CHECK_TAR=FILE: the whole $OUT folder packed into one file (the device
-# tool brings back at most 8 files).
-if [ -n "${GPU_CHECK_TAR:-}" ]; then
-  tar czf "$GPU_CHECK_TAR" -C "$(dirname "$OUT")" "$(basename "$OUT")"
-fi
+cat "$OUT/summary.txt"
