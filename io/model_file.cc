@@ -471,16 +471,30 @@ class Reader {
     return r > 0;
   }
 
-  // Reads a scalar string attribute (variable or fixed length). Sets *ok to
-  // false instead of throwing when the attribute exists but is not a string.
-  std::string string_attr(const char* name, bool* is_string = nullptr) const {
+  // An attribute of the root, open with its type; `scalar` says whether it
+  // holds exactly one value of class `cls`. Throws when it is missing or unreadable.
+  struct Attr {
+    H5Id attr, type;
+    bool scalar = false;
+  };
+  Attr open_attr(const char* name, H5T_class_t cls) const {
     if (!has_attr(name)) corrupt(std::string("attribute ") + name + " missing");
-    H5Id attr(H5Aopen(root(), name, H5P_DEFAULT), H5Aclose);
-    if (!attr.valid()) corrupt(std::string("cannot open attribute ") + name);
-    H5Id type(H5Aget_type(attr.get()), H5Tclose);
-    H5Id space(H5Aget_space(attr.get()), H5Sclose);
-    if (!type.valid() || !space.valid()) corrupt(std::string("cannot read attribute ") + name);
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1) {
+    Attr a;
+    a.attr = H5Id(H5Aopen(root(), name, H5P_DEFAULT), H5Aclose);
+    if (!a.attr.valid()) corrupt(std::string("cannot open attribute ") + name);
+    a.type = H5Id(H5Aget_type(a.attr.get()), H5Tclose);
+    H5Id space(H5Aget_space(a.attr.get()), H5Sclose);
+    if (!a.type.valid() || !space.valid()) corrupt(std::string("cannot read attribute ") + name);
+    a.scalar = H5Tget_class(a.type.get()) == cls && H5Sget_simple_extent_npoints(space.get()) == 1;
+    return a;
+  }
+
+  // Reads a scalar string attribute (variable or fixed length). Sets
+  // *is_string to false instead of throwing when the attribute exists but is
+  // not a string.
+  std::string string_attr(const char* name, bool* is_string = nullptr) const {
+    const Attr a = open_attr(name, H5T_STRING);
+    if (!a.scalar) {
       if (is_string) {
         *is_string = false;
         return {};
@@ -488,36 +502,30 @@ class Reader {
       corrupt(std::string("attribute ") + name + " is not a string");
     }
     if (is_string) *is_string = true;
-    H5Id mem(H5Tcopy(type.get()), H5Tclose);
+    H5Id mem(H5Tcopy(a.type.get()), H5Tclose);
     if (!mem.valid()) corrupt(std::string("cannot read attribute ") + name);
-    htri_t vlen = H5Tis_variable_str(type.get());
+    htri_t vlen = H5Tis_variable_str(a.type.get());
     if (vlen < 0) corrupt(std::string("cannot read attribute ") + name);
     if (vlen > 0) {
       char* p = nullptr;
-      if (H5Aread(attr.get(), mem.get(), &p) < 0)
+      if (H5Aread(a.attr.get(), mem.get(), &p) < 0)
         corrupt(std::string("cannot read attribute ") + name + " (" + hdf5_detail() + ")");
       std::string s = p ? p : "";
       if (p) H5free_memory(p);
       return s;
     }
-    std::size_t size = H5Tget_size(type.get());
+    std::size_t size = H5Tget_size(a.type.get());
     std::vector<char> buf(size + 1, '\0');
-    if (H5Aread(attr.get(), mem.get(), buf.data()) < 0)
+    if (H5Aread(a.attr.get(), mem.get(), buf.data()) < 0)
       corrupt(std::string("cannot read attribute ") + name + " (" + hdf5_detail() + ")");
-    return fixed_string(buf.data(), size, type.get());
+    return fixed_string(buf.data(), size, a.type.get());
   }
 
   int64_t int_attr(const char* name) const {
-    if (!has_attr(name)) corrupt(std::string("attribute ") + name + " missing");
-    H5Id attr(H5Aopen(root(), name, H5P_DEFAULT), H5Aclose);
-    if (!attr.valid()) corrupt(std::string("cannot open attribute ") + name);
-    H5Id type(H5Aget_type(attr.get()), H5Tclose);
-    H5Id space(H5Aget_space(attr.get()), H5Sclose);
-    if (!type.valid() || !space.valid()) corrupt(std::string("cannot read attribute ") + name);
-    if (H5Tget_class(type.get()) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.get()) != 1)
-      corrupt(std::string("attribute ") + name + " is not an integer");
+    const Attr a = open_attr(name, H5T_INTEGER);
+    if (!a.scalar) corrupt(std::string("attribute ") + name + " is not an integer");
     int64_t v = 0;
-    if (H5Aread(attr.get(), H5T_NATIVE_INT64, &v) < 0)
+    if (H5Aread(a.attr.get(), H5T_NATIVE_INT64, &v) < 0)
       corrupt(std::string("cannot read attribute ") + name + " (" + hdf5_detail() + ")");
     return v;
   }
