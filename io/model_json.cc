@@ -65,6 +65,19 @@ void key(std::string& out, const char* k) {
   out += "\": ";
 }
 
+// One top-level member and the ",\n" that follows it.
+void string_member(std::string& out, const char* k, const std::string& v) {
+  key(out, k);
+  append_string(out, v);
+  out += ",\n";
+}
+
+void int_member(std::string& out, const char* k, long long v) {
+  key(out, k);
+  append_int(out, v);
+  out += ",\n";
+}
+
 }  // namespace
 
 std::string model_to_json(const Model& m) {
@@ -99,47 +112,19 @@ std::string model_to_json(const Model& m) {
   std::string out;
   out.reserve(1024 + f.n_nodes() * (120 + 12 * k));
   out += "{\n";
-  key(out, "format");
-  append_string(out, kModelFormat);
-  out += ",\n";
-  key(out, "format_version");
-  append_int(out, model_format_version(m));
-  out += ",\n";
-  key(out, "canopy_version");
-  append_string(out, m.canopy_version);
-  out += ",\n";
-  key(out, "task");
-  append_string(out, task_name(m.task));
-  out += ",\n";
-  key(out, "label_name");
-  append_string(out, m.label_name);
-  out += ",\n";
-  key(out, "n_features");
-  append_int(out, static_cast<long long>(m.feature_names.size()));
-  out += ",\n";
-  key(out, "n_outputs");
-  append_int(out, f.n_outputs);
-  out += ",\n";
-  if (model_format_version(m) >= 2) {
-    key(out, "multi_class");
-    append_string(out, multi_class_name(f));
-    out += ",\n";
-  }
-  key(out, "n_trees");
-  append_int(out, static_cast<long long>(f.n_trees()));
-  out += ",\n";
-  key(out, "n_nodes");
-  append_int(out, static_cast<long long>(f.n_nodes()));
-  out += ",\n";
-  key(out, "n_train_rows");
-  append_int(out, m.n_train_rows);
-  out += ",\n";
-  key(out, "data_fingerprint");
-  append_string(out, m.data_fingerprint);
-  out += ",\n";
-  key(out, "checksum");
-  append_string(out, model_checksum(m));
-  out += ",\n";
+  string_member(out, "format", kModelFormat);
+  int_member(out, "format_version", model_format_version(m));
+  string_member(out, "canopy_version", m.canopy_version);
+  string_member(out, "task", task_name(m.task));
+  string_member(out, "label_name", m.label_name);
+  int_member(out, "n_features", static_cast<long long>(m.feature_names.size()));
+  int_member(out, "n_outputs", f.n_outputs);
+  if (model_format_version(m) >= 2) string_member(out, "multi_class", multi_class_name(f));
+  int_member(out, "n_trees", static_cast<long long>(f.n_trees()));
+  int_member(out, "n_nodes", static_cast<long long>(f.n_nodes()));
+  int_member(out, "n_train_rows", m.n_train_rows);
+  string_member(out, "data_fingerprint", m.data_fingerprint);
+  string_member(out, "checksum", model_checksum(m));
   key(out, "feature_names");
   append_strings(out, m.feature_names);
   out += ",\n";
