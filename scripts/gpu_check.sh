@@ -11,7 +11,7 @@
 # seconds; each step's limit is cut to what is left, and a step that would
 # start with under 20 s left is skipped (said in the summary). Every step has its own
 # time limit (seconds, from the environment) so one slow step cannot eat the rest:
-#   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=120 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
+#   GPU_CHECK_TESTS_S=180 GPU_CHECK_TUNING_TESTS_S=180 GPU_CHECK_BENCH_S=240 GPU_CHECK_FULL_S=120
 #   GPU_CHECK_TUNE_S=120
 #   GPU_CHECK_REPORT_S=180 GPU_CHECK_NCU_S=90 GPU_CHECK_PROFILE_S=60
 #   GPU_CHECK_ROTATED_S=150 GPU_CHECK_SWIZZLED_S=150 GPU_CHECK_FLUSH_S=90 GPU_CHECK_CLUSTER_S=150
