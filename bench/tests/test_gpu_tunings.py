@@ -19,16 +19,24 @@ def run(name, time_us, **extra):
     return dict({"name": name, "real_time": time_us, "time_unit": "us"}, **extra)
 
 
+def call_on_files(call, files):
+    """call(*paths) on temporary files of `files` ((name, text) each); returns
+    its status and the lines it printed."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for name, text in files:
+            paths.append(os.path.join(d, name))
+            with open(paths[-1], "w") as f:
+                f.write(text)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = call(*paths)
+    return rc, out.getvalue().splitlines()
+
+
 class GpuTunings(unittest.TestCase):
-    def rank(self, benchmarks):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "gpu_bench.json")
-            with open(path, "w") as f:
-                json.dump({"benchmarks": benchmarks}, f)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = gpu_tunings.main(path)
-        return rc, out.getvalue().splitlines()
+    def rank(self, benchmarks, ranker=gpu_tunings.main):
+        return call_on_files(ranker, [("gpu_bench.json", json.dumps({"benchmarks": benchmarks}))])
 
     def test_fastest_first_with_ratio_to_the_default(self):
         h = "BM_HistogramPass/mapping:{}/shared_KiB:{}/batch:{}/pad:{}/threads:{}/iterations:20/manual_time"
@@ -88,14 +96,8 @@ class GpuTunings(unittest.TestCase):
         t = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
         text = json.dumps({"context": {}, "benchmarks": [run(t.format(4), 600.0), run(t.format(1), 300.0)]},
                           indent=2)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "gpu_bench.json")
-            with open(path, "w") as f:
-                f.write(text[:text.rindex('"real_time"')])  # the second run is cut off
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = gpu_tunings.main(path)
-        lines = out.getvalue().splitlines()
+        rc, lines = call_on_files(gpu_tunings.main,  # the second run is cut off
+                                  [("gpu_bench.json", text[:text.rindex('"real_time"')])])
         self.assertEqual(rc, 0)
         self.assertIn("cut off; ranking the 1 runs it finished", lines[0])
         self.assertEqual(len(lines), 3)
@@ -144,17 +146,11 @@ class GpuTunings(unittest.TestCase):
     def fixed_part(self, cases):
         """fixed_part over two files, at 4M and 10M rows, of `cases`: (name,
         kernel_us at 4M, kernel_us at 10M) each; returns its status and lines."""
-        with tempfile.TemporaryDirectory() as d:
-            paths = []
-            for i, rows in enumerate((4, 10)):
-                paths.append(os.path.join(d, f"{rows}.json"))
-                with open(paths[-1], "w") as f:
-                    json.dump({"benchmarks": [run(name, 1.0, kernel_us=times[i]) for name, *times in cases] +
-                               [run("BM_Train10M/iterations:1/manual_time", 0.7)]}, f)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = gpu_tunings.fixed_part(paths[0], 4000000, paths[1], 10000000)
-        return rc, out.getvalue().splitlines()
+        files = [(f"{rows}.json",
+                  json.dumps({"benchmarks": [run(name, 1.0, kernel_us=times[i]) for name, *times in cases] +
+                              [run("BM_Train10M/iterations:1/manual_time", 0.7)]}))
+                 for i, rows in enumerate((4, 10))]
+        return call_on_files(lambda small, large: gpu_tunings.fixed_part(small, 4000000, large, 10000000), files)
 
     def test_the_fixed_part_is_what_does_not_grow_with_the_rows(self):
         h = "BM_HistogramPass/mapping:{}/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time"
@@ -189,14 +185,7 @@ class GpuTunings(unittest.TestCase):
                     0.5, time_unit="s"),
                 run("BM_HistogramPass/mapping:4/shared_KiB:96/batch:1/pad:0/threads:512/iterations:20/manual_time",
                     1.0)]
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "lean.json")
-            with open(path, "w") as f:
-                json.dump({"benchmarks": runs}, f)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = gpu_tunings.opt_ins(path)
-        lines = out.getvalue().splitlines()
+        rc, lines = self.rank(runs, gpu_tunings.opt_ins)
         self.assertEqual(rc, 0)
         self.assertEqual(lines[0], "== BM_HistogramPassLean (256 bins)")
         self.assertIn("sectors 1, row_classes 0, identity 1, cluster 1", lines[1])
